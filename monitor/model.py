@@ -1,0 +1,190 @@
+"""The domain model: orders, tracking snapshots and their checkpoints.
+
+Everything here is immutable. Timestamps are always timezone-aware; a naive datetime is a bug and
+is refused at construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """The normalized tracking statuses every source maps its carrier's codes onto."""
+
+    NOT_FOUND = "not_found"
+    INFO_RECEIVED = "info_received"
+    IN_TRANSIT = "in_transit"
+    CUSTOMS = "customs"
+    AT_POST_OFFICE = "at_post_office"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERY_FAILED = "delivery_failed"
+    DELIVERED = "delivered"
+    RETURNING = "returning"
+    EXCEPTION = "exception"
+
+    @property
+    def is_final(self) -> bool:
+        """The parcel will not move towards the buyer any more."""
+        return self in (Status.DELIVERED, Status.RETURNING)
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+def _require_aware(value: datetime | None, what: str) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{what} must carry a UTC offset, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One scan of the parcel as a carrier reported it."""
+
+    at: datetime
+    status: Status
+    text: str = ""
+    location: str = ""
+    code: str = ""  # the carrier's raw code, kept for people debugging a mapping
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, "checkpoint time")
+
+    @property
+    def key(self) -> tuple[datetime, str, str]:
+        """What makes two reports of a checkpoint the same checkpoint."""
+        return (self.at, self.status.value, self.text.strip().casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class EtaWindow:
+    """The carrier's estimated delivery window; comparisons use its latest day."""
+
+    earliest: date
+    latest: date
+
+    def __post_init__(self) -> None:
+        if self.earliest > self.latest:
+            raise ValueError(f"ETA window starts after it ends: {self.earliest} > {self.latest}")
+
+    def __str__(self) -> str:
+        if self.earliest == self.latest:
+            return self.latest.isoformat()
+        return f"{self.earliest.isoformat()}..{self.latest.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one source says about one track number at one moment.
+
+    `checkpoints` may come in any order and may repeat earlier reports; the tracker deduplicates.
+    `handover` is a new number the parcel continues under (a last-mile carrier's number).
+    """
+
+    number: str
+    source: str
+    status: Status
+    fetched_at: datetime
+    checkpoints: tuple[Checkpoint, ...] = ()
+    eta: EtaWindow | None = None
+    handover: str | None = None
+    carrier: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware(self.fetched_at, "snapshot fetch time")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupFailure:
+    """A per-number failure inside an otherwise good batch (e.g. a number the API rejected)."""
+
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A buyer's order as the buyer told us about it."""
+
+    id: str
+    ordered_at: datetime
+    paid_at: datetime | None = None
+    title: str = ""
+    shop: str = ""
+    protection_until: datetime | None = None
+    promised_by: date | None = None
+    tracks: tuple[str, ...] = ()  # oldest first; the last one is the current number
+    notes: str = ""
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise ValueError("order id must not be empty")
+        _require_aware(self.ordered_at, "ordered_at")
+        _require_aware(self.paid_at, "paid_at")
+        _require_aware(self.protection_until, "protection_until")
+        if self.paid_at is not None and self.paid_at < self.ordered_at:
+            raise ValueError(
+                f"paid_at {self.paid_at.isoformat()} is before ordered_at "
+                f"{self.ordered_at.isoformat()}"
+            )
+        if self.protection_until is not None and self.protection_until <= self.ordered_at:
+            raise ValueError(
+                f"protection_until {self.protection_until.isoformat()} is not after ordered_at "
+                f"{self.ordered_at.isoformat()}"
+            )
+        if self.promised_by is not None and self.promised_by < self.ordered_at.date():
+            raise ValueError(
+                f"promised_by {self.promised_by.isoformat()} is before the order date "
+                f"{self.ordered_at.date().isoformat()}"
+            )
+        if len(set(self.tracks)) != len(self.tracks):
+            raise ValueError(f"duplicate track number in {list(self.tracks)}")
+
+    @property
+    def paid(self) -> datetime:
+        return self.paid_at or self.ordered_at
+
+    @property
+    def track(self) -> str | None:
+        return self.tracks[-1] if self.tracks else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingState:
+    """What the tracker concluded about an order from all its numbers' snapshots.
+
+    `status_since` is when the current status began: the carrier's time of the first checkpoint of
+    the current run of that status, or the moment we first saw the status when no checkpoint says it.
+    """
+
+    status: Status | None = None
+    status_since: datetime | None = None
+    last_checkpoint: Checkpoint | None = None
+    eta: EtaWindow | None = None
+    eta_first_latest: date | None = None
+    eta_last_latest: date | None = None
+    eta_later_moves: int = 0
+    track_since: datetime | None = None  # when the current number became known
+
+    @property
+    def last_checkpoint_at(self) -> datetime | None:
+        return self.last_checkpoint.at if self.last_checkpoint else None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order together with its tracking state: everything a rule may look at."""
+
+    order: Order
+    tracking: TrackingState = field(default_factory=TrackingState)
+
+    @property
+    def is_final(self) -> bool:
+        status = self.tracking.status
+        return self.order.closed or (status is not None and status.is_final)
