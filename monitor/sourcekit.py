@@ -1,0 +1,233 @@
+"""Building blocks for tracking sources (public plugin API, stable like `monitor.plugin`).
+
+- `request` / `fetch_json`: HTTP calls whose every failure (timeout, refused connection, HTTP
+  error, an HTML page where JSON was due) becomes a `SourceError` with a reason a person can act on;
+- `BaseUrl`: a settings field type for `scheme://host[:port]`;
+- `RateLimiter`: spaces requests out to a carrier's allowed rate;
+- `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
+  (a `ValueError`) when the shape is wrong, so a parser has one exception type to catch.
+
+Messages never include request headers or bodies: that is where API keys and passwords travel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
+
+import aiohttp
+from pydantic import AfterValidator
+from yarl import URL
+
+from monitor.plugin import SourceError
+
+
+def validate_base_url(value: str) -> str:
+    """Accept `scheme://host[:port]` (http or https) and return it without a trailing slash."""
+    hint = "write it as scheme://host[:port], e.g. https://api.example.com"
+    try:
+        url = URL(value.strip())
+        port = url.port  # yarl raises on an out-of-range port only when asked for it
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}; {hint}") from exc
+    if url.scheme not in ("http", "https") or not url.host or port is None:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host; {hint}")
+    if url.user or url.password or url.path not in ("", "/") or url.query_string or url.fragment:
+        raise ValueError(f"{value!r} has more than scheme, host and port; {hint}")
+    return str(url.origin())
+
+
+BaseUrl = Annotated[str, AfterValidator(validate_base_url)]
+"""A pydantic field type for a service's base URL; endpoint paths are appended by the source."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """A complete HTTP answer, read before the connection went back to the pool."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def looks_like_html(self) -> bool:
+        """Captcha walls, login pages and proxies' error pages all come as HTML."""
+        if "text/html" in self.headers.get("Content-Type", "").lower():
+            return True
+        start = self.body.lstrip()[:15].lower()
+        return start.startswith((b"<!doctype html", b"<html"))
+
+
+async def request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    time_limit: timedelta,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    data: bytes | None = None,
+) -> HttpReply:
+    """One HTTP request; network-level failures raise `SourceError`, HTTP errors do not.
+
+    The caller decides about the status code because some services explain errors in the body
+    (a SOAP fault comes with HTTP 500, 17TRACK's 401 names the reason).
+    """
+    seconds = time_limit.total_seconds()
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            json=json_body,
+            data=data,
+            timeout=aiohttp.ClientTimeout(total=seconds),
+        ) as response:
+            body = await response.read()
+            return HttpReply(response.status, dict(response.headers), body)
+    except TimeoutError as exc:
+        raise SourceError(f"{service} did not answer within {seconds:g}s ({url})") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise SourceError(
+            f"cannot connect to {service} at {exc.host}:{exc.port}: {exc.os_error.strerror or exc}"
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise SourceError(f"request to {service} failed ({url}): {exc}") from exc
+
+
+def retry_after(reply: HttpReply) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds, or an HTTP date against `Date`)."""
+    value = reply.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        until = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(reply.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None  # an HTTP date is only meaningful against the server's own clock
+    return max(0.0, (until - sent).total_seconds())
+
+
+def http_error(reply: HttpReply, service: str, *, detail: str = "") -> SourceError:
+    """The `SourceError` for a non-2xx answer; `detail` is the service's own explanation."""
+    status = reply.status
+    suffix = f": {detail}" if detail else ""
+    if status in (401, 403):
+        reason = f"{service} refused the credentials (HTTP {status}){suffix}"
+    elif status == 429:
+        reason = f"{service} says too many requests (HTTP 429){suffix}"
+    elif status >= 500:
+        reason = f"{service} has a server error (HTTP {status}){suffix}"
+    else:
+        reason = f"{service} answered HTTP {status}{suffix}"
+    return SourceError(reason, retry_after=retry_after(reply))
+
+
+def decode_json(reply: HttpReply, service: str) -> Any:
+    if reply.looks_like_html:
+        raise SourceError(
+            f"{service} sent an HTML page instead of JSON (HTTP {reply.status}); "
+            "probably a captcha, a login wall or a maintenance page"
+        )
+    try:
+        return json.loads(reply.body)
+    except ValueError as exc:
+        raise SourceError(f"{service} sent invalid JSON (HTTP {reply.status}): {exc}") from exc
+
+
+async def fetch_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    time_limit: timedelta,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+) -> Any:
+    """`request` for JSON APIs: any non-2xx status or non-JSON body raises `SourceError`."""
+    reply = await request(
+        session,
+        method,
+        url,
+        service=service,
+        time_limit=time_limit,
+        headers=headers,
+        params=params,
+        json_body=json_body,
+    )
+    if not reply.ok:
+        raise http_error(reply, service)
+    return decode_json(reply, service)
+
+
+class RateLimiter:
+    """Lets calls through at most `rate` per second, spaced evenly (no bursts).
+
+    Time comes from `monotonic` (a source passes `context.clock.monotonic`) and waiting from
+    `sleep`, so tests can drive both without real waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self._interval = 1.0 / rate
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next = -math.inf
+        self._lock = asyncio.Lock()  # concurrent batches queue up instead of all firing at once
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = self._monotonic()
+            if now < self._next:
+                await self._sleep(self._next - now)
+                now = max(self._next, self._monotonic())
+            self._next = now + self._interval
+
+
+class PayloadError(ValueError):
+    """A decoded answer does not have the shape the parser expects."""
+
+
+def as_object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{what} should be an object, got {type(value).__name__}")
+    return value
+
+
+def as_list(value: Any, what: str) -> list[Any]:
+    """A JSON array; `null` counts as empty because services send it for "nothing yet"."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{what} should be a list, got {type(value).__name__}")
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A display string: strings stripped, numbers written out, anything else (null) empty."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
