@@ -1,0 +1,383 @@
+"""17TRACK (API v2.2): one paid API that follows thousands of carriers, plus its push webhook.
+
+A number must be registered once (one quota unit) before 17TRACK follows it; polling it later is
+free. Registered numbers are remembered in the source's cursors under `registered:<number>`, one
+key per number so a lookup only reads the keys of its own batch.
+
+Checkpoint statuses: a v2.2 event carries its own `sub_status` (and every version a key `stage`);
+when an event has neither, the newest event takes the parcel's latest status and older ones count
+as `in_transit`, the one thing every scan between acceptance and the end certainly is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from aiohttp import web
+from pydantic import Field, SecretStr
+
+from monitor.model import Checkpoint, EtaWindow, LookupFailure, Snapshot, Status
+from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
+from monitor.sourcekit import (
+    BaseUrl,
+    PayloadError,
+    RateLimiter,
+    as_list,
+    as_object,
+    as_text,
+    decode_json,
+    http_error,
+    request,
+)
+
+SERVICE = "17TRACK"
+NAME = "seventeentrack"
+WEBHOOK_PATH = "/webhooks/seventeentrack"
+
+ALREADY_REGISTERED = -18019901
+NOT_REGISTERED = -18019902
+NO_INFO_YET = -18019909
+DAILY_LIMIT = -18019907
+QUOTA_USED_UP = -18019908
+
+_STATUSES = {
+    "NotFound": Status.NOT_FOUND,
+    "InfoReceived": Status.INFO_RECEIVED,
+    "InTransit": Status.IN_TRANSIT,
+    "AvailableForPickup": Status.AT_POST_OFFICE,
+    "OutForDelivery": Status.OUT_FOR_DELIVERY,
+    "DeliveryFailure": Status.DELIVERY_FAILED,
+    "Delivered": Status.DELIVERED,
+    "Exception": Status.EXCEPTION,
+    "Expired": Status.EXCEPTION,  # 17TRACK gave up following it: someone has to look
+}
+_SUB_STATUSES = {
+    "InTransit_CustomsProcessing": Status.CUSTOMS,
+    "InTransit_CustomsRequiringInformation": Status.CUSTOMS,
+    "Exception_Returning": Status.RETURNING,
+    "Exception_Returned": Status.RETURNING,
+}
+# An event's `stage` names a milestone rather than a status.
+_STAGES = {
+    "PickedUp": Status.IN_TRANSIT,
+    "Departure": Status.IN_TRANSIT,
+    "Arrival": Status.IN_TRANSIT,
+    "Returning": Status.RETURNING,
+    "Returned": Status.RETURNING,
+}
+
+
+def map_status(status: str, sub_status: str = "") -> Status | None:
+    """17TRACK's status/sub-status pair as our status; None for names this code does not know."""
+    return _SUB_STATUSES.get(sub_status) or _STATUSES.get(status)
+
+
+def _event_status(event: Mapping[str, Any]) -> Status | None:
+    sub_status = as_text(event.get("sub_status"))
+    if sub_status:
+        return map_status(sub_status.split("_", 1)[0], sub_status)
+    stage = as_text(event.get("stage"))
+    return _STAGES.get(stage) or _STATUSES.get(stage)
+
+
+def _time(event: Mapping[str, Any]) -> datetime | None:
+    """The local time with its offset; the UTC time when the local one lacks an offset."""
+    for key in ("time_iso", "time_utc"):
+        text = as_text(event.get(key))
+        if text:
+            at = datetime.fromisoformat(text)
+            if at.utcoffset() is not None:
+                return at
+    return None
+
+
+def _location(event: Mapping[str, Any]) -> str:
+    location = as_text(event.get("location"))
+    if location or not isinstance(event.get("address"), Mapping):
+        return location
+    address = event["address"]
+    parts = (as_text(address.get(key)) for key in ("city", "state", "country"))
+    return ", ".join(part for part in parts if part)
+
+
+def _checkpoints(track_info: Mapping[str, Any], latest: Status | None) -> list[Checkpoint]:
+    tracking = as_object(track_info.get("tracking") or {}, "tracking")
+    dated: list[tuple[datetime, Mapping[str, Any]]] = []
+    for provider in as_list(tracking.get("providers"), "tracking.providers"):
+        for raw in as_list(as_object(provider, "provider").get("events"), "events"):
+            event = as_object(raw, "event")
+            at = _time(event)
+            if at is not None:  # an event without a time cannot be placed in the history
+                dated.append((at, event))
+    newest = max((at for at, _ in dated), default=None)
+    checkpoints = []
+    for at, event in dated:
+        fallback = latest if at == newest and latest is not None else Status.IN_TRANSIT
+        checkpoints.append(
+            Checkpoint(
+                at=at,
+                status=_event_status(event) or fallback,
+                text=as_text(event.get("description")),
+                location=_location(event),
+                code=as_text(event.get("sub_status")) or as_text(event.get("stage")),
+            )
+        )
+    return checkpoints
+
+
+def _eta(track_info: Mapping[str, Any]) -> EtaWindow | None:
+    metrics = as_object(track_info.get("time_metrics") or {}, "time_metrics")
+    window = as_object(metrics.get("estimated_delivery_date") or {}, "estimated_delivery_date")
+    days = [
+        date.fromisoformat(text[:10])
+        for text in map(as_text, (window.get("from"), window.get("to")))
+        if text
+    ]
+    return EtaWindow(min(days), max(days)) if days else None
+
+
+def _carrier(track_info: Mapping[str, Any]) -> str:
+    tracking = as_object(track_info.get("tracking") or {}, "tracking")
+    for provider in as_list(tracking.get("providers"), "tracking.providers"):
+        described = as_object(provider, "provider").get("provider")
+        if isinstance(described, Mapping) and as_text(described.get("name")):
+            return as_text(described["name"])
+    return ""
+
+
+def snapshot_from_track_info(
+    number: str, track_info: Any, fetched_at: datetime, *, source: str = NAME
+) -> Snapshot:
+    """A `track_info` (from gettrackinfo or a push) as a Snapshot; ValueError if malformed."""
+    info = as_object(track_info or {}, "track_info")
+    latest_status = as_object(info.get("latest_status") or {}, "latest_status")
+    latest = map_status(
+        as_text(latest_status.get("status")), as_text(latest_status.get("sub_status"))
+    )
+    checkpoints = _checkpoints(info, latest)
+    if latest is None:
+        newest = max(checkpoints, key=lambda c: c.at, default=None)
+        latest = newest.status if newest else Status.NOT_FOUND
+    misc = as_object(info.get("misc_info") or {}, "misc_info")
+    local_number = as_text(misc.get("local_number"))
+    return Snapshot(
+        number=number,
+        source=source,
+        status=latest,
+        fetched_at=fetched_at,
+        checkpoints=tuple(checkpoints),
+        eta=_eta(info),
+        handover=local_number if local_number and local_number != number else None,
+        carrier=_carrier(info) or as_text(misc.get("local_provider")),
+    )
+
+
+def _errors(payload: Any) -> list[Mapping[str, Any]]:
+    """The `data.errors` of a request-level failure (empty when the body has none)."""
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    errors = data.get("errors") if isinstance(data, Mapping) else None
+    return [e for e in errors if isinstance(e, Mapping)] if isinstance(errors, list) else []
+
+
+def _errors_text(payload: Any) -> str:
+    return "; ".join(
+        f"{as_text(e.get('message')) or 'no message'} ({as_text(e.get('code'))})"
+        for e in _errors(payload)
+    )
+
+
+def parse_envelope(payload: Any) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """`accepted` and `rejected` of a successful answer; SourceError for a failed request."""
+    if not isinstance(payload, Mapping):
+        raise SourceError(f"{SERVICE} sent JSON that is not an object")
+    if payload.get("code") != 0:
+        codes = {e.get("code") for e in _errors(payload)}
+        if DAILY_LIMIT in codes:
+            reason = "daily request limit reached"
+        elif QUOTA_USED_UP in codes:
+            reason = "tracking quota used up (buy more or wait for the plan to renew)"
+        else:
+            reason = "request failed"
+        detail = _errors_text(payload) or f"code {payload.get('code')!r}"
+        raise SourceError(f"{SERVICE} {reason}: {detail}")
+    try:
+        data = as_object(payload.get("data"), "data")
+        accepted = [
+            as_object(a, "accepted item") for a in as_list(data.get("accepted"), "accepted")
+        ]
+        rejected = [
+            as_object(r, "rejected item") for r in as_list(data.get("rejected"), "rejected")
+        ]
+    except PayloadError as exc:
+        raise SourceError(f"{SERVICE} sent an answer of an unexpected shape: {exc}") from exc
+    return accepted, rejected
+
+
+def _rejection(item: Mapping[str, Any]) -> tuple[str, int | None, str]:
+    error = item.get("error")
+    error = error if isinstance(error, Mapping) else {}
+    code = error.get("code")
+    return (
+        as_text(item.get("number")),
+        code if isinstance(code, int) else None,
+        as_text(error.get("message")) or "rejected without a reason",
+    )
+
+
+def parse_trackinfo(
+    payload: Any, requested: Collection[str], fetched_at: datetime
+) -> tuple[dict[str, Snapshot | LookupFailure], set[str]]:
+    """A gettrackinfo answer as results for the `requested` numbers (others are ignored), and
+    the numbers 17TRACK says are not registered (any more)."""
+    accepted, rejected = parse_envelope(payload)
+    results: dict[str, Snapshot | LookupFailure] = {}
+    unregistered = set()
+    for item in accepted:
+        number = as_text(item.get("number"))
+        if number not in requested:
+            continue
+        try:
+            results[number] = snapshot_from_track_info(number, item.get("track_info"), fetched_at)
+        except ValueError as exc:
+            results[number] = LookupFailure(number, f"{SERVICE} sent malformed tracking: {exc}")
+    for item in rejected:
+        number, code, message = _rejection(item)
+        if number not in requested:
+            continue
+        if code == NO_INFO_YET:
+            results[number] = Snapshot(number, NAME, Status.NOT_FOUND, fetched_at)
+            continue
+        if code == NOT_REGISTERED:
+            unregistered.add(number)
+        results[number] = LookupFailure(number, f"{SERVICE}: {message} ({code})")
+    return results, unregistered
+
+
+def verify_signature(body: bytes, sign: str, key: str) -> bool:
+    """Whether `sign` is 17TRACK's signature of a push: hex SHA-256 of `raw body + "/" + key`."""
+    expected = hashlib.sha256(body + b"/" + key.encode()).hexdigest().encode()
+    return hmac.compare_digest(expected, sign.strip().lower().encode("utf-8", "replace"))
+
+
+def parse_push(body: bytes, fetched_at: datetime) -> Snapshot | None:
+    """A webhook body as a Snapshot; None for events that carry no tracking (TRACKING_STOPPED).
+
+    Raises SourceError for a body that is not a 17TRACK push.
+    """
+    try:
+        payload = as_object(json.loads(body), "push")
+        if payload.get("event") != "TRACKING_UPDATED":
+            return None
+        data = as_object(payload.get("data"), "data")
+        number = as_text(data.get("number"))
+        if not number:
+            raise PayloadError("the push names no number")
+        return snapshot_from_track_info(number, data.get("track_info"), fetched_at)
+    except ValueError as exc:  # json's and PayloadError are both ValueErrors
+        raise SourceError(f"not a valid {SERVICE} push: {exc}") from exc
+
+
+class SeventeenTrackSettings(SourceSettings):
+    api_key: SecretStr = Field(description="the API key (17token) from the 17TRACK dashboard")
+    base_url: BaseUrl = "https://api.17track.net"
+    requests_per_second: float = Field(default=3, gt=0, le=100)
+
+
+class SeventeenTrackSource(BaseSource):
+    name: ClassVar[str] = NAME
+    Settings: ClassVar[type[SourceSettings]] = SeventeenTrackSettings
+    batch_size = 40  # the API refuses more than 40 numbers per call (-18010014)
+
+    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, SeventeenTrackSettings)
+        self.config = settings
+        self._limiter = RateLimiter(settings.requests_per_second, context.clock.monotonic)
+
+    async def _call(self, endpoint: str, numbers: Sequence[str]) -> Any:
+        await self._limiter.wait()
+        reply = await request(
+            self.context.http(),
+            "POST",
+            f"{self.config.base_url}/track/v2.2/{endpoint}",
+            service=SERVICE,
+            time_limit=self.config.timeout,
+            headers={"17token": self.config.api_key.get_secret_value()},
+            json_body=[{"number": n} for n in numbers],
+        )
+        if not reply.ok:
+            detail = "" if reply.looks_like_html else _errors_text(_try_json(reply.body))
+            raise http_error(reply, SERVICE, detail=detail)
+        return decode_json(reply, SERVICE)
+
+    async def _register(self, numbers: Sequence[str]) -> dict[str, LookupFailure]:
+        """Register the numbers; those 17TRACK refused come back as failures."""
+        accepted, rejected = parse_envelope(await self._call("register", numbers))
+        done = {as_text(item.get("number")) for item in accepted}
+        failures = {}
+        for item in rejected:
+            number, code, message = _rejection(item)
+            if code == ALREADY_REGISTERED:
+                done.add(number)
+            elif number in numbers:
+                failures[number] = LookupFailure(
+                    number, f"{SERVICE} refused it: {message} ({code})"
+                )
+        stamp = self.context.clock.now().isoformat()
+        for number in done & set(numbers):
+            self.context.cursors.set(_cursor(number), stamp)
+        return failures
+
+    async def lookup(self, numbers: Sequence[str]) -> LookupResult:
+        numbers = list(dict.fromkeys(numbers))
+        if len(numbers) > self.batch_size:
+            raise ValueError(f"at most {self.batch_size} numbers per lookup, got {len(numbers)}")
+        results: dict[str, Snapshot | LookupFailure] = {}
+        fresh = [n for n in numbers if not self.context.cursors.get(_cursor(n))]
+        if fresh:
+            results.update(await self._register(fresh))
+        polled = [n for n in numbers if n not in results]
+        if polled:
+            answer = await self._call("gettrackinfo", polled)
+            tracked, unregistered = parse_trackinfo(answer, polled, self.context.clock.now())
+            for (
+                number
+            ) in unregistered:  # e.g. deleted in the dashboard: register it again next time
+                self.context.cursors.set(_cursor(number), "")
+            results.update(tracked)
+        return results
+
+    def webhook_routes(self) -> list[web.RouteDef]:
+        """The push endpoint for the daemon's web app; none when the daemon takes no pushes."""
+        if self.context.push is None:
+            return []
+        return [web.post(WEBHOOK_PATH, self._on_push)]
+
+    async def _on_push(self, http_request: web.Request) -> web.Response:
+        body = await http_request.read()
+        key = self.config.api_key.get_secret_value()
+        if not verify_signature(body, http_request.headers.get("sign", ""), key):
+            return web.Response(status=401, text="bad signature")
+        try:
+            snapshot = parse_push(body, self.context.clock.now())
+        except SourceError as exc:
+            return web.Response(status=400, text=exc.reason)
+        if snapshot is not None and self.context.push is not None:
+            await self.context.push([snapshot])
+        return web.Response(text="ok")
+
+
+def _cursor(number: str) -> str:
+    return f"registered:{number}"
+
+
+def _try_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
