@@ -1,0 +1,259 @@
+"""Russian Post single-access tracking: SOAP 1.2 `getOperationHistory`, one barcode per request.
+
+Without a contract the service allows 100 requests a day, so the source counts its requests per UTC
+day in its cursors (`budget:YYYY-MM-DD`) and stops before the service starts refusing.
+
+How operations map onto statuses (OperType.OperAttr; FORMATS.md has the code list):
+
+| operation                                    | status             |
+|----------------------------------------------|--------------------|
+| 1 acceptance                                 | in_transit (*)     |
+| 2 handed over (2.2: back to the sender)      | delivered (returning) |
+| 3 return                                     | returning          |
+| 5 non-delivery (lost, seized, ...)           | exception          |
+| 6, 7 storage; 8.2, 8.9 arrived for pick-up   | at_post_office     |
+| 8.15, 8.18 given to a courier / postman      | out_for_delivery   |
+| 11 customs intake; 14 clearance (14.1 → in_transit) | customs     |
+| 12 failed delivery attempt                   | delivery_failed    |
+| 13 electronic registration                   | info_received      |
+| anything else (4, 8.x, 9, 10, ...)           | in_transit         |
+
+(*) Acceptance means the parcel is physically in the post's hands, which is what in_transit means
+to the rules; info_received is kept for the electronic pre-registration (13) that precedes it.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Literal
+from xml.sax.saxutils import escape
+
+from pydantic import Field, SecretStr
+
+from monitor.model import Checkpoint, LookupFailure, Snapshot, Status
+from monitor.numbers import russian14_valid, s10_valid
+from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
+from monitor.sourcekit import BaseUrl, HttpReply, http_error, request
+
+SERVICE = "Russian Post"
+NAME = "russianpost"
+CARRIER = "Russian Post"
+
+_SOAP12 = "application/soap+xml; charset=utf-8"
+_ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
+<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" \
+xmlns:oper="http://russianpost.org/operationhistory" \
+xmlns:data="http://russianpost.org/operationhistory/data" \
+xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
+<soap:Header/>
+<soap:Body>
+<oper:getOperationHistory>
+<data:OperationHistoryRequest>
+<data:Barcode>{barcode}</data:Barcode>
+<data:MessageType>0</data:MessageType>
+<data:Language>{language}</data:Language>
+</data:OperationHistoryRequest>
+<data:AuthorizationHeader soapenv:mustUnderstand="1">
+<data:login>{login}</data:login>
+<data:password>{password}</data:password>
+</data:AuthorizationHeader>
+</oper:getOperationHistory>
+</soap:Body>
+</soap:Envelope>"""
+
+_BY_TYPE = {
+    1: Status.IN_TRANSIT,
+    2: Status.DELIVERED,
+    3: Status.RETURNING,
+    5: Status.EXCEPTION,
+    6: Status.AT_POST_OFFICE,
+    7: Status.AT_POST_OFFICE,
+    11: Status.CUSTOMS,
+    12: Status.DELIVERY_FAILED,
+    13: Status.INFO_RECEIVED,
+    14: Status.CUSTOMS,
+}
+_BY_TYPE_AND_ATTR = {
+    (2, 2): Status.RETURNING,  # handed back to the sender: final, and not the buyer's
+    (8, 2): Status.AT_POST_OFFICE,
+    (8, 9): Status.AT_POST_OFFICE,  # arrived at a parcel locker
+    (8, 15): Status.OUT_FOR_DELIVERY,
+    (8, 18): Status.OUT_FOR_DELIVERY,
+    (14, 1): Status.IN_TRANSIT,  # released by customs
+}
+_NOT_FOUND_FAULT = re.compile(r"не найден|not found", re.IGNORECASE)
+
+
+def map_operation(oper_type: int | None, oper_attr: int | None) -> Status:
+    """An operation's type and attribute as our status (see the module's table)."""
+    return (
+        _BY_TYPE_AND_ATTR.get((oper_type or 0, oper_attr or 0))
+        or _BY_TYPE.get(oper_type or 0)
+        or Status.IN_TRANSIT
+    )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _text(element: ET.Element | None, path: str) -> str:
+    """Text at a namespace-agnostic path like `OperType/Id` below `element` ("" if absent)."""
+    if element is None:
+        return ""
+    found = element.find("/".join(f"{{*}}{step}" for step in path.split("/")))
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _checkpoint(record: ET.Element) -> Checkpoint:
+    params = record.find("{*}OperationParameters")
+    oper_type, oper_attr = _int(_text(params, "OperType/Id")), _int(_text(params, "OperAttr/Id"))
+    names = [_text(params, "OperType/Name"), _text(params, "OperAttr/Name")]
+    address = record.find("{*}AddressParameters/{*}OperationAddress")
+    location = [_text(address, "Index"), _text(address, "Description")]
+    at = datetime.fromisoformat(_text(params, "OperDate"))
+    if at.utcoffset() is None:
+        raise ValueError(f"operation date {at.isoformat()} has no UTC offset")
+    return Checkpoint(
+        at=at,
+        status=map_operation(oper_type, oper_attr),
+        text=": ".join(part for part in names if part),
+        location=" ".join(part for part in location if part),
+        code=f"{_text(params, 'OperType/Id')}.{_text(params, 'OperAttr/Id')}",
+    )
+
+
+def _fault(root: ET.Element) -> ET.Element | None:
+    return root.find("{*}Body/{*}Fault")
+
+
+def _raise_or_fail_for_fault(fault: ET.Element, barcode: str) -> LookupFailure | None:
+    """A fault about this barcode as a failure (None: simply not found); others raise."""
+    reason = _text(fault, "Reason/Text") or "no reason given"
+    detail = fault.find("{*}Detail")
+    children = list(detail) if detail is not None else []
+    kinds = {_local(child.tag) for child in children}
+    if "AuthorizationFaultReason" in kinds:
+        raise SourceError(f"{SERVICE} refused the login or password: {reason}")
+    if "LanguageFaultReason" in kinds:
+        raise SourceError(f"{SERVICE} refused the language setting: {reason}")
+    if "OperationHistoryFaultReason" in kinds:
+        details = " ".join((child.text or "") for child in children)
+        if _NOT_FOUND_FAULT.search(reason + " " + details):
+            return None
+        return LookupFailure(barcode, f"{SERVICE}: {reason}")
+    raise SourceError(f"{SERVICE} answered with a SOAP fault: {reason}")
+
+
+def _parse_xml(body: bytes) -> ET.Element:
+    # SOAP 1.2 forbids DTDs; refusing them also shuts out entity-expansion attacks.
+    if re.search(rb"<!DOCTYPE", body, re.IGNORECASE):
+        raise SourceError(f"{SERVICE} sent XML with a DTD, which SOAP does not allow")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise SourceError(f"{SERVICE} sent invalid XML: {exc}") from exc
+
+
+def parse_reply(reply: HttpReply, barcode: str, fetched_at: datetime) -> Snapshot | LookupFailure:
+    """A getOperationHistory answer (any HTTP status) as a result; SourceError if unusable."""
+    if reply.looks_like_html:
+        raise http_error(reply, SERVICE, detail="an HTML page instead of a SOAP answer")
+    if not reply.body.strip():
+        raise http_error(reply, SERVICE, detail="an empty answer")
+    root = _parse_xml(reply.body)
+    if _local(root.tag) != "Envelope":
+        raise SourceError(f"{SERVICE} sent XML that is not a SOAP envelope (<{_local(root.tag)}>)")
+    not_found = Snapshot(barcode, NAME, Status.NOT_FOUND, fetched_at, carrier=CARRIER)
+    fault = _fault(root)
+    if fault is not None:
+        return _raise_or_fail_for_fault(fault, barcode) or not_found
+    if not reply.ok:
+        raise http_error(reply, SERVICE)
+    data = root.find("{*}Body/{*}getOperationHistoryResponse/{*}OperationHistoryData")
+    if data is None:
+        raise SourceError(f"{SERVICE} sent a SOAP answer without OperationHistoryData")
+    try:
+        checkpoints = [_checkpoint(record) for record in data.findall("{*}historyRecord")]
+    except ValueError as exc:
+        return LookupFailure(barcode, f"{SERVICE} sent a malformed operation: {exc}")
+    if not checkpoints:
+        return not_found
+    # The history comes oldest first; a stable sort keeps that order for equal times.
+    latest = sorted(checkpoints, key=lambda c: c.at)[-1]
+    return Snapshot(
+        number=barcode,
+        source=NAME,
+        status=latest.status,
+        fetched_at=fetched_at,
+        checkpoints=tuple(checkpoints),
+        carrier=CARRIER,
+    )
+
+
+class RussianPostSettings(SourceSettings):
+    login: str = Field(min_length=1, description="login from the tracking API's personal page")
+    password: SecretStr
+    base_url: BaseUrl = "https://tracking.russianpost.ru"
+    language: Literal["RUS", "ENG"] = "RUS"
+    daily_limit: int = Field(default=100, ge=1, description="requests per UTC day")
+
+
+class RussianPostSource(BaseSource):
+    name: ClassVar[str] = NAME
+    Settings: ClassVar[type[SourceSettings]] = RussianPostSettings
+    batch_size = 1  # single access takes one barcode per request
+
+    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, RussianPostSettings)
+        self.config = settings
+
+    def handles(self, number: str) -> bool:
+        # Any S10 item, not only `..RU`: international parcels are tracked here once in Russia.
+        return russian14_valid(number) or s10_valid(number)
+
+    def _spend_budget(self) -> None:
+        """Count one request against today's budget, or raise when it is used up."""
+        now = self.context.clock.now().astimezone(UTC)
+        key = f"budget:{now.date().isoformat()}"
+        used = int(self.context.cursors.get(key) or 0)
+        if used >= self.config.daily_limit:
+            midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+            raise SourceError(
+                f"daily request budget of {self.config.daily_limit} used up for "
+                f"{now.date().isoformat()}; {SERVICE} lookups resume after midnight UTC",
+                retry_after=(midnight - now).total_seconds(),
+            )
+        self.context.cursors.set(key, str(used + 1))
+
+    def _envelope(self, barcode: str) -> bytes:
+        return _ENVELOPE.format(
+            barcode=escape(barcode),
+            language=self.config.language,
+            login=escape(self.config.login),
+            password=escape(self.config.password.get_secret_value()),
+        ).encode()
+
+    async def lookup(self, numbers: Sequence[str]) -> LookupResult:
+        results: dict[str, Snapshot | LookupFailure] = {}
+        for barcode in numbers:  # normally one: batch_size is 1
+            self._spend_budget()
+            reply = await request(
+                self.context.http(),
+                "POST",
+                f"{self.config.base_url}/rtm34",
+                service=SERVICE,
+                time_limit=self.config.timeout,
+                headers={"Content-Type": _SOAP12},
+                data=self._envelope(barcode),
+            )
+            results[barcode] = parse_reply(reply, barcode, self.context.clock.now())
+        return results
