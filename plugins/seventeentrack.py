@@ -285,7 +285,7 @@ def parse_push(body: bytes, fetched_at: datetime) -> Snapshot | None:
 class SeventeenTrackSettings(SourceSettings):
     api_key: SecretStr = Field(description="the API key (17token) from the 17TRACK dashboard")
     base_url: BaseUrl = "https://api.17track.net"
-    requests_per_second: float = Field(default=3, gt=0, le=100)
+    requests_per_second: float = Field(default=3, gt=0, description="17TRACK allows about 3")
 
 
 class SeventeenTrackSource(BaseSource):
