@@ -162,15 +162,31 @@ def _parse_xml(body: bytes) -> ET.Element:
         raise SourceError(f"{SERVICE} sent invalid XML: {exc}") from exc
 
 
+def _envelope_root(reply: HttpReply) -> ET.Element:
+    """The SOAP envelope of any answer; an HTTP error is named as such when no SOAP came."""
+    if reply.looks_like_html:
+        problem = "an HTML page instead of a SOAP answer"
+    elif not reply.body.strip():
+        problem = "an empty answer"
+    else:
+        try:
+            root = _parse_xml(reply.body)
+        except SourceError:
+            if reply.ok:
+                raise
+            problem = "an answer that is not XML"
+        else:
+            if _local(root.tag) == "Envelope":
+                return root
+            problem = f"XML that is not a SOAP envelope (<{_local(root.tag)}>)"
+    if not reply.ok:
+        raise http_error(reply, SERVICE, detail=problem)
+    raise SourceError(f"{SERVICE} sent {problem}")
+
+
 def parse_reply(reply: HttpReply, barcode: str, fetched_at: datetime) -> Snapshot | LookupFailure:
     """A getOperationHistory answer (any HTTP status) as a result; SourceError if unusable."""
-    if reply.looks_like_html:
-        raise http_error(reply, SERVICE, detail="an HTML page instead of a SOAP answer")
-    if not reply.body.strip():
-        raise http_error(reply, SERVICE, detail="an empty answer")
-    root = _parse_xml(reply.body)
-    if _local(root.tag) != "Envelope":
-        raise SourceError(f"{SERVICE} sent XML that is not a SOAP envelope (<{_local(root.tag)}>)")
+    root = _envelope_root(reply)
     not_found = Snapshot(barcode, NAME, Status.NOT_FOUND, fetched_at, carrier=CARRIER)
     fault = _fault(root)
     if fault is not None:
