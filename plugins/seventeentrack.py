@@ -316,14 +316,20 @@ class SeventeenTrackSource(BaseSource):
         return decode_json(reply, SERVICE)
 
     async def _register(self, numbers: Sequence[str]) -> dict[str, LookupFailure]:
-        """Register the numbers; those 17TRACK refused come back as failures."""
+        """Register the numbers; those 17TRACK refused come back as failures.
+
+        Running out of quota is not the numbers' fault: it fails the batch (after remembering
+        the numbers that did get registered) so the tracker backs off and tries again later.
+        """
         accepted, rejected = parse_envelope(await self._call("register", numbers))
         done = {as_text(item.get("number")) for item in accepted}
         failures = {}
-        for item in rejected:
-            number, code, message = _rejection(item)
+        out_of_quota = ""
+        for number, code, message in map(_rejection, rejected):
             if code == ALREADY_REGISTERED:
                 done.add(number)
+            elif code in (DAILY_LIMIT, QUOTA_USED_UP):
+                out_of_quota = f"{message} ({code})"
             elif number in numbers:
                 failures[number] = LookupFailure(
                     number, f"{SERVICE} refused it: {message} ({code})"
@@ -331,6 +337,8 @@ class SeventeenTrackSource(BaseSource):
         stamp = self.context.clock.now().isoformat()
         for number in done & set(numbers):
             self.context.cursors.set(_cursor(number), stamp)
+        if out_of_quota:
+            raise SourceError(f"{SERVICE} cannot register more numbers now: {out_of_quota}")
         return failures
 
     async def lookup(self, numbers: Sequence[str]) -> LookupResult:
@@ -345,9 +353,8 @@ class SeventeenTrackSource(BaseSource):
         if polled:
             answer = await self._call("gettrackinfo", polled)
             tracked, unregistered = parse_trackinfo(answer, polled, self.context.clock.now())
-            for (
-                number
-            ) in unregistered:  # e.g. deleted in the dashboard: register it again next time
+            # e.g. deleted in the dashboard: register it again next time
+            for number in unregistered:
                 self.context.cursors.set(_cursor(number), "")
             results.update(tracked)
         return results

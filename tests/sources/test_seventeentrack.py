@@ -248,6 +248,17 @@ async def test_refused_registration_is_a_failure_and_not_polled(
     assert fake.requests[1] == ("gettrackinfo", ["GOOD1"])
 
 
+async def test_quota_refusal_on_register_fails_the_batch(
+    source: SeventeenTrackSource, fake: Fake17Track, cursors: MemoryCursors
+) -> None:
+    fake.refuse["LATE1"] = -18019908
+    with pytest.raises(SourceError, match=r"cannot register more numbers now: .*-18019908"):
+        await source.lookup(["EARLY1", "LATE1"])
+    assert cursors.get("registered:EARLY1")  # what did get registered is remembered
+    assert not cursors.get("registered:LATE1")
+    assert [kind for kind, _ in fake.requests] == ["register"]
+
+
 async def test_no_tracking_yet_is_not_found(source: SeventeenTrackSource) -> None:
     snapshot = (await source.lookup(["FRESH1"]))["FRESH1"]
     assert isinstance(snapshot, Snapshot)
