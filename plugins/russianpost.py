@@ -3,20 +3,23 @@
 Without a contract the service allows 100 requests a day, so the source counts its requests per UTC
 day in its cursors (`budget:YYYY-MM-DD`) and stops before the service starts refusing.
 
-How operations map onto statuses (OperType.OperAttr; FORMATS.md has the code list):
+How operations map onto statuses (the codes are in the service's specification, "Единичный
+доступ", at tracking.pochta.ru/specification):
 
-| operation                                    | status             |
-|----------------------------------------------|--------------------|
-| 1 acceptance                                 | in_transit (*)     |
-| 2 handed over (2.2: back to the sender)      | delivered (returning) |
-| 3 return                                     | returning          |
-| 5 non-delivery (lost, seized, ...)           | exception          |
-| 6, 7 storage; 8.2, 8.9 arrived for pick-up   | at_post_office     |
-| 8.15, 8.18 given to a courier / postman      | out_for_delivery   |
-| 11 customs intake; 14 clearance (14.1 → in_transit) | customs     |
-| 12 failed delivery attempt                   | delivery_failed    |
-| 13 electronic registration                   | info_received      |
-| anything else (4, 8.x, 9, 10, ...)           | in_transit         |
+| operation (OperType.OperAttr)                  | status            |
+|------------------------------------------------|-------------------|
+| 1 acceptance                                   | in_transit (*)    |
+| 2 handed over                                  | delivered         |
+| 2.2 handed back to the sender                  | returning         |
+| 3 return                                       | returning         |
+| 5 non-delivery (lost, seized, ...)             | exception         |
+| 6, 7 storage; 8.2, 8.9 arrived for pick-up     | at_post_office    |
+| 8.15, 8.18 given to a courier or postman       | out_for_delivery  |
+| 11 customs intake; 14 customs clearance        | customs           |
+| 14.1 released by customs                       | in_transit        |
+| 12 failed delivery attempt                     | delivery_failed   |
+| 13 electronic registration                     | info_received     |
+| anything else (4, other 8.x, 9, 10, ...)       | in_transit        |
 
 (*) Acceptance means the parcel is physically in the post's hands, which is what in_transit means
 to the rules; info_received is kept for the electronic pre-registration (13) that precedes it.
