@@ -97,7 +97,8 @@ async def request(
             timeout=aiohttp.ClientTimeout(total=seconds),
         ) as response:
             body = await response.read()
-            return HttpReply(response.status, dict(response.headers), body)
+            # aiohttp's header mapping is case-insensitive and stays valid after the release.
+            return HttpReply(response.status, response.headers, body)
     except TimeoutError as exc:
         raise SourceError(f"{service} did not answer within {seconds:g}s ({url})") from exc
     except aiohttp.ClientConnectorError as exc:

@@ -74,7 +74,9 @@ async def test_17track_samples(serve: Any, context: SourceContext) -> None:
         "/track/v2.2/register", static(load("17track/v1_register_existing_response.py17track.json"))
     )
     app.router.add_post("/track/v2.2/gettrackinfo", static(answer.encode()))
-    settings = SeventeenTrackSettings(api_key="k", base_url=await serve(app))
+    settings = SeventeenTrackSettings(
+        api_key="k", base_url=await serve(app), requests_per_second=1000
+    )
     snapshot = (await SeventeenTrackSource(settings, context).lookup(["1234567890"]))["1234567890"]
 
     assert isinstance(snapshot, Snapshot)
@@ -87,7 +89,9 @@ async def test_17track_error_sample(serve: Any, context: SourceContext) -> None:
     app = web.Application()
     error = static(load("17track/v1_error_response.py17track.json"), status=401)
     app.router.add_post("/track/v2.2/register", error)
-    settings = SeventeenTrackSettings(api_key="k", base_url=await serve(app))
+    settings = SeventeenTrackSettings(
+        api_key="k", base_url=await serve(app), requests_per_second=1000
+    )
     with pytest.raises(SourceError, match="Access token is invalid"):
         await SeventeenTrackSource(settings, context).lookup(["1234567890"])
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
 import pytest
+from aiohttp import web
 
 from monitor.plugin import SourceError
 from monitor.sourcekit import (
@@ -13,10 +18,13 @@ from monitor.sourcekit import (
     as_object,
     as_text,
     decode_json,
+    fetch_json,
     http_error,
     retry_after,
     validate_base_url,
 )
+
+from .conftest import new_app
 
 
 @pytest.mark.parametrize(
@@ -102,6 +110,29 @@ def test_retry_after_forms() -> None:
     assert retry_after(reply(503, Retry_After="Fri, 01 Mar 2024 12:02:00 GMT")) is None
     assert retry_after(reply(429, Retry_After="soon")) is None
     assert retry_after(reply(429)) is None
+
+
+async def test_fetch_json_reads_headers_case_insensitively(
+    serve: Any, http: aiohttp.ClientSession
+) -> None:
+    async def busy(request: web.Request) -> web.Response:
+        return web.Response(status=429, headers={"retry-after": "3"})
+
+    async def fine(request: web.Request) -> web.Response:
+        return web.json_response({"query": dict(request.query)})
+
+    app = new_app()
+    app.router.add_get("/busy", busy)
+    app.router.add_get("/fine", fine)
+    base = await serve(app)
+    with pytest.raises(SourceError, match="too many requests") as caught:
+        await fetch_json(http, "GET", f"{base}/busy", service="X", time_limit=timedelta(seconds=5))
+    assert caught.value.retry_after == 3
+    answer = await fetch_json(
+        http, "GET", f"{base}/fine", service="X", time_limit=timedelta(seconds=5),
+        params={"mailNos": "A1,B2"},
+    )  # fmt: skip
+    assert answer == {"query": {"mailNos": "A1,B2"}}
 
 
 @pytest.mark.parametrize(
