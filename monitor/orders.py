@@ -47,17 +47,22 @@ class OrderBook:
         current = self.get(order_id).order
         updated = replace(current, **changes)  # Order validates itself here
         if track is not None and track != current.track:
-            tracks = tuple(n for n in current.tracks if n != track) + (track,)
+            tracks = (*(n for n in current.tracks if n != track), track)
             updated = replace(updated, tracks=tracks)
         if updated == current:
             return self.get(order_id)
         now = self._clock.now()
         self._store.update_order(updated, now=now)
-        changed = tuple(f.name for f in fields(Order) if getattr(current, f.name) != getattr(updated, f.name))
+        changed = tuple(
+            f.name for f in fields(Order) if getattr(current, f.name) != getattr(updated, f.name)
+        )
         self._bus.publish(OrderUpdated(at=now, order=updated, changed=changed))
         if updated.track != current.track and updated.track is not None:
-            self._bus.publish(TrackAssigned(at=now, order_id=order_id, number=updated.track,
-                                            previous=current.track))
+            self._bus.publish(
+                TrackAssigned(
+                    at=now, order_id=order_id, number=updated.track, previous=current.track
+                )
+            )
         self._tracker.refresh([order_id])
         return self.get(order_id)
 

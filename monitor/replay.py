@@ -44,13 +44,18 @@ async def replay(scenario: Scenario, *, rules: RuleSettings | None = None) -> li
         source_class = load_source_class("replay")
         settings = source_class.Settings()
         context = SourceContext(
-            clock=clock, http=_no_http, cursors=SourceCursors(store, "replay"),
+            clock=clock,
+            http=_no_http,
+            cursors=SourceCursors(store, "replay"),
             extra={"scenarios": [scenario]},
         )
         source = source_class(settings, context)
         pipeline = Pipeline.build(
-            store=store, clock=clock, sources={"replay": (source, settings)},
-            rules=rules or RuleSettings(), enqueue=False,
+            store=store,
+            clock=clock,
+            sources={"replay": (source, settings)},
+            rules=rules or RuleSettings(),
+            enqueue=False,
         )
         raised: list[Alert] = []
         pipeline.bus.subscribe(WarningRaised, lambda event: raised.append(event.alert))

@@ -6,6 +6,7 @@ Loading validates everything and names the file and the field of the first probl
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,8 +26,16 @@ from monitor.durations import Duration
 from monitor.model import Checkpoint, EtaWindow, Order, Status
 
 RULE_IDS = (
-    "track_missing", "not_trackable", "eta_shifted", "stalled", "customs_delay",
-    "stuck_at_post_office", "overdue", "protection_expiring", "returning", "delivered",
+    "track_missing",
+    "not_trackable",
+    "eta_shifted",
+    "stalled",
+    "customs_delay",
+    "stuck_at_post_office",
+    "overdue",
+    "protection_expiring",
+    "returning",
+    "delivered",
 )
 
 
@@ -46,8 +55,9 @@ class ScenarioEvent(_Strict):
     code: str = ""
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(at=self.at, status=self.status, text=self.text,
-                          location=self.location, code=self.code)
+        return Checkpoint(
+            at=self.at, status=self.status, text=self.text, location=self.location, code=self.code
+        )
 
 
 class ScenarioOrder(_Strict):
@@ -63,9 +73,14 @@ class ScenarioOrder(_Strict):
     def order(self) -> Order:
         try:
             return Order(
-                id=self.id, ordered_at=self.ordered_at, paid_at=self.paid_at, title=self.title,
-                shop=self.shop, protection_until=self.protection_until,
-                promised_by=self.promised_by, tracks=(self.track,) if self.track else (),
+                id=self.id,
+                ordered_at=self.ordered_at,
+                paid_at=self.paid_at,
+                title=self.title,
+                shop=self.shop,
+                protection_until=self.protection_until,
+                promised_by=self.promised_by,
+                tracks=(self.track,) if self.track else (),
             )
         except ValueError as exc:
             raise ScenarioError(f"order: {exc}") from exc
@@ -146,11 +161,15 @@ class Scenario(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         times = [entry.at for entry in self.timeline]
-        for i, (earlier, later) in enumerate(zip(times, times[1:], strict=False)):
+        for i, (earlier, later) in enumerate(itertools.pairwise(times)):
             if later < earlier:
-                raise ValueError(f"timeline is not sorted by 'at': entry {i + 1} is before entry {i}")
+                raise ValueError(
+                    f"timeline is not sorted by 'at': entry {i + 1} is before entry {i}"
+                )
         if self.end <= self.start:
-            raise ValueError(f"end {self.end.isoformat()} is not after the start {self.start.isoformat()}")
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after the start {self.start.isoformat()}"
+            )
         self.order.order()
         return self
 
@@ -180,7 +199,9 @@ def load_scenario(path: Path | str) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ScenarioError(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     return parse_scenario(raw, source=str(path))
 
 
@@ -194,7 +215,11 @@ def parse_scenario(raw: Any, *, source: str = "<scenario>") -> Scenario:
         for error in exc.errors()[:5]:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
-            shown = "" if isinstance(got, dict | list) or error["type"] == "missing" else f" (got {got!r})"
+            shown = (
+                ""
+                if isinstance(got, dict | list) or error["type"] == "missing"
+                else f" (got {got!r})"
+            )
             problems.append(f"{_location(error['loc'])}: {message}{shown}")
         raise ScenarioError(f"{source}: " + "; ".join(problems)) from None
     except ScenarioError as exc:

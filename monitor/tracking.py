@@ -90,8 +90,11 @@ def derive(
     track_since = track_added_at.get(current) if current else None
     if not by_number:
         return TrackingState(
-            status=None, eta=None, eta_first_latest=previous.eta_first_latest,
-            eta_last_latest=previous.eta_last_latest, eta_later_moves=previous.eta_later_moves,
+            status=None,
+            eta=None,
+            eta_first_latest=previous.eta_first_latest,
+            eta_last_latest=previous.eta_last_latest,
+            eta_later_moves=previous.eta_later_moves,
             track_since=track_since,
         )
 
@@ -118,8 +121,13 @@ def derive(
     eta = row.eta if row.eta is not None else _latest_eta(order, by_number)
     first, last, moves = _eta_history(previous, eta)
     return TrackingState(
-        status=status, status_since=since, last_checkpoint=newest, eta=eta,
-        eta_first_latest=first, eta_last_latest=last, eta_later_moves=moves,
+        status=status,
+        status_since=since,
+        last_checkpoint=newest,
+        eta=eta,
+        eta_first_latest=first,
+        eta_last_latest=last,
+        eta_later_moves=moves,
         track_since=track_since,
     )
 
@@ -135,7 +143,11 @@ def _latest_eta(order: Order, rows: Mapping[str, SnapshotRow]) -> EtaWindow | No
 def _eta_history(
     previous: TrackingState, eta: EtaWindow | None
 ) -> tuple[date | None, date | None, int]:
-    first, last, moves = previous.eta_first_latest, previous.eta_last_latest, previous.eta_later_moves
+    first, last, moves = (
+        previous.eta_first_latest,
+        previous.eta_last_latest,
+        previous.eta_later_moves,
+    )
     if eta is not None and eta.latest != last:
         if last is not None and eta.latest > last:
             moves += 1
@@ -143,4 +155,3 @@ def _eta_history(
         if first is None:
             first = eta.latest
     return first, last, moves
-

@@ -90,6 +90,10 @@ class ReplaySource(BaseSource):
             if entry.sets_eta:
                 eta = entry.eta
         return Snapshot(
-            number=number, source=self.name, status=status, fetched_at=self.context.clock.now(),
-            checkpoints=tuple(checkpoints), eta=eta,
+            number=number,
+            source=self.name,
+            status=status,
+            fetched_at=self.context.clock.now(),
+            checkpoints=tuple(checkpoints),
+            eta=eta,
         )

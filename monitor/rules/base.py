@@ -24,14 +24,20 @@ class RuleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     track_missing_after: Duration = Field(timedelta(days=7), description="after payment")
-    not_trackable_after: Duration = Field(timedelta(days=10), description="after the number appeared")
+    not_trackable_after: Duration = Field(
+        timedelta(days=10), description="after the number appeared"
+    )
     eta_shift_moves: int = Field(2, ge=1, description="later moves of the ETA that warn")
     eta_shift_total: Duration = Field(timedelta(days=3), description="total later shift that warns")
     stalled_after: Duration = Field(timedelta(days=14), description="since the last checkpoint")
     customs_after: Duration = Field(timedelta(days=7), description="in customs")
     post_office_after: Duration = Field(timedelta(days=5), description="waiting at the post office")
-    protection_reminder: Duration = Field(timedelta(days=7), description="first reminder before the end")
-    protection_critical: Duration = Field(timedelta(days=2), description="critical reminder before the end")
+    protection_reminder: Duration = Field(
+        timedelta(days=7), description="first reminder before the end"
+    )
+    protection_critical: Duration = Field(
+        timedelta(days=2), description="critical reminder before the end"
+    )
     disabled: tuple[str, ...] = Field((), description="rule ids that never fire")
 
 

@@ -12,7 +12,11 @@ from monitor.rules.base import Condition, RuleSettings
 def eta_shifted(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     """Warn once the ETA moved later enough; then again on every further later move."""
     tracking = view.tracking
-    first, last, moves = tracking.eta_first_latest, tracking.eta_last_latest, tracking.eta_later_moves
+    first, last, moves = (
+        tracking.eta_first_latest,
+        tracking.eta_last_latest,
+        tracking.eta_later_moves,
+    )
     if first is None or last is None or moves == 0:
         return
     total = last - first
@@ -20,10 +24,16 @@ def eta_shifted(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
         return
     # Each later move is its own condition, due the moment it is seen.
     yield Condition(
-        rule="eta_shifted", key=f"move-{moves}", severity=Severity.WARNING,
+        rule="eta_shifted",
+        key=f"move-{moves}",
+        severity=Severity.WARNING,
         due=None,
-        facts={"first_eta": first.isoformat(), "eta": last.isoformat(),
-               "moves": str(moves), "shift_days": str(total.days)},
+        facts={
+            "first_eta": first.isoformat(),
+            "eta": last.isoformat(),
+            "moves": str(moves),
+            "shift_days": str(total.days),
+        },
     )
 
 
@@ -40,8 +50,11 @@ def overdue(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     else:
         return
     yield Condition(
-        rule="overdue", key=key, severity=Severity.WARNING,
-        due=_midnight_after(day, order.ordered_at), facts={"deadline": day.isoformat()},
+        rule="overdue",
+        key=key,
+        severity=Severity.WARNING,
+        due=_midnight_after(day, order.ordered_at),
+        facts={"deadline": day.isoformat()},
     )
 
 
@@ -52,11 +65,18 @@ def protection_expiring(view: OrderView, settings: RuleSettings) -> Iterator[Con
         return
     critical_at = end - settings.protection_critical
     yield Condition(
-        rule="protection_expiring", key=f"first@{end.isoformat()}", severity=Severity.WARNING,
-        due=end - settings.protection_reminder, expires=critical_at,
+        rule="protection_expiring",
+        key=f"first@{end.isoformat()}",
+        severity=Severity.WARNING,
+        due=end - settings.protection_reminder,
+        expires=critical_at,
         facts={"protection_until": end.isoformat()},
     )
     yield Condition(
-        rule="protection_expiring", key=f"last@{end.isoformat()}", severity=Severity.CRITICAL,
-        due=critical_at, expires=end, facts={"protection_until": end.isoformat()},
+        rule="protection_expiring",
+        key=f"last@{end.isoformat()}",
+        severity=Severity.CRITICAL,
+        due=critical_at,
+        expires=end,
+        facts={"protection_until": end.isoformat()},
     )

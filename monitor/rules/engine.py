@@ -137,17 +137,28 @@ class RuleEngine:
     def _raise(self, view: OrderView, condition: Condition, now: datetime) -> Alert | None:
         text = describe(condition.rule, view, condition.facts)
         alert = Alert(
-            order_id=view.order.id, rule=condition.rule, condition=condition.key,
-            severity=condition.severity, at=now, due=condition.due or now, title=text.title,
-            body=text.body, track=view.order.track, facts=condition.facts,
+            order_id=view.order.id,
+            rule=condition.rule,
+            condition=condition.key,
+            severity=condition.severity,
+            at=now,
+            due=condition.due or now,
+            title=text.title,
+            body=text.body,
+            track=view.order.track,
+            facts=condition.facts,
         )
         self._fired.add((alert.order_id, alert.rule, alert.condition))
         if self._store.record_alert(alert, enqueue=self._enqueue) is None:
             log.debug("monitor.warning_already_recorded", order=alert.order_id, rule=alert.rule)
             return None
         log.info(
-            "monitor.warning", order=alert.order_id, rule=alert.rule, severity=alert.severity.value,
-            condition=alert.condition, track=alert.track,
+            "monitor.warning",
+            order=alert.order_id,
+            rule=alert.rule,
+            severity=alert.severity.value,
+            condition=alert.condition,
+            track=alert.track,
         )
         self._bus.publish(WarningRaised(at=now, alert=alert))
         return alert

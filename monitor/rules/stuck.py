@@ -16,7 +16,9 @@ def _since(view: OrderView, rule: str, limit: timedelta, started_key: str) -> Co
     if started is None:
         return None
     return Condition(
-        rule=rule, key=f"{started_key}@{started.isoformat()}", severity=Severity.WARNING,
+        rule=rule,
+        key=f"{started_key}@{started.isoformat()}",
+        severity=Severity.WARNING,
         due=started + limit,
     )
 
@@ -29,7 +31,9 @@ def stalled(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     if last is None:
         return
     yield Condition(
-        rule="stalled", key=f"last@{last.isoformat()}", severity=Severity.WARNING,
+        rule="stalled",
+        key=f"last@{last.isoformat()}",
+        severity=Severity.WARNING,
         due=last + settings.stalled_after,
     )
 

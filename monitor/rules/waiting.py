@@ -15,7 +15,9 @@ def track_missing(view: OrderView, settings: RuleSettings) -> Iterator[Condition
     if order.tracks:
         return
     yield Condition(
-        rule="track_missing", key="paid", severity=Severity.WARNING,
+        rule="track_missing",
+        key="paid",
+        severity=Severity.WARNING,
         due=order.paid + settings.track_missing_after,
     )
 
@@ -26,6 +28,8 @@ def not_trackable(view: OrderView, settings: RuleSettings) -> Iterator[Condition
         return
     since = tracking.track_since or order.paid
     yield Condition(
-        rule="not_trackable", key=str(order.track), severity=Severity.WARNING,
+        rule="not_trackable",
+        key=str(order.track),
+        severity=Severity.WARNING,
         due=since + settings.not_trackable_after,
     )
