@@ -32,6 +32,7 @@ def configure(level: str = "info", fmt: Literal["auto", "console", "json"] = "au
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up at each use, not at configure time: stderr may be replaced (tests, reload).
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
