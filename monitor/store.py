@@ -374,8 +374,9 @@ class Store:
         return changed, removed, self.current_rev()
 
     def _views(self, where: str, args: Sequence[object]) -> list[OrderView]:
-        rows = self._conn.execute(f"SELECT * FROM orders o {where} ORDER BY o.ordered_at", args)
-        rows = rows.fetchall()
+        rows = self._conn.execute(
+            f"SELECT * FROM orders o {where} ORDER BY o.ordered_at", args
+        ).fetchall()
         if not rows:
             return []
         tracks: dict[str, list[str]] = {}

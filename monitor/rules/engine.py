@@ -49,7 +49,7 @@ def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
     if view.order.closed:
         return []
     final = view.is_final
-    found = []
+    found: list[Condition] = []
     for rule_id, rule in RULES.items():
         if rule_id in settings.disabled or (final and rule_id not in OUTCOME_RULES):
             continue
