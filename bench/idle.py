@@ -38,16 +38,22 @@ def fill(database: Path, count: int) -> None:
         for i in range(count):
             ordered = now - timedelta(days=i % 40)
             store.add_order(
-                Order(id=f"81{i:014d}", ordered_at=ordered, title=f"item {i}",
-                      protection_until=ordered + timedelta(days=90),
-                      tracks=(f"RB{i:09d}CN",)),
+                Order(
+                    id=f"81{i:014d}",
+                    ordered_at=ordered,
+                    title=f"item {i}",
+                    protection_until=ordered + timedelta(days=90),
+                    tracks=(f"RB{i:09d}CN",),
+                ),
                 now=now,
             )
     store.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0, help="measuring window")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds ignored after start")
@@ -57,15 +63,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pm-idle-") as tmp:
         state = Path(tmp) / "state"
         fill(state / "parcel-monitor.db", args.orders)
-        env = {**os.environ, "PARCEL_MONITOR_STATE_DIR": str(state),
-               "PARCEL_MONITOR_LOG__FORMAT": "json", "PARCEL_MONITOR_TICK_EVERY": "1m",
-               "PARCEL_MONITOR_HTTP__ENABLED": "false"}
+        env = {
+            **os.environ,
+            "PARCEL_MONITOR_STATE_DIR": str(state),
+            "PARCEL_MONITOR_LOG__FORMAT": "json",
+            "PARCEL_MONITOR_TICK_EVERY": "1m",
+            "PARCEL_MONITOR_HTTP__ENABLED": "false",
+        }
         env.pop("PARCEL_MONITOR_CONFIG", None)
         config = Path(tmp) / "config.toml"
         config.write_text("")
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert proc.stderr is not None
@@ -83,11 +96,17 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     per_minute = (after - before) / args.seconds * 60
-    result = {"orders": args.orders, "window_s": args.seconds, "startup_cpu_s": round(started_cpu, 3),
-              "idle_cpu_s_per_min": round(per_minute, 4)}
+    result = {
+        "orders": args.orders,
+        "window_s": args.seconds,
+        "startup_cpu_s": round(started_cpu, 3),
+        "idle_cpu_s_per_min": round(per_minute, 4),
+    }
     if not args.json:
-        print(f"{args.orders} orders: {per_minute:.3f} CPU-seconds per minute while idle "
-              f"(startup took {started_cpu:.2f} CPU-s)")
+        print(
+            f"{args.orders} orders: {per_minute:.3f} CPU-seconds per minute while idle "
+            f"(startup took {started_cpu:.2f} CPU-s)"
+        )
     print(json.dumps(result))
 
 

@@ -82,6 +82,11 @@ class RuleEngine:
             bus.subscribe(Tick, lambda e: self.wake()),
         ]
 
+    @property
+    def watching(self) -> int:
+        """How many open orders the engine is keeping an eye on."""
+        return len(self._views)
+
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
