@@ -18,7 +18,7 @@ from monitor.events import Event
 log = structlog.get_logger("monitor.bus")
 
 E = TypeVar("E", bound=Event)
-Handler = Callable[[Any], None]
+Handler = Callable[[Any], object]
 
 
 class Bus:
@@ -26,7 +26,7 @@ class Bus:
         self._handlers: dict[type[Event], list[Handler]] = defaultdict(list)
         self._dispatch_cache: dict[type[Event], tuple[Handler, ...]] = {}
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+    def subscribe(self, event_type: type[E], handler: Callable[[E], object]) -> Callable[[], None]:
         """Call `handler` for every event of `event_type` (subclasses included).
 
         Returns a function that undoes the subscription.

@@ -1,4 +1,4 @@
-"""Durations as people write them in config files: `30s`, `15m`, `6h`, `7d` (or combined, `1d12h`)."""
+"""Durations as people write them in config files: `30s`, `15m`, `6h`, `7d`, or `1d12h`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `30s`, `15m`, `6h`, `7d`, `2w` or a sequence like `1d12h`; raise ValueError otherwise."""
+    """Parse `30s`, `15m`, `6h`, `7d`, `2w` or a sequence like `1d12h`; else raise ValueError."""
     cleaned = text.strip().lower()
     if not cleaned or _PART.sub("", cleaned).strip():
         raise ValueError(f"{text!r} is not a duration; write it like 30s, 15m, 6h or 7d")

@@ -159,8 +159,8 @@ class Order:
 class TrackingState:
     """What the tracker concluded about an order from all its numbers' snapshots.
 
-    `status_since` is when the current status began: the carrier's time of the first checkpoint of
-    the current run of that status, or the moment we first saw the status when no checkpoint says it.
+    `status_since` is when the current status began: the carrier's time of the first checkpoint
+    of the current run of that status, or when we first saw the status if no checkpoint says it.
     """
 
     status: Status | None = None

@@ -197,3 +197,15 @@ def discover(plugin_dirs: Sequence[Path] = ()) -> dict[str, PluginInfo]:
                 )
             found[info.name] = info
     return found
+
+
+def load_source_class(name: str) -> type[Any]:
+    """One source class by its entry-point name, without importing every other plugin."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        origin = f"entry point {ep.value}"
+        try:
+            factory = ep.load()
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} from {origin} failed to import: {exc}") from exc
+        return _validate(factory, name, origin).factory
+    raise PluginError(f"no source plugin called {name!r} is installed")

@@ -1,0 +1,460 @@
+"""The `parcel-monitor` command: parse, call, print. The work happens in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.clock import SystemClock
+from monitor.config import ConfigError, Settings, effective, load_settings
+from monitor.events import Event
+from monitor.logs import configure
+from monitor.model import Order, OrderView
+from monitor.pipeline import Pipeline
+from monitor.plugin import PluginError, discover
+from monitor.render import order_json, print_order_table, print_timeline, print_warning
+from monitor.replay import alert_json, replay
+from monitor.rules.base import RuleSettings
+from monitor.scenario import ScenarioError, load_scenario
+from monitor.sources import validate_sections
+from monitor.store import Store, StoreError
+
+EXIT_USAGE = 2
+EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus keeps a bad config from looping
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: printed without a traceback, exit 2."""
+
+
+# --- argument types ------------------------------------------------------------------------
+
+
+def parse_when(text: str) -> datetime:
+    """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0)).astimezone()
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; write YYYY-MM-DD or e.g. 2026-03-01T09:00:00+03:00"
+        ) from None
+    if value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +03:00")
+    return value
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def positive_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: protection lasts at least one day")
+    return days
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
+    settings, path = load_settings(args.config)
+    configure(settings.log.level, settings.log.format)
+    return settings, path
+
+
+def _open_pipeline(settings: Settings) -> Pipeline:
+    store = Store.open(settings.database)
+    return Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
+
+
+def _protection(args: argparse.Namespace, base: datetime | None) -> datetime | None:
+    if args.protection_until is not None:
+        return args.protection_until  # type: ignore[no-any-return]
+    if args.protection_days is not None:
+        if base is None:
+            raise UserError("--protection-days needs the order's payment or order date")
+        return base + timedelta(days=args.protection_days)
+    return None
+
+
+def _order_or_error(build: Callable[[], Order]) -> Order:
+    try:
+        return build()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import serve
+
+    try:
+        settings, path = _settings(args)
+        asyncio.run(serve(settings, path))
+    except (ConfigError, PluginError) as exc:
+        print(f"parcel-monitor: configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    paid = args.paid or args.ordered
+    order = _order_or_error(lambda: Order(
+        id=args.order_id, ordered_at=args.ordered, paid_at=args.paid, title=args.title or "",
+        shop=args.shop or "", protection_until=_protection(args, paid),
+        promised_by=args.promised, tracks=(args.track,) if args.track else (),
+        notes=args.notes or "",
+    ))
+    pipeline = _open_pipeline(settings)
+    try:
+        view = pipeline.orders.add(order)
+    finally:
+        pipeline.store.close()
+    print(f"added order {view.order.id}" + (f" ({view.order.title})" if view.order.title else ""))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    pipeline = _open_pipeline(settings)
+    try:
+        current = pipeline.orders.get(args.order_id).order
+        changes: dict[str, Any] = {}
+        for name in ("title", "shop", "notes", "promised_by"):
+            value = getattr(args, name if name != "promised_by" else "promised")
+            if value is not None:
+                changes[name] = value
+        if args.paid is not None:
+            changes["paid_at"] = args.paid
+        protection = _protection(args, args.paid or current.paid)
+        if protection is not None:
+            changes["protection_until"] = protection
+        if args.reopen:
+            changes["closed"] = False
+        if not changes and args.track is None:
+            raise UserError("nothing to change; see `parcel-monitor update --help`")
+        try:
+            view = pipeline.orders.update(args.order_id, track=args.track, **changes)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        pipeline.store.close()
+    print(f"updated order {view.order.id}")
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    pipeline = _open_pipeline(settings)
+    try:
+        pipeline.orders.close(args.order_id)
+    finally:
+        pipeline.store.close()
+    print(f"closed order {args.order_id}: no more warnings for it")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    pipeline = _open_pipeline(settings)
+    try:
+        pipeline.orders.remove(args.order_id)
+    finally:
+        pipeline.store.close()
+    print(f"removed order {args.order_id}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    store = Store.open(settings.database)
+    try:
+        views = store.views(include_closed=args.all)
+        counts = _warning_counts(store)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([order_json(v, counts.get(v.order.id, 0)) for v in views],
+                         ensure_ascii=False, indent=2))
+    else:
+        print_order_table(views, counts)
+    return 0
+
+
+def _warning_counts(store: Store) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for stored in store.alerts():
+        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
+    return counts
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    store = Store.open(settings.database)
+    try:
+        view = store.get_view(args.order_id)
+        if view is None:
+            raise UserError(f"no order {args.order_id}; `parcel-monitor list` shows the known ones")
+        checkpoints = store.checkpoints(view.order.tracks)
+        etas = store.eta_history(view.order.id)
+        alerts = [s.alert for s in store.alerts(view.order.id)]
+    finally:
+        store.close()
+    if args.json:
+        data = order_json(view, len(alerts))
+        data["checkpoints"] = [
+            {"number": number, "at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
+             "location": cp.location}
+            for number, cps in checkpoints.items() for cp in cps
+        ]
+        data["eta_history"] = [
+            {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
+            for at, e in etas
+        ]
+        data["warnings"] = [alert_json(a) for a in alerts]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print_timeline(view, checkpoints, etas, alerts)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.daemon import assemble
+
+    settings, path = _settings(args)
+    try:
+        running = assemble(settings, str(path) if path else "configuration")
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from None
+
+    async def once() -> list[Any]:
+        pipeline = running.pipeline
+        seen: list[Any] = []
+        pipeline.bus.subscribe(Event, seen.append)
+        try:
+            pipeline.start()
+            await pipeline.tracker.poll_all()
+            pipeline.tick()
+        finally:
+            await running.close()
+        return seen
+
+    events = asyncio.run(once())
+    return _print_check(events, running, as_json=args.json)
+
+
+def _print_check(events: Sequence[Any], running: Any, *, as_json: bool) -> int:
+    from monitor.events import WarningRaised
+
+    interesting = [e for e in events if getattr(e, "kind", "") not in ("tick", "order_state")]
+    if as_json:
+        for event in interesting:
+            print(json.dumps(_event_json(event), ensure_ascii=False))
+    else:
+        if not interesting:
+            print("nothing changed")
+        for event in interesting:
+            if isinstance(event, WarningRaised):
+                print_warning(event.alert)
+            else:
+                print(f"{event.kind}: " + ", ".join(
+                    f"{k}={v}" for k, v in _event_json(event).items() if k not in ("kind", "at")))
+    failing = [n for n, h in running.pipeline.tracker.health.items() if not h.healthy]
+    for name in failing:
+        print(f"source {name} failed: {running.pipeline.tracker.health[name].last_error}",
+              file=sys.stderr)
+    return 1 if failing else 0
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    from monitor.events import WarningRaised
+
+    if isinstance(event, WarningRaised):
+        return {"kind": event.kind, **alert_json(event.alert)}
+    data: dict[str, Any] = {"kind": event.kind, "at": event.at.isoformat()}
+    for name in event.__dataclass_fields__:
+        if name == "at":
+            continue
+        value = getattr(event, name)
+        if isinstance(value, tuple):
+            value = [str(v.text if hasattr(v, "text") else v) for v in value]
+        data[name] = value if isinstance(value, str | int | float | list | None) else str(value)
+    return data
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    configure("warning", "json" if args.json else "auto")
+    scenarios = [load_scenario(path) for path in args.files]
+    rules = RuleSettings()
+    for scenario in scenarios:
+        alerts = asyncio.run(replay(scenario, rules=rules))
+        if args.json:
+            for alert in alerts:
+                print(json.dumps(alert_json(alert), ensure_ascii=False))
+        else:
+            print(f"== {scenario.name or scenario.order.id}")
+            for alert in alerts:
+                print_warning(alert)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    configure("warning", "auto")
+    folder = resources.files("monitor") / "scenarios"
+    paths = sorted((p for p in folder.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
+    print("parcel-monitor demo: replaying the bundled example orders on a simulated clock.\n"
+          "Nothing is stored and nothing is sent; this is what the daemon would tell you.\n")
+    total = 0
+    for path in paths:
+        scenario = load_scenario(Path(str(path)))
+        alerts = asyncio.run(replay(scenario))
+        total += len(alerts)
+        print(f"━━ {scenario.name}")
+        print(f"   order {scenario.order.id}, {scenario.start:%Y-%m-%d} → {scenario.end:%Y-%m-%d}")
+        if not alerts:
+            print("   (no warnings: all went well)\n")
+        for alert in alerts:
+            print_warning(alert, indent="   ")
+    print(f"{total} warnings from {len(paths)} example orders. "
+          "Add your own with `parcel-monitor add --help`.")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    found = discover(settings.plugin_dirs)
+    if not found:
+        print("no source plugins found")
+    for name, info in sorted(found.items()):
+        state = "configured" if name in settings.sources else "not configured"
+        print(f"{name:16} {state:15} {info.origin}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings, path = load_settings(args.config)
+    origin = str(path) if path else "configuration"
+    plugins = discover(settings.plugin_dirs)
+    checked = validate_sections(settings, plugins, origin)
+    print(f"# configuration OK ({path or 'no file: defaults and environment'})", file=sys.stderr)
+    print(json.dumps(effective(settings, dict(checked)), ensure_ascii=False, indent=2))
+    return 0
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _order_fields(p: argparse.ArgumentParser, *, new: bool) -> None:
+    p.add_argument("--paid", type=parse_when, metavar="DATE", help="when you paid (default: the order date)")
+    p.add_argument("--title", help="what you bought, as you want to see it in warnings")
+    p.add_argument("--shop", help="the seller's shop name")
+    prot = p.add_mutually_exclusive_group()
+    prot.add_argument("--protection-until", type=parse_when, metavar="DATETIME",
+                      help="when buyer protection ends (the countdown on the order page)")
+    prot.add_argument("--protection-days", type=positive_days, metavar="N",
+                      help="buyer protection ends N days after payment")
+    p.add_argument("--promised", type=parse_day, metavar="DATE",
+                   help="the latest delivery date the shop promised")
+    p.add_argument("--track", metavar="NUMBER",
+                   help="the track number" + ("" if new else " (a new one is added and becomes current)"))
+    p.add_argument("--notes", help="free text for yourself")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parcel-monitor",
+        description="Watches your online orders and warns you when one is not arriving: "
+        "no track number, no movement, customs, the post office, a slipping delivery date, "
+        "buyer protection about to end. Each warning says what to do next.",
+        epilog="Dates: YYYY-MM-DD or ISO 8601 with offset (2026-03-01T09:00:00+03:00). "
+        "Try `parcel-monitor demo` first.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="configuration file (default: $PARCEL_MONITOR_CONFIG, "
+                        "~/.config/parcel-monitor/config.toml, /etc/parcel-monitor/config.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+                **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, **kw)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("run", cmd_run, "run the daemon in the foreground (polls at once, then on schedule)")
+    p = command("add", cmd_add, "start watching an order")
+    p.add_argument("order_id", metavar="ORDER_ID", help="the shop's order number")
+    p.add_argument("--ordered", type=parse_when, required=True, metavar="DATE", help="order date")
+    _order_fields(p, new=True)
+    p = command("update", cmd_update, "change an order: new track number, extended protection, ...")
+    p.add_argument("order_id", metavar="ORDER_ID")
+    _order_fields(p, new=False)
+    p.add_argument("--reopen", action="store_true", help="watch a closed order again")
+    p = command("close", cmd_close, "you are done with an order: no more warnings for it")
+    p.add_argument("order_id", metavar="ORDER_ID")
+    p = command("remove", cmd_remove, "forget an order (its warning history is kept)")
+    p.add_argument("order_id", metavar="ORDER_ID")
+    p = command("list", cmd_list, "the watched orders as a table")
+    p.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    p.add_argument("--all", action="store_true", help="include closed orders")
+    p = command("show", cmd_show, "one order's timeline: checkpoints, ETA history, warnings")
+    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p = command("check", cmd_check, "poll every source once now and print what changed")
+    p.add_argument("--json", action="store_true", help="one JSON object per event")
+    p = command("replay", cmd_replay, "replay scenario files on a simulated clock (SCENARIOS.md)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per warning, nothing else")
+    command("demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)")
+    command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
+    p = command("config", lambda a: 0, "configuration commands")
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = config_sub.add_parser("check", help="validate and print the effective configuration "
+                              "(secrets masked)")
+    c.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (UserError, ScenarioError) as exc:
+        print(f"parcel-monitor: {exc}", file=sys.stderr)
+    except (ConfigError, PluginError) as exc:
+        print(f"parcel-monitor: configuration error:\n{exc}", file=sys.stderr)
+    except StoreError as exc:
+        print(f"parcel-monitor: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

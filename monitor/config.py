@@ -1,0 +1,158 @@
+"""Configuration: one TOML file, overridden by `PARCEL_MONITOR_*` environment variables.
+
+Where the file is: `--config`, else `$PARCEL_MONITOR_CONFIG`, else the user's config directory
+(`~/.config/parcel-monitor/config.toml`), else `/etc/parcel-monitor/config.toml`; none at all means
+defaults. Nested keys in the environment use `__`: `PARCEL_MONITOR_RULES__STALLED_AFTER=10d`.
+Unknown keys are errors at every level, so a typo never silently means "default".
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from monitor.durations import Duration
+from monitor.rules.base import RuleSettings
+
+APP = "parcel-monitor"
+ENV_PREFIX = "PARCEL_MONITOR_"
+SECRET_WORDS = ("key", "password", "token", "secret", "pass")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file or variable and the key."""
+
+
+class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = Field(
+        "auto", description="auto: readable on a terminal, JSON lines otherwise"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    state_dir: Path | None = Field(None, description="where the database lives")
+    plugin_dirs: tuple[Path, ...] = Field((), description="folders with extra source plugins")
+    tick_every: Duration = Field(timedelta(minutes=1), description="how often deadlines are checked")
+    sync_every: Duration = Field(
+        timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
+    )
+    log: LogSettings = LogSettings()
+    rules: RuleSettings = RuleSettings()
+    sources: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init arguments; the environment overrides the file.
+        return (env_settings, init_settings, file_secret_settings)
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir.expanduser()
+        systemd = os.environ.get("STATE_DIRECTORY")
+        if systemd:
+            return Path(systemd.split(":")[0])
+        return Path(platformdirs.user_state_dir(APP, appauthor=False))
+
+    @property
+    def database(self) -> Path:
+        return self.resolved_state_dir() / "parcel-monitor.db"
+
+
+def default_config_paths() -> list[Path]:
+    return [
+        Path(platformdirs.user_config_dir(APP, appauthor=False)) / "config.toml",
+        Path("/etc/parcel-monitor/config.toml"),
+    ]
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """The config file to read, or None for defaults. An explicitly named file must exist."""
+    named = explicit or (Path(os.environ["PARCEL_MONITOR_CONFIG"]) if os.environ.get("PARCEL_MONITOR_CONFIG") else None)
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"{named}: configuration file not found")
+        return named
+    return next((path for path in default_config_paths() if path.is_file()), None)
+
+
+def env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def describe_errors(error: ValidationError, origin: str, *, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem: where, which key, what is wrong and the value that was given."""
+    lines = []
+    for problem in error.errors():
+        loc = (*prefix, *problem["loc"])
+        key = ".".join(str(part) for part in loc)
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        got = problem.get("input")
+        shown = ""
+        if problem["type"] != "missing" and not isinstance(got, dict):
+            shown = f" (got {mask(key, got)!r})"
+        lines.append(f"{origin}: {key}: {message}{shown} [env {env_name(loc)}]")
+    return "\n".join(lines)
+
+
+def mask(key: str, value: Any) -> Any:
+    if any(word in key.lower().rsplit(".", 1)[-1] for word in SECRET_WORDS) and value:
+        return "********"
+    return value
+
+
+def load_settings(explicit: Path | None = None) -> tuple[Settings, Path | None]:
+    """Read the config file (if any) and the environment; raise ConfigError naming the problem."""
+    path = find_config(explicit)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Settings(**data), path
+    except ValidationError as exc:
+        origin = str(path) if path else "environment"
+        raise ConfigError(describe_errors(exc, origin)) from None
+
+
+def effective(settings: Settings, sources: dict[str, BaseModel]) -> dict[str, Any]:
+    """The configuration as the daemon will use it, secrets masked (for `config check`)."""
+    data = settings.model_dump(mode="json", exclude={"sources"})
+    data["state_dir"] = str(settings.resolved_state_dir())
+    data["sources"] = {
+        name: {key: mask(key, value) for key, value in model.model_dump(mode="json").items()}
+        for name, model in sources.items()
+    }
+    return data

@@ -1,0 +1,74 @@
+"""The buyer's side: adding, changing, closing and removing orders.
+
+The CLI, the HTTP API, MQTT commands and replays all change orders through this one class, so
+validation, storage and the events that follow are the same whichever way a change comes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+from monitor.bus import Bus
+from monitor.clock import Clock
+from monitor.events import OrderAdded, OrderRemoved, OrderUpdated, TrackAssigned
+from monitor.model import Order, OrderView
+from monitor.store import Store, UnknownOrder
+from monitor.tracker import Tracker
+
+EDITABLE = frozenset(f.name for f in fields(Order)) - {"id", "tracks"}
+
+
+class OrderBook:
+    def __init__(self, *, store: Store, bus: Bus, clock: Clock, tracker: Tracker) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self._tracker = tracker
+
+    def get(self, order_id: str) -> OrderView:
+        view = self._store.get_view(order_id)
+        if view is None:
+            raise UnknownOrder(f"no order {order_id}")
+        return view
+
+    def add(self, order: Order) -> OrderView:
+        now = self._clock.now()
+        self._store.add_order(order, now=now)
+        self._bus.publish(OrderAdded(at=now, order=order))
+        self._tracker.refresh([order.id])
+        return self.get(order.id)
+
+    def update(self, order_id: str, *, track: str | None = None, **changes: Any) -> OrderView:
+        """Change fields of an order; `track` adds a number (it becomes the current one)."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} of an order")
+        current = self.get(order_id).order
+        updated = replace(current, **changes)  # Order validates itself here
+        if track is not None and track != current.track:
+            tracks = (*(n for n in current.tracks if n != track), track)
+            updated = replace(updated, tracks=tracks)
+        if updated == current:
+            return self.get(order_id)
+        now = self._clock.now()
+        self._store.update_order(updated, now=now)
+        changed = tuple(
+            f.name for f in fields(Order) if getattr(current, f.name) != getattr(updated, f.name)
+        )
+        self._bus.publish(OrderUpdated(at=now, order=updated, changed=changed))
+        if updated.track != current.track and updated.track is not None:
+            self._bus.publish(
+                TrackAssigned(
+                    at=now, order_id=order_id, number=updated.track, previous=current.track
+                )
+            )
+        self._tracker.refresh([order_id])
+        return self.get(order_id)
+
+    def close(self, order_id: str) -> OrderView:
+        return self.update(order_id, closed=True)
+
+    def remove(self, order_id: str) -> None:
+        self._store.remove_order(order_id)
+        self._bus.publish(OrderRemoved(at=self._clock.now(), order_id=order_id))

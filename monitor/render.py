@@ -1,0 +1,106 @@
+"""How orders, timelines and warnings look on a terminal and in JSON."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.events import Alert
+from monitor.model import Checkpoint, EtaWindow, OrderView
+
+_MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
+    order, tracking = view.order, view.tracking
+    cp = tracking.last_checkpoint
+    return {
+        "id": order.id,
+        "title": order.title,
+        "shop": order.shop,
+        "ordered_at": _iso(order.ordered_at),
+        "paid_at": _iso(order.paid_at),
+        "protection_until": _iso(order.protection_until),
+        "promised_by": _iso(order.promised_by),
+        "track": order.track,
+        "tracks": list(order.tracks),
+        "status": tracking.status.value if tracking.status else None,
+        "status_since": _iso(tracking.status_since),
+        "eta": [tracking.eta.earliest.isoformat(), tracking.eta.latest.isoformat()]
+        if tracking.eta else None,
+        "last_checkpoint": {"at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
+                            "location": cp.location} if cp else None,
+        "closed": order.closed,
+        "notes": order.notes,
+        "warnings": warnings,
+    }
+
+
+def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -> None:
+    if not views:
+        print("no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`")
+        return
+    rows = [("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS")]
+    for view in views:
+        order, tracking = view.order, view.tracking
+        status = tracking.status.value if tracking.status else "awaiting track"
+        if order.closed:
+            status += " (closed)"
+        rows.append((
+            order.id, order.title[:28], order.track or "-", status,
+            str(tracking.eta) if tracking.eta else "-",
+            f"{order.protection_until:%Y-%m-%d %H:%M}" if order.protection_until else "-",
+            str(warnings.get(order.id, 0)),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_warning(alert: Alert, indent: str = "") -> None:
+    mark = _MARK.get(alert.severity.value, "*")
+    print(f"{indent}{mark} {alert.at:%Y-%m-%d %H:%M} [{alert.rule}] {alert.title}")
+    for line in alert.body.splitlines():
+        wrapped = textwrap.wrap(line, width=96) or [""]
+        for part in wrapped:
+            print(f"{indent}    {part}".rstrip())
+    print()
+
+
+def print_timeline(
+    view: OrderView,
+    checkpoints: Mapping[str, Sequence[Checkpoint]],
+    etas: Sequence[tuple[datetime, EtaWindow | None]],
+    alerts: Sequence[Alert],
+) -> None:
+    order, tracking = view.order, view.tracking
+    print(f"Order {order.id}" + (f" — {order.title}" if order.title else ""))
+    print(f"  ordered {order.ordered_at:%Y-%m-%d %H:%M}, paid {order.paid:%Y-%m-%d %H:%M}")
+    if order.protection_until:
+        print(f"  buyer protection ends {order.protection_until:%Y-%m-%d %H:%M}")
+    if order.promised_by:
+        print(f"  promised by {order.promised_by}")
+    print(f"  track numbers: {', '.join(order.tracks) or 'none yet'}")
+    status = tracking.status.value if tracking.status else "awaiting track"
+    print(f"  status: {status}" + (" (closed)" if order.closed else ""))
+    merged = sorted(
+        ((cp, number) for number, cps in checkpoints.items() for cp in cps),
+        key=lambda pair: pair[0].at,
+    )
+    print("\nCheckpoints:" if merged else "\nCheckpoints: none yet")
+    for cp, number in merged:
+        place = f" — {cp.location}" if cp.location else ""
+        print(f"  {cp.at:%Y-%m-%d %H:%M}  {cp.status.value:<16} {cp.text}{place}  [{number}]")
+    if etas:
+        print("\nEstimated delivery:")
+        for seen, eta in etas:
+            print(f"  {seen:%Y-%m-%d %H:%M}  {eta if eta else 'no estimate'}")
+    print("\nWarnings:" if alerts else "\nWarnings: none")
+    for alert in alerts:
+        print(f"  {alert.at:%Y-%m-%d %H:%M}  {alert.severity.value:<8} {alert.rule}: {alert.title}")

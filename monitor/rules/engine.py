@@ -1,0 +1,169 @@
+"""The rule engine: runs the rules on every changed order and on the clock's ticks.
+
+It keeps the views of open orders in memory and a heap of the next moment each order needs a look,
+so a tick costs nothing until something falls due. The ledger (in the store) is the truth about
+what fired; a condition recorded there never fires again, even from another process.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+
+from monitor.bus import Bus
+from monitor.clock import Clock
+from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, WarningRaised
+from monitor.model import OrderView
+from monitor.rules.base import Condition, Rule, RuleSettings
+from monitor.rules.dates import eta_shifted, overdue, protection_expiring
+from monitor.rules.outcome import delivered, returning
+from monitor.rules.stuck import customs_delay, stalled, stuck_at_post_office
+from monitor.rules.waiting import not_trackable, track_missing
+from monitor.store import Store
+from monitor.texts import describe
+
+log = structlog.get_logger("monitor.rules")
+
+RULES: dict[str, Rule] = {
+    "track_missing": track_missing,
+    "not_trackable": not_trackable,
+    "eta_shifted": eta_shifted,
+    "stalled": stalled,
+    "customs_delay": customs_delay,
+    "stuck_at_post_office": stuck_at_post_office,
+    "overdue": overdue,
+    "protection_expiring": protection_expiring,
+    "returning": returning,
+    "delivered": delivered,
+}
+"""Every rule id of DOMAIN.md, in the order warnings of the same moment are raised."""
+
+OUTCOME_RULES = frozenset({"returning", "delivered"})
+"""The only rules that still speak once the parcel is delivered or returning."""
+
+
+def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
+    if view.order.closed:
+        return []
+    final = view.is_final
+    found: list[Condition] = []
+    for rule_id, rule in RULES.items():
+        if rule_id in settings.disabled or (final and rule_id not in OUTCOME_RULES):
+            continue
+        found.extend(rule(view, settings))
+    return found
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        settings: RuleSettings,
+        enqueue: bool = True,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self.settings = settings
+        self._enqueue = enqueue
+        self._views: dict[str, OrderView] = {}
+        self._fired = store.fired_conditions()
+        self._wake: list[tuple[datetime, str]] = []
+        self._next: dict[str, datetime] = {}
+        self._unsubscribe = [
+            bus.subscribe(OrderStateChanged, lambda e: self.evaluate(e.view)),
+            bus.subscribe(OrderRemoved, lambda e: self.forget(e.order_id)),
+            bus.subscribe(Tick, lambda e: self.wake()),
+        ]
+
+    @property
+    def watching(self) -> int:
+        """How many open orders the engine is keeping an eye on."""
+        return len(self._views)
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+
+    def load(self, views: Sequence[OrderView]) -> list[Alert]:
+        """Start watching these orders; raises whatever fell due while we were away."""
+        raised = []
+        for view in views:
+            raised += self.evaluate(view)
+        return raised
+
+    def forget(self, order_id: str) -> None:
+        self._views.pop(order_id, None)
+        self._next.pop(order_id, None)
+
+    def wake(self) -> list[Alert]:
+        """Look again at every order whose next condition is due by now."""
+        now = self._clock.now()
+        raised = []
+        while self._wake and self._wake[0][0] <= now:
+            _, order_id = heapq.heappop(self._wake)
+            view = self._views.get(order_id)
+            if view is not None and self._next.get(order_id, now) <= now:
+                raised += self.evaluate(view)
+        return raised
+
+    def evaluate(self, view: OrderView) -> list[Alert]:
+        now = self._clock.now()
+        order_id = view.order.id
+        found = conditions(view, self.settings)
+        raised = []
+        upcoming: datetime | None = None
+        for condition in found:
+            if (order_id, condition.rule, condition.key) in self._fired:
+                continue
+            if condition.live_at(now):
+                alert = self._raise(view, condition, now)
+                if alert is not None:
+                    raised.append(alert)
+            elif condition.due is not None and condition.due > now:
+                upcoming = condition.due if upcoming is None else min(upcoming, condition.due)
+        if view.order.closed or (view.is_final and upcoming is None):
+            self.forget(order_id)
+        else:
+            self._views[order_id] = view
+            if upcoming is None:
+                self._next.pop(order_id, None)
+            else:
+                self._next[order_id] = upcoming
+                heapq.heappush(self._wake, (upcoming, order_id))
+        return raised
+
+    def _raise(self, view: OrderView, condition: Condition, now: datetime) -> Alert | None:
+        text = describe(condition.rule, view, condition.facts)
+        alert = Alert(
+            order_id=view.order.id,
+            rule=condition.rule,
+            condition=condition.key,
+            severity=condition.severity,
+            at=now,
+            due=condition.due or now,
+            title=text.title,
+            body=text.body,
+            track=view.order.track,
+            facts=condition.facts,
+        )
+        self._fired.add((alert.order_id, alert.rule, alert.condition))
+        if self._store.record_alert(alert, enqueue=self._enqueue) is None:
+            log.debug("monitor.warning_already_recorded", order=alert.order_id, rule=alert.rule)
+            return None
+        log.info(
+            "monitor.warning",
+            order=alert.order_id,
+            rule=alert.rule,
+            severity=alert.severity.value,
+            condition=alert.condition,
+            track=alert.track,
+        )
+        self._bus.publish(WarningRaised(at=now, alert=alert))
+        return alert

@@ -1,0 +1,73 @@
+"""Turning `[sources.<name>]` sections into running source plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiohttp
+from pydantic import ValidationError
+
+from monitor.clock import Clock
+from monitor.config import ConfigError, Settings, describe_errors
+from monitor.model import Snapshot
+from monitor.plugin import PluginInfo, SourceContext, SourceSettings, TrackingSource
+from monitor.store import SourceCursors, Store
+
+ActiveSources = dict[str, tuple[TrackingSource, SourceSettings]]
+
+
+def validate_sections(
+    settings: Settings, plugins: dict[str, PluginInfo], origin: str
+) -> dict[str, SourceSettings]:
+    """Each configured section checked by its plugin's own settings model."""
+    checked: dict[str, SourceSettings] = {}
+    for name, section in settings.sources.items():
+        info = plugins.get(name)
+        if info is None:
+            known = ", ".join(sorted(plugins)) or "none"
+            raise ConfigError(
+                f"{origin}: sources.{name}: no source plugin called {name!r} (installed: {known})"
+            )
+        try:
+            checked[name] = info.factory.Settings.model_validate(section)
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc, origin, prefix=("sources", name))) from None
+    return checked
+
+
+def start_sources(
+    checked: dict[str, SourceSettings],
+    plugins: dict[str, PluginInfo],
+    *,
+    store: Store,
+    clock: Clock,
+    http: Callable[[], aiohttp.ClientSession],
+    push: Callable[[Sequence[Snapshot]], Awaitable[None]] | None = None,
+) -> ActiveSources:
+    active: ActiveSources = {}
+    for name, source_settings in checked.items():
+        if not source_settings.enabled:
+            continue
+        context = SourceContext(
+            clock=clock, http=http, cursors=SourceCursors(store, name), push=push
+        )
+        active[name] = (plugins[name].factory(source_settings, context), source_settings)
+    return active
+
+
+class SharedSession:
+    """One aiohttp session for all sources, created on first use inside the running loop."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def __call__(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "parcel-monitor (+self-hosted order watchdog)"}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

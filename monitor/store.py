@@ -1,0 +1,635 @@
+"""The embedded SQLite store: orders, tracking history, the warning ledger and the outbox.
+
+One file in the state directory, WAL journal, every change inside one transaction. SQLite calls
+run on the event loop thread: each is a few indexed statements, and batches are written in one
+transaction, so the loop is never held for long.
+
+Schema versions live in `PRAGMA user_version`; `MIGRATIONS[n]` brings version n to n + 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from monitor.events import Alert
+from monitor.model import (
+    Checkpoint,
+    EtaWindow,
+    Order,
+    OrderView,
+    Severity,
+    Status,
+    TrackingState,
+)
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta VALUES ('rev', 0);
+    CREATE TABLE orders (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        shop TEXT NOT NULL DEFAULT '',
+        ordered_at TEXT NOT NULL,
+        paid_at TEXT,
+        protection_until TEXT,
+        promised_by TEXT,
+        notes TEXT NOT NULL DEFAULT '',
+        closed INTEGER NOT NULL DEFAULT 0,
+        status TEXT,
+        status_since TEXT,
+        last_cp TEXT,
+        eta_from TEXT,
+        eta_to TEXT,
+        eta_first_latest TEXT,
+        eta_last_latest TEXT,
+        eta_later_moves INTEGER NOT NULL DEFAULT 0,
+        track_since TEXT,
+        created_at TEXT NOT NULL,
+        rev INTEGER NOT NULL
+    );
+    CREATE INDEX orders_by_rev ON orders (rev);
+    CREATE TABLE removed_orders (order_id TEXT NOT NULL, rev INTEGER NOT NULL);
+    CREATE INDEX removed_by_rev ON removed_orders (rev);
+    CREATE TABLE tracks (
+        order_id TEXT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        number TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (order_id, number)
+    );
+    CREATE INDEX tracks_by_number ON tracks (number);
+    CREATE TABLE snapshots (
+        number TEXT NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_seen_at TEXT NOT NULL,
+        eta_from TEXT,
+        eta_to TEXT,
+        handover TEXT,
+        newest_ts REAL,
+        digest TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (number, source)
+    );
+    CREATE TABLE checkpoints (
+        number TEXT NOT NULL,
+        ts REAL NOT NULL,
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        text TEXT NOT NULL,
+        location TEXT NOT NULL,
+        code TEXT NOT NULL,
+        source TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        UNIQUE (number, ts, status, text)
+    );
+    CREATE TABLE eta_history (
+        order_id TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        eta_from TEXT,
+        eta_to TEXT
+    );
+    CREATE INDEX eta_history_by_order ON eta_history (order_id);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        order_id TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        at TEXT NOT NULL,
+        due TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        track TEXT,
+        facts TEXT NOT NULL,
+        UNIQUE (order_id, rule, condition)
+    );
+    CREATE TABLE outbox (
+        alert_id INTEGER PRIMARY KEY REFERENCES alerts (id),
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        sent_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
+    CREATE TABLE cursors (
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be used: the message says which file and why."""
+
+
+class DuplicateOrder(StoreError):
+    pass
+
+
+class UnknownOrder(StoreError):
+    pass
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """The last thing one source said about one number, as the tracker remembers it."""
+
+    number: str
+    source: str
+    status: Status
+    status_seen_at: datetime
+    eta: EtaWindow | None
+    handover: str | None
+    newest_ts: float | None
+    digest: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    alert: Alert
+
+
+def _checkpoint_json(cp: Checkpoint | None) -> str | None:
+    if cp is None:
+        return None
+    return json.dumps(
+        {"at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
+         "location": cp.location, "code": cp.code},
+        ensure_ascii=False,
+    )
+
+
+def _checkpoint_from_json(text: str | None) -> Checkpoint | None:
+    if not text:
+        return None
+    raw = json.loads(text)
+    return Checkpoint(
+        at=datetime.fromisoformat(raw["at"]), status=Status(raw["status"]), text=raw["text"],
+        location=raw["location"], code=raw["code"],
+    )
+
+
+def _eta(start: str | None, end: str | None) -> EtaWindow | None:
+    if start is None or end is None:
+        return None
+    return EtaWindow(date.fromisoformat(start), date.fromisoformat(end))
+
+
+class Store:
+    """Open with `Store.open(path)` (or `":memory:"` for a replay); close with `close()`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._depth = 0
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        where = str(path)
+        if where != ":memory:":
+            target = Path(where)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the state directory {target.parent}: {exc}") from exc
+        try:
+            conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 5000")
+            if where != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, where)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(where, exc)) from exc
+        return store
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer parcel-monitor (schema {version}; this version "
+                f"knows up to {SCHEMA_VERSION}); upgrade parcel-monitor or use another state_dir"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {step + 1}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def integrity_check(self) -> str:
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside commit together or not at all; nesting joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+        self._depth = 1
+        try:
+            yield self._conn
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self._conn.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, exc)) from exc
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For parts that keep their own tables (the notifier's outbox queries)."""
+        return self._conn
+
+    def _next_rev(self) -> int:
+        self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'rev'")
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
+
+    def current_rev(self) -> int:
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
+
+    # --- orders --------------------------------------------------------------------------
+
+    def add_order(self, order: Order, *, now: datetime) -> None:
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM orders WHERE id = ?", (order.id,)).fetchone():
+                raise DuplicateOrder(f"order {order.id} already exists; use `update` to change it")
+            db.execute(
+                "INSERT INTO orders (id, ordered_at, created_at, rev) VALUES (?, ?, ?, 0)",
+                (order.id, order.ordered_at.isoformat(), now.isoformat()),
+            )
+            self._write_order(order, now=now)
+
+    def update_order(self, order: Order, *, now: datetime) -> None:
+        with self.transaction() as db:
+            if not db.execute("SELECT 1 FROM orders WHERE id = ?", (order.id,)).fetchone():
+                raise UnknownOrder(f"no order {order.id}")
+            self._write_order(order, now=now)
+
+    def _write_order(self, order: Order, *, now: datetime) -> None:
+        db = self._conn
+        db.execute(
+            """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
+               protection_until = ?, promised_by = ?, notes = ?, closed = ?, rev = ?
+               WHERE id = ?""",
+            (order.title, order.shop, order.ordered_at.isoformat(), _iso(order.paid_at),
+             _iso(order.protection_until), _iso(order.promised_by), order.notes,
+             int(order.closed), self._next_rev(), order.id),
+        )
+        known = {
+            row["number"]: row["position"]
+            for row in db.execute("SELECT number, position FROM tracks WHERE order_id = ?", (order.id,))
+        }
+        for number in set(known) - set(order.tracks):
+            db.execute("DELETE FROM tracks WHERE order_id = ? AND number = ?", (order.id, number))
+        for position, number in enumerate(order.tracks):
+            if number not in known:
+                db.execute(
+                    "INSERT INTO tracks (order_id, number, position, added_at) VALUES (?, ?, ?, ?)",
+                    (order.id, number, position, now.isoformat()),
+                )
+            elif known[number] != position:
+                db.execute(
+                    "UPDATE tracks SET position = ? WHERE order_id = ? AND number = ?",
+                    (position, order.id, number),
+                )
+
+    def remove_order(self, order_id: str) -> None:
+        with self.transaction() as db:
+            if not db.execute("DELETE FROM orders WHERE id = ?", (order_id,)).rowcount:
+                raise UnknownOrder(f"no order {order_id}")
+            db.execute(
+                "INSERT INTO removed_orders (order_id, rev) VALUES (?, ?)",
+                (order_id, self._next_rev()),
+            )
+
+    def get_order(self, order_id: str) -> Order | None:
+        view = self.get_view(order_id)
+        return view.order if view else None
+
+    def get_view(self, order_id: str) -> OrderView | None:
+        views = self._views("WHERE o.id = ?", (order_id,))
+        return views[0] if views else None
+
+    def views(self, *, include_closed: bool = True) -> list[OrderView]:
+        return self._views("" if include_closed else "WHERE o.closed = 0", ())
+
+    def views_changed_since(self, rev: int) -> tuple[list[OrderView], list[str], int]:
+        """Orders written and ids removed after `rev`, and the rev to ask from next time."""
+        changed = self._views("WHERE o.rev > ?", (rev,))
+        removed = [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT order_id FROM removed_orders WHERE rev > ? ORDER BY rev", (rev,)
+            )
+        ]
+        return changed, removed, self.current_rev()
+
+    def _views(self, where: str, args: Sequence[object]) -> list[OrderView]:
+        rows = self._conn.execute(
+            f"SELECT * FROM orders o {where} ORDER BY o.ordered_at", args
+        ).fetchall()
+        if not rows:
+            return []
+        tracks: dict[str, list[str]] = {}
+        if len(rows) <= 500:
+            ids = [row["id"] for row in rows]
+            track_rows = self._conn.execute(
+                f"""SELECT order_id, number FROM tracks WHERE order_id IN ({",".join("?" * len(ids))})
+                    ORDER BY order_id, position""",
+                ids,
+            )
+        else:
+            track_rows = self._conn.execute(
+                "SELECT order_id, number FROM tracks ORDER BY order_id, position"
+            )
+        for row in track_rows:
+            tracks.setdefault(row[0], []).append(row[1])
+        return [_view_from_row(row, tuple(tracks.get(row["id"], ()))) for row in rows]
+
+    def track_added_at(self, order_id: str) -> dict[str, datetime]:
+        return {
+            row[0]: datetime.fromisoformat(row[1])
+            for row in self._conn.execute(
+                "SELECT number, added_at FROM tracks WHERE order_id = ?", (order_id,)
+            )
+        }
+
+    def write_tracking(self, order_id: str, state: TrackingState, *, now: datetime) -> None:
+        """Store the tracker's conclusion about an order (inside the caller's transaction)."""
+        db = self._conn
+        old = db.execute("SELECT eta_from, eta_to FROM orders WHERE id = ?", (order_id,)).fetchone()
+        new_eta = (_iso(state.eta.earliest), _iso(state.eta.latest)) if state.eta else (None, None)
+        if old is not None and (old[0], old[1]) != new_eta:
+            db.execute(
+                "INSERT INTO eta_history (order_id, seen_at, eta_from, eta_to) VALUES (?, ?, ?, ?)",
+                (order_id, now.isoformat(), *new_eta),
+            )
+        db.execute(
+            """UPDATE orders SET status = ?, status_since = ?, last_cp = ?, eta_from = ?,
+               eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?,
+               track_since = ? WHERE id = ?""",
+            (state.status.value if state.status else None, _iso(state.status_since),
+             _checkpoint_json(state.last_checkpoint), *new_eta, _iso(state.eta_first_latest),
+             _iso(state.eta_last_latest), state.eta_later_moves, _iso(state.track_since),
+             order_id),
+        )
+
+    # --- tracking history ------------------------------------------------------------------
+
+    def watched_numbers(self) -> dict[str, list[str]]:
+        """Track number -> ids of the open orders that are not final yet."""
+        rows = self._conn.execute(
+            """SELECT t.number, t.order_id FROM tracks t JOIN orders o ON o.id = t.order_id
+               WHERE o.closed = 0 AND (o.status IS NULL OR o.status NOT IN ('delivered', 'returning'))
+               ORDER BY t.number"""
+        )
+        watched: dict[str, list[str]] = {}
+        for number, order_id in rows:
+            watched.setdefault(number, []).append(order_id)
+        return watched
+
+    def orders_of_number(self, number: str) -> list[str]:
+        return [
+            row[0]
+            for row in self._conn.execute("SELECT order_id FROM tracks WHERE number = ?", (number,))
+        ]
+
+    def snapshot_digests(self) -> dict[tuple[str, str], str]:
+        return {
+            (row[0], row[1]): row[2]
+            for row in self._conn.execute("SELECT number, source, digest FROM snapshots")
+        }
+
+    def snapshot_rows(self, numbers: Iterable[str]) -> list[SnapshotRow]:
+        numbers = list(numbers)
+        if not numbers:
+            return []
+        marks = ",".join("?" * len(numbers))
+        return [
+            SnapshotRow(
+                number=row["number"], source=row["source"], status=Status(row["status"]),
+                status_seen_at=datetime.fromisoformat(row["status_seen_at"]),
+                eta=_eta(row["eta_from"], row["eta_to"]), handover=row["handover"],
+                newest_ts=row["newest_ts"], digest=row["digest"],
+                fetched_at=datetime.fromisoformat(row["fetched_at"]),
+            )
+            for row in self._conn.execute(
+                f"SELECT * FROM snapshots WHERE number IN ({marks})", numbers
+            )
+        ]
+
+    def write_snapshot(self, row: SnapshotRow) -> None:
+        self._conn.execute(
+            """INSERT INTO snapshots (number, source, status, status_seen_at, eta_from, eta_to,
+               handover, newest_ts, digest, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (number, source) DO UPDATE SET status = excluded.status,
+               status_seen_at = excluded.status_seen_at, eta_from = excluded.eta_from,
+               eta_to = excluded.eta_to, handover = excluded.handover,
+               newest_ts = excluded.newest_ts, digest = excluded.digest,
+               fetched_at = excluded.fetched_at""",
+            (row.number, row.source, row.status.value, row.status_seen_at.isoformat(),
+             _iso(row.eta.earliest) if row.eta else None,
+             _iso(row.eta.latest) if row.eta else None, row.handover, row.newest_ts,
+             row.digest, row.fetched_at.isoformat()),
+        )
+
+    def checkpoints(self, numbers: Iterable[str]) -> dict[str, list[Checkpoint]]:
+        """Every stored checkpoint of these numbers, oldest first."""
+        numbers = list(numbers)
+        result: dict[str, list[Checkpoint]] = {n: [] for n in numbers}
+        if not numbers:
+            return result
+        marks = ",".join("?" * len(numbers))
+        for row in self._conn.execute(
+            f"""SELECT number, at, status, text, location, code FROM checkpoints
+                WHERE number IN ({marks}) ORDER BY ts, rowid""",
+            numbers,
+        ):
+            result[row[0]].append(
+                Checkpoint(at=datetime.fromisoformat(row[1]), status=Status(row[2]),
+                           text=row[3], location=row[4], code=row[5])
+            )
+        return result
+
+    def add_checkpoints(
+        self, number: str, source: str, checkpoints: Sequence[Checkpoint], *, now: datetime
+    ) -> None:
+        self._conn.executemany(
+            """INSERT OR IGNORE INTO checkpoints
+               (number, ts, at, status, text, location, code, source, seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (number, cp.at.timestamp(), cp.at.isoformat(), cp.status.value, cp.text,
+                 cp.location, cp.code, source, now.isoformat())
+                for cp in checkpoints
+            ],
+        )
+
+    def eta_history(self, order_id: str) -> list[tuple[datetime, EtaWindow | None]]:
+        return [
+            (datetime.fromisoformat(row[0]), _eta(row[1], row[2]))
+            for row in self._conn.execute(
+                "SELECT seen_at, eta_from, eta_to FROM eta_history WHERE order_id = ? ORDER BY rowid",
+                (order_id,),
+            )
+        ]
+
+    # --- the warning ledger and the outbox --------------------------------------------------
+
+    def fired_conditions(self) -> set[tuple[str, str, str]]:
+        return {
+            (row[0], row[1], row[2])
+            for row in self._conn.execute("SELECT order_id, rule, condition FROM alerts")
+        }
+
+    def record_alert(self, alert: Alert, *, enqueue: bool = True) -> int | None:
+        """Add the warning to the ledger and, in the same transaction, to the outbox.
+
+        Returns its id, or None when this condition had already fired (another process won).
+        """
+        with self.transaction() as db:
+            cursor = db.execute(
+                """INSERT OR IGNORE INTO alerts (order_id, rule, condition, severity, at, due,
+                   title, body, track, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (alert.order_id, alert.rule, alert.condition, alert.severity.value,
+                 alert.at.isoformat(), alert.due.isoformat(), alert.title, alert.body,
+                 alert.track, json.dumps(alert.facts, ensure_ascii=False)),
+            )
+            if not cursor.rowcount:
+                return None
+            alert_id = int(cursor.lastrowid or 0)
+            if enqueue:
+                db.execute(
+                    "INSERT INTO outbox (alert_id, next_attempt_at, created_at) VALUES (?, ?, ?)",
+                    (alert_id, alert.at.isoformat(), alert.at.isoformat()),
+                )
+            return alert_id
+
+    def alerts(self, order_id: str | None = None) -> list[StoredAlert]:
+        where, args = ("WHERE order_id = ?", (order_id,)) if order_id else ("", ())
+        return [
+            StoredAlert(id=row["id"], alert=alert_from_row(row))
+            for row in self._conn.execute(f"SELECT * FROM alerts {where} ORDER BY id", args)
+        ]
+
+    # --- per-source cursors ---------------------------------------------------------------
+
+    def cursor_get(self, source: str, key: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT value FROM cursors WHERE source = ? AND key = ?", (source, key)
+        ).fetchone()
+        return row[0] if row else None
+
+    def cursor_set(self, source: str, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)
+                   ON CONFLICT (source, key) DO UPDATE SET value = excluded.value""",
+                (source, key, value),
+            )
+
+
+class SourceCursors:
+    """One source's view of the cursor table (the `CursorStore` of the plugin contract)."""
+
+    def __init__(self, store: Store, source: str) -> None:
+        self._store = store
+        self._source = source
+
+    def get(self, key: str) -> str | None:
+        return self._store.cursor_get(self._source, key)
+
+    def set(self, key: str, value: str) -> None:
+        self._store.cursor_set(self._source, key, value)
+
+
+def alert_from_row(row: sqlite3.Row) -> Alert:
+    return Alert(
+        order_id=row["order_id"], rule=row["rule"], condition=row["condition"],
+        severity=Severity(row["severity"]), at=datetime.fromisoformat(row["at"]),
+        due=datetime.fromisoformat(row["due"]), title=row["title"], body=row["body"],
+        track=row["track"], facts=json.loads(row["facts"]),
+    )
+
+
+def _view_from_row(row: sqlite3.Row, tracks: tuple[str, ...]) -> OrderView:
+    order = Order(
+        id=row["id"], ordered_at=datetime.fromisoformat(row["ordered_at"]),
+        paid_at=_dt(row["paid_at"]), title=row["title"], shop=row["shop"],
+        protection_until=_dt(row["protection_until"]), promised_by=_day(row["promised_by"]),
+        tracks=tracks, notes=row["notes"], closed=bool(row["closed"]),
+    )
+    tracking = TrackingState(
+        status=Status(row["status"]) if row["status"] else None,
+        status_since=_dt(row["status_since"]),
+        last_checkpoint=_checkpoint_from_json(row["last_cp"]),
+        eta=_eta(row["eta_from"], row["eta_to"]),
+        eta_first_latest=_day(row["eta_first_latest"]),
+        eta_last_latest=_day(row["eta_last_latest"]),
+        eta_later_moves=row["eta_later_moves"],
+        track_since=_dt(row["track_since"]),
+    )
+    return OrderView(order=order, tracking=tracking)
+
+
+def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"{path} is not a readable parcel-monitor database ({text}); it may be corrupt or "
+            "truncated. Move it aside (nothing was changed) and start again, or restore a backup"
+        )
+    if "readonly" in text or "unable to open" in text:
+        return f"cannot write the database {path} ({text}); check the state directory permissions"
+    if "disk is full" in text or "full" in text:
+        return f"the disk holding {path} is full ({text}); nothing was written"
+    return f"database {path}: {text}"

@@ -1,0 +1,314 @@
+"""The tracker: asks sources about watched numbers, decides what changed, publishes it.
+
+The tracker alone writes tracking history. Each batch a source answers is diffed and stored in
+one transaction; the events are published after the commit, so every subscriber sees stored state.
+A snapshot identical to the last one from the same source costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import structlog
+
+from monitor.bus import Bus
+from monitor.clock import Clock
+from monitor.events import (
+    CheckpointsAdded,
+    EtaChanged,
+    Event,
+    OrderStateChanged,
+    SourceFailed,
+    SourceRecovered,
+    StatusChanged,
+    TrackAssigned,
+)
+from monitor.model import Checkpoint, LookupFailure, Snapshot
+from monitor.plugin import SourceError, SourceSettings, TrackingSource
+from monitor.store import SnapshotRow, Store
+from monitor.tracking import derive, new_checkpoints, snapshot_digest
+
+log = structlog.get_logger("monitor.tracker")
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """Failure bookkeeping for one source: log once when it breaks and once when it heals."""
+
+    failing_since: float | None = None
+    failures: int = 0
+    last_error: str = ""
+    polls: int = 0
+    numbers_checked: int = 0
+    last_poll_s: float = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        return self.failing_since is None
+
+
+@dataclass(slots=True)
+class PollReport:
+    checked: int = 0
+    changed: int = 0
+    failed_batches: int = 0
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff with full jitter, in seconds."""
+
+    base: float = 60.0
+    cap: float = 6 * 3600.0
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap, self.base * 2 ** max(0, failures - 1)))
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        sources: dict[str, tuple[TrackingSource, SourceSettings]],
+        rng: random.Random | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self.sources = sources
+        self.health = {name: SourceHealth() for name in sources}
+        self._digests = store.snapshot_digests()
+        self._rng = rng or random.Random()
+        self._backoff = backoff or Backoff()
+
+    # --- polling ---------------------------------------------------------------------------
+
+    def numbers_for(self, name: str, watched: Iterable[str]) -> list[str]:
+        source, _ = self.sources[name]
+        return [number for number in watched if source.handles(number)]
+
+    async def poll_all(self) -> PollReport:
+        """One poll of every source over every watched number (what `check` and replays do)."""
+        total = PollReport()
+        watched = list(self._store.watched_numbers())
+        for name in self.sources:
+            report = await self.poll_source(name, watched)
+            total.checked += report.checked
+            total.changed += report.changed
+            total.failed_batches += report.failed_batches
+            total.events += report.events
+        return total
+
+    async def poll_source(self, name: str, watched: Sequence[str] | None = None) -> PollReport:
+        source, settings = self.sources[name]
+        numbers = self.numbers_for(name, watched if watched is not None else self._store.watched_numbers())
+        report = PollReport()
+        if not numbers:
+            return report
+        started = self._clock.monotonic()
+        gate = asyncio.Semaphore(settings.concurrency)
+        size = max(1, source.batch_size)
+        batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
+
+        async def one(batch: list[str]) -> list[Snapshot] | SourceError:
+            async with gate:
+                try:
+                    async with asyncio.timeout(settings.timeout.total_seconds() * 2):
+                        answer = await source.lookup(batch)
+                except SourceError as exc:
+                    return exc
+                except TimeoutError:
+                    return SourceError(f"no answer within {settings.timeout.total_seconds() * 2:.0f}s")
+                except Exception as exc:  # a plugin bug must not take the daemon down
+                    log.exception("monitor.source_crashed", source=name)
+                    return SourceError(f"plugin raised {type(exc).__name__}: {exc}")
+            snapshots = []
+            for number, result in answer.items():
+                if isinstance(result, LookupFailure):
+                    log.debug("monitor.lookup_rejected", source=name, number=number, reason=result.reason)
+                elif isinstance(result, Snapshot):
+                    snapshots.append(result)
+            return snapshots
+
+        first_error: SourceError | None = None
+        for outcome in await asyncio.gather(*(one(b) for b in batches)):
+            if isinstance(outcome, SourceError):
+                report.failed_batches += 1
+                first_error = first_error or outcome
+                continue
+            report.checked += len(outcome)
+            events = self.apply(outcome)
+            report.events += events
+            report.changed += sum(isinstance(e, OrderStateChanged) for e in events)
+        health = self.health[name]
+        health.polls += 1
+        health.numbers_checked += report.checked
+        health.last_poll_s = self._clock.monotonic() - started
+        if first_error is not None and report.checked == 0:
+            self._failed(name, first_error)
+        else:
+            self._recovered(name)
+        return report
+
+    def next_delay(self, name: str) -> float:
+        """Seconds until this source's next poll: its interval with jitter, or backoff."""
+        health = self.health[name]
+        _, settings = self.sources[name]
+        if health.failing_since is not None:
+            return self._backoff.delay(health.failures, self._rng)
+        interval = settings.poll_every.total_seconds()
+        return interval * (1 + self._rng.uniform(-settings.jitter, settings.jitter))
+
+    async def run_source(self, name: str, *, first_delay: float = 0.0) -> None:
+        """Poll one source forever (the daemon runs one of these per source)."""
+        await asyncio.sleep(first_delay)
+        while True:
+            await self.poll_source(name)
+            await asyncio.sleep(self.next_delay(name))
+
+    def _failed(self, name: str, error: SourceError) -> None:
+        health = self.health[name]
+        health.failures += 1
+        health.last_error = error.reason
+        if health.failing_since is None:
+            health.failing_since = self._clock.monotonic()
+            log.warning("monitor.source_failed", source=name, reason=error.reason)
+            self._bus.publish(SourceFailed(at=self._clock.now(), source=name, reason=error.reason))
+        else:
+            log.debug("monitor.source_still_failing", source=name, reason=error.reason,
+                      failures=health.failures)
+
+    def _recovered(self, name: str) -> None:
+        health = self.health[name]
+        if health.failing_since is None:
+            return
+        down_for = self._clock.monotonic() - health.failing_since
+        health.failing_since, health.failures, health.last_error = None, 0, ""
+        log.info("monitor.source_recovered", source=name, failed_for_s=round(down_for, 1))
+        self._bus.publish(SourceRecovered(at=self._clock.now(), source=name, failed_for_s=down_for))
+
+    # --- diffing ---------------------------------------------------------------------------
+
+    def apply(self, snapshots: Sequence[Snapshot]) -> list[Event]:
+        """Store what is new in these snapshots and publish the resulting events.
+
+        Also the entry point for pushed snapshots (webhooks).
+        """
+        fresh = []
+        for snapshot in snapshots:
+            digest = snapshot_digest(snapshot)
+            if self._digests.get((snapshot.number, snapshot.source)) != digest:
+                fresh.append((snapshot, digest))
+        if not fresh:
+            return []
+        now = self._clock.now()
+        events: list[Event] = []
+        with self._store.transaction():
+            numbers = {s.number for s, _ in fresh}
+            history = self._store.checkpoints(numbers)
+            rows = {(r.number, r.source): r for r in self._store.snapshot_rows(numbers)}
+            touched: dict[str, None] = {}
+            for snapshot, digest in fresh:
+                added = self._store_snapshot(snapshot, digest, rows, history, now)
+                order_ids = tuple(self._store.orders_of_number(snapshot.number))
+                touched.update(dict.fromkeys(order_ids))
+                if added:
+                    events.append(CheckpointsAdded(
+                        at=now, number=snapshot.number, order_ids=order_ids, checkpoints=added,
+                    ))
+            handovers = {s.number: s.handover for s, _ in fresh if s.handover}
+            events += self._refresh(touched, now, handovers=handovers)
+        for snapshot, digest in fresh:
+            self._digests[(snapshot.number, snapshot.source)] = digest
+        for event in events:
+            self._bus.publish(event)
+        return events
+
+    def _store_snapshot(
+        self,
+        snapshot: Snapshot,
+        digest: str,
+        rows: dict[tuple[str, str], SnapshotRow],
+        history: dict[str, list[Checkpoint]],
+        now: datetime,
+    ) -> tuple[Checkpoint, ...]:
+        known = history.setdefault(snapshot.number, [])
+        added = new_checkpoints(snapshot.checkpoints, known)
+        if added:
+            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now)
+            known.extend(added)
+            known.sort(key=lambda cp: cp.at)
+        old = rows.get((snapshot.number, snapshot.source))
+        row = SnapshotRow(
+            number=snapshot.number, source=snapshot.source, status=snapshot.status,
+            status_seen_at=old.status_seen_at if old and old.status == snapshot.status else now,
+            eta=snapshot.eta, handover=snapshot.handover,
+            newest_ts=max((cp.at.timestamp() for cp in snapshot.checkpoints), default=None),
+            digest=digest, fetched_at=snapshot.fetched_at,
+        )
+        self._store.write_snapshot(row)
+        rows[(row.number, row.source)] = row
+        return added
+
+    def refresh(self, order_ids: Iterable[str]) -> list[Event]:
+        """Re-derive and store these orders' tracking state, then publish their views.
+
+        For orders the buyer just changed: their view is published even when tracking is the same.
+        """
+        now = self._clock.now()
+        with self._store.transaction():
+            events = self._refresh(dict.fromkeys(order_ids), now, handovers={}, force=True)
+        for event in events:
+            self._bus.publish(event)
+        return events
+
+    def _refresh(
+        self,
+        order_ids: Iterable[str],
+        now: datetime,
+        *,
+        handovers: dict[str, str],
+        force: bool = False,
+    ) -> list[Event]:
+        events: list[Event] = []
+        for order_id in order_ids:
+            view = self._store.get_view(order_id)
+            if view is None:
+                continue
+            order = view.order
+            for number in order.tracks:
+                new_number = handovers.get(number)
+                if new_number and new_number not in order.tracks:
+                    previous = order.track
+                    order = replace(order, tracks=(*order.tracks, new_number))
+                    self._store.update_order(order, now=now)
+                    log.info("monitor.handover", order=order.id, number=number, new_number=new_number)
+                    events.append(TrackAssigned(
+                        at=now, order_id=order.id, number=new_number, previous=previous,
+                    ))
+            state = derive(
+                order, view.tracking, self._store.snapshot_rows(order.tracks),
+                self._store.checkpoints(order.tracks), self._store.track_added_at(order.id),
+            )
+            if state == view.tracking and order == view.order and not force:
+                continue
+            self._store.write_tracking(order.id, state, now=now)
+            old = view.tracking
+            if state.status is not None and state.status != old.status:
+                events.append(StatusChanged(
+                    at=now, order_id=order.id, old=old.status, new=state.status,
+                    since=state.status_since,
+                ))
+            if state.eta != old.eta:
+                events.append(EtaChanged(at=now, order_id=order.id, old=old.eta, new=state.eta))
+            events.append(OrderStateChanged(at=now, view=replace(view, order=order, tracking=state)))
+        return events

@@ -1,0 +1,157 @@
+"""From what the sources said about an order's numbers to one conclusion about the order.
+
+Pure functions: the tracker feeds them stored snapshots and checkpoints, they return the new
+`TrackingState`. Kept apart from I/O so the rules of the derivation are testable on plain data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, TrackingState
+from monitor.store import SnapshotRow
+
+_NEVER = float("-inf")
+
+
+def snapshot_digest(snapshot: Snapshot) -> str:
+    """A fingerprint of everything in a snapshot except when it was fetched.
+
+    Equal digests mean nothing changed, which lets a steady poll cycle skip all store work.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{snapshot.status}|{snapshot.eta}|{snapshot.handover}".encode())
+    for cp in sorted(snapshot.checkpoints, key=lambda c: (c.at.timestamp(), c.status, c.text)):
+        h.update(f"\0{cp.at.isoformat()}|{cp.status}|{cp.text}|{cp.location}|{cp.code}".encode())
+    return h.hexdigest()
+
+
+def new_checkpoints(
+    incoming: Sequence[Checkpoint], known: Sequence[Checkpoint]
+) -> tuple[Checkpoint, ...]:
+    """The incoming checkpoints not stored yet, oldest first, each once.
+
+    Two reports are the same checkpoint when time, status and text agree; another source's report
+    of the same scan (same time and status, other wording) is the same checkpoint too.
+    """
+    seen = {cp.key for cp in known}
+    seen_scans = {(cp.at, cp.status) for cp in known}
+    fresh: dict[tuple[datetime, str, str], Checkpoint] = {}
+    for cp in incoming:
+        if cp.key in seen or cp.key in fresh:
+            continue
+        if (cp.at, cp.status) in seen_scans:
+            continue
+        fresh[cp.key] = cp
+    return tuple(sorted(fresh.values(), key=lambda c: c.at))
+
+
+def _status_run_start(checkpoints: Sequence[Checkpoint]) -> datetime | None:
+    """When the trailing run of the newest checkpoint's status began."""
+    if not checkpoints:
+        return None
+    status = checkpoints[-1].status
+    start = checkpoints[-1].at
+    for cp in reversed(checkpoints):
+        if cp.status != status:
+            break
+        start = cp.at
+    return start
+
+
+def derive(
+    order: Order,
+    previous: TrackingState,
+    snapshots: Sequence[SnapshotRow],
+    checkpoints: Mapping[str, Sequence[Checkpoint]],
+    track_added_at: Mapping[str, datetime],
+) -> TrackingState:
+    """The order's tracking state from its numbers' latest snapshots and checkpoint histories.
+
+    The number whose newest checkpoint is newest speaks for the order (after a hand-over that is
+    the last-mile number as soon as it moves); a number nobody scanned yet counts as oldest, and
+    among equals the most recently assigned number wins.
+    """
+    position = {number: i for i, number in enumerate(order.tracks)}
+    by_number: dict[str, SnapshotRow] = {}
+    for row in snapshots:
+        if row.number not in position:
+            continue
+        best = by_number.get(row.number)
+        if best is None or (row.newest_ts or _NEVER, row.fetched_at) > (
+            best.newest_ts or _NEVER,
+            best.fetched_at,
+        ):
+            by_number[row.number] = row
+
+    current = order.track
+    track_since = track_added_at.get(current) if current else None
+    if not by_number:
+        return TrackingState(
+            status=None,
+            eta=None,
+            eta_first_latest=previous.eta_first_latest,
+            eta_last_latest=previous.eta_last_latest,
+            eta_later_moves=previous.eta_later_moves,
+            track_since=track_since,
+        )
+
+    def rank(number: str) -> tuple[float, int]:
+        cps = checkpoints.get(number, ())
+        return (cps[-1].at.timestamp() if cps else _NEVER, position[number])
+
+    speaker = max(by_number, key=rank)
+    row = by_number[speaker]
+    cps = checkpoints.get(speaker, ())
+    status = row.status
+    if cps and cps[-1].status == status:
+        since = _status_run_start(cps)
+    elif previous.status == status and previous.status_since is not None:
+        since = previous.status_since
+    else:
+        since = row.status_seen_at
+
+    newest = max(
+        (cp_list[-1] for cp_list in checkpoints.values() if cp_list),
+        key=lambda cp: cp.at,
+        default=None,
+    )
+    eta = row.eta if row.eta is not None else _latest_eta(order, by_number)
+    first, last, moves = _eta_history(previous, eta)
+    return TrackingState(
+        status=status,
+        status_since=since,
+        last_checkpoint=newest,
+        eta=eta,
+        eta_first_latest=first,
+        eta_last_latest=last,
+        eta_later_moves=moves,
+        track_since=track_since,
+    )
+
+
+def _latest_eta(order: Order, rows: Mapping[str, SnapshotRow]) -> EtaWindow | None:
+    for number in reversed(order.tracks):
+        row = rows.get(number)
+        if row is not None and row.eta is not None:
+            return row.eta
+    return None
+
+
+def _eta_history(
+    previous: TrackingState, eta: EtaWindow | None
+) -> tuple[date | None, date | None, int]:
+    first, last, moves = (
+        previous.eta_first_latest,
+        previous.eta_last_latest,
+        previous.eta_later_moves,
+    )
+    if eta is not None and eta.latest != last:
+        if last is not None and eta.latest > last:
+            moves += 1
+        last = eta.latest
+        if first is None:
+            first = eta.latest
+    return first, last, moves

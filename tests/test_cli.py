@@ -1,0 +1,195 @@
+"""The `parcel-monitor` command, run in-process against a real state directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.conftest import REPO
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse rejects bad arguments this way
+        code = int(exit_.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list_json_is_an_empty_array_at_first(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "--json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_add_update_show_close_remove(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "add",
+        "8100000000000009",
+        "--ordered",
+        "2026-03-01",
+        "--paid",
+        "2026-03-01T10:05:00+03:00",
+        "--title",
+        "Lamp",
+        "--protection-days",
+        "60",
+        "--track",
+        "RB123456785CN",
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, "list", "--json")
+    (order,) = json.loads(out)
+    assert order["id"] == "8100000000000009" and order["track"] == "RB123456785CN"
+    assert order["protection_until"] == "2026-04-30T10:05:00+03:00"
+    code, _, err = run(
+        capsys,
+        "update",
+        "8100000000000009",
+        "--protection-until",
+        "2026-05-15T10:00:00+03:00",
+        "--track",
+        "80097612345671",
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, "show", "8100000000000009", "--json")
+    shown = json.loads(out)
+    assert shown["tracks"] == ["RB123456785CN", "80097612345671"]
+    assert shown["protection_until"] == "2026-05-15T10:00:00+03:00"
+    code, out, _ = run(capsys, "show", "8100000000000009")
+    assert "Order 8100000000000009 — Lamp" in out
+    assert run(capsys, "close", "8100000000000009")[0] == 0
+    assert json.loads(run(capsys, "list", "--json")[1]) == []
+    assert json.loads(run(capsys, "list", "--json", "--all")[1])[0]["closed"] is True
+    assert run(capsys, "remove", "8100000000000009")[0] == 0
+    assert json.loads(run(capsys, "list", "--json", "--all")[1]) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["add", "1", "--ordered", "2026-02-30"], "'2026-02-30' is not a date"),
+        (["add", "1", "--ordered", "2026-03-01T10:00:00"], "no UTC offset"),
+        (["add", "1", "--ordered", "2026-03-05", "--paid", "2026-03-01"], "paid_at"),
+        (["add", "1", "--ordered", "2026-03-05", "--promised", "2026-02-01"], "promised_by"),
+        (["add", "1", "--ordered", "2026-03-05", "--protection-days", "0"], "at least one day"),
+        (["update", "nope", "--title", "x"], "no order nope"),
+        (["show", "nope"], "no order nope"),
+        (["remove", "nope"], "no order nope"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 2 and needle in err and "Traceback" not in err
+    assert json.loads(run(capsys, "list", "--json", "--all")[1]) == []
+
+
+def test_adding_the_same_order_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "add", "1", "--ordered", "2026-03-01", "--title", "first")[0] == 0
+    code, _, err = run(capsys, "add", "1", "--ordered", "2026-03-01", "--title", "second")
+    assert code == 2 and "already exists" in err
+    assert json.loads(run(capsys, "list", "--json")[1])[0]["title"] == "first"
+
+
+def test_config_errors_name_the_file_the_key_and_the_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[rules]\nstalled_after = "fortnight"\n[log]\nlevl = "debug"\n')
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2
+    assert f"{config}: rules.stalled_after" in err and "'fortnight'" in err
+    assert "log.levl: unknown key" in err and "Traceback" not in err
+    config.write_text("[rules\n")
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2 and "not valid TOML" in err
+    monkeypatch.setenv("PARCEL_MONITOR_RULES__CUSTOMS_AFTER", "soon")
+    code, _, err = run(capsys, "config", "check")
+    assert code == 2 and "PARCEL_MONITOR_RULES__CUSTOMS_AFTER" in err and "'soon'" in err
+
+
+def test_config_check_prints_the_effective_config_with_env_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[rules]\nstalled_after = "10d"\ncustoms_after = "5d"\n')
+    monkeypatch.setenv("PARCEL_MONITOR_RULES__CUSTOMS_AFTER", "9d")
+    code, out, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["rules"]["stalled_after"] == "10d" and data["rules"]["customs_after"] == "9d"
+
+
+def test_unknown_source_section_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[sources.nosuch]\nenabled = true\n")
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2 and "sources.nosuch" in err and "replay" in err
+
+
+def test_a_missing_named_config_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--config", str(tmp_path / "nope.toml"), "list")
+    assert code == 2 and "nope.toml: configuration file not found" in err
+
+
+def test_check_twice_never_repeats_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = REPO / "monitor" / "scenarios" / "07-no-movement.json"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sources.replay]\nfiles = ["{scenario}"]\n')
+    assert (
+        run(
+            capsys,
+            "--config",
+            str(config),
+            "add",
+            "5004417700000107",
+            "--ordered",
+            "2020-09-01",
+            "--track",
+            "RA998877665CN",
+        )[0]
+        == 0
+    )
+    code, out, err = run(capsys, "--config", str(config), "check", "--json")
+    assert code == 0, err
+    kinds = [json.loads(line)["kind"] for line in out.splitlines()]
+    assert "checkpoints_added" in kinds
+    warnings = [json.loads(line)["rule"] for line in out.splitlines() if '"warning"' in line]
+    assert "stalled" in warnings
+    code, out, _ = run(capsys, "--config", str(config), "check", "--json")
+    assert code == 0 and out == ""
+
+
+def test_demo_runs_offline_and_shows_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for rule in (
+        "track_missing",
+        "not_trackable",
+        "eta_shifted",
+        "stalled",
+        "customs_delay",
+        "stuck_at_post_office",
+        "overdue",
+        "protection_expiring",
+        "returning",
+        "delivered",
+    ):
+        assert f"[{rule}]" in out
+
+
+def test_plugins_lists_the_builtin_replay_source(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plugins")
+    assert code == 0 and "replay" in out and "entry point" in out

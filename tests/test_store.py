@@ -1,0 +1,104 @@
+"""The SQLite store: real files, migrations, the ledger, and the errors people will meet."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.events import Alert
+from monitor.model import Order, Severity
+from monitor.store import SCHEMA_VERSION, DuplicateOrder, Store, StoreError, UnknownOrder
+from tests.conftest import at
+
+T0 = at("2026-03-01T10:00:00+03:00")
+
+
+def alert(condition: str = "c") -> Alert:
+    return Alert(
+        order_id="1",
+        rule="stalled",
+        condition=condition,
+        severity=Severity.WARNING,
+        at=T0,
+        due=T0,
+        title="t",
+        body="b",
+    )
+
+
+def test_orders_round_trip_through_a_real_file(tmp_path: Path) -> None:
+    path = tmp_path / "s" / "db.sqlite3"
+    store = Store.open(path)
+    order = Order(
+        id="1",
+        ordered_at=T0,
+        paid_at=T0 + timedelta(minutes=5),
+        title="Кабель",
+        protection_until=T0 + timedelta(days=60),
+        tracks=("A", "B"),
+    )
+    store.add_order(order, now=T0)
+    store.close()
+    again = Store.open(path)
+    assert again.get_order("1") == order
+    assert again.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert again.integrity_check() == "ok"
+
+
+def test_duplicate_and_unknown_orders_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    store.add_order(Order(id="1", ordered_at=T0), now=T0)
+    rev = store.current_rev()
+    with pytest.raises(DuplicateOrder, match="already exists"):
+        store.add_order(Order(id="1", ordered_at=T0, title="other"), now=T0)
+    with pytest.raises(UnknownOrder):
+        store.update_order(Order(id="2", ordered_at=T0), now=T0)
+    assert store.get_order("1").title == "" and store.current_rev() == rev  # type: ignore[union-attr]
+
+
+def test_the_ledger_records_a_condition_once_with_its_outbox_entry(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    first, second = Store.open(path), Store.open(path)  # two processes racing
+    assert first.record_alert(alert()) is not None
+    assert second.record_alert(alert()) is None
+    assert second.record_alert(alert("other")) is not None
+    outbox = first.connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    assert outbox == 2 and len(first.alerts()) == 2
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer parcel-monitor"):
+        Store.open(path)
+
+
+def test_a_corrupt_file_is_a_clear_error_and_is_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a readable parcel-monitor database"):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(StoreError):
+        Store.open(locked / "sub" / "db")
+
+
+def test_a_state_directory_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("I am a file")
+    with pytest.raises(StoreError, match="cannot create the state directory"):
+        Store.open(blocker / "sub" / "db")
