@@ -18,8 +18,11 @@ def parse_duration(text: str) -> timedelta:
     if not cleaned or _PART.sub("", cleaned).strip():
         raise ValueError(f"{text!r} is not a duration; write it like 30s, 15m, 6h or 7d")
     total = timedelta()
-    for amount, unit in _PART.findall(cleaned):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(cleaned):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
     return total
 
 
@@ -39,7 +42,10 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except OverflowError:
+            raise ValueError(f"{value} seconds is too long a duration") from None
     return value
 
 

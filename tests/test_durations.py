@@ -34,3 +34,9 @@ def test_rejects_anything_else_with_a_hint(text: str) -> None:
 def test_format_round_trips(seconds: int) -> None:
     value = timedelta(seconds=seconds)
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize("text", ["99999999999999d", "9999999999999999999999s"])
+def test_absurdly_long_durations_are_value_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration(text)
