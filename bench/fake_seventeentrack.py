@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from aiohttp import web
 
@@ -37,15 +37,17 @@ _TEXTS = [
 ]
 
 
+MOSCOW = timezone(timedelta(hours=3))
+
+
 def number_of(i: int) -> str:
     return f"RB{i:09d}CN"
 
 
 def _event(at: datetime, rng: random.Random, sub_status: str) -> dict[str, object]:
-    local = at.astimezone(datetime.now(UTC).astimezone().tzinfo)
     return {
-        "time_iso": at.isoformat(),
-        "time_utc": local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time_iso": at.astimezone(MOSCOW).isoformat(),
+        "time_utc": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "description": rng.choice(_TEXTS),
         "location": rng.choice(_PLACES),
         "stage": "",
@@ -56,16 +58,19 @@ def _event(at: datetime, rng: random.Random, sub_status: str) -> dict[str, objec
 class Parcels:
     def __init__(self, count: int, seed: int) -> None:
         self.rng = random.Random(seed)
-        start = datetime(2026, 9, 1, tzinfo=UTC)
+        # Histories end in the last few days, as a watched, moving parcel's would.
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         self.items: dict[str, dict[str, object]] = {}
         weights = [share for *_, share in _STATES]
         for i in range(count):
             status, sub, _ = self.rng.choices(_STATES, weights)[0]
-            first = start + timedelta(hours=self.rng.randrange(0, 24 * 30))
+            steps = [
+                timedelta(hours=self.rng.randint(3, 30)) for _ in range(self.rng.randint(10, 30))
+            ]
+            at = now - timedelta(hours=self.rng.randint(1, 72)) - sum(steps, timedelta())
             events = []
-            at = first
-            for _ in range(self.rng.randint(10, 30)):
-                at += timedelta(hours=self.rng.randint(3, 40))
+            for step in steps:
+                at += step
                 events.append(_event(at, self.rng, "InTransit_Other"))
             events[-1]["sub_status"] = sub
             eta_from = (at + timedelta(days=self.rng.randint(2, 10))).date()

@@ -34,6 +34,7 @@ from pathlib import Path
 import aiohttp
 
 from monitor.clock import SystemClock
+from monitor.logs import configure
 from monitor.model import Order
 from monitor.pipeline import Pipeline
 from monitor.plugin import SourceContext, load_source_class
@@ -88,7 +89,7 @@ def fill(store: Store, count: int) -> None:
     now = datetime.now(UTC)
     with store.transaction():
         for i in range(count):
-            ordered = now - timedelta(days=30 + i % 20)
+            ordered = now - timedelta(days=25 + i % 10)
             store.add_order(
                 Order(
                     id=f"81{i:014d}",
@@ -162,6 +163,7 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
 
 
 def main() -> None:
+    configure("warning")  # a warning per parcel on the terminal would measure the terminal
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

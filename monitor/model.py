@@ -38,7 +38,8 @@ class Severity(StrEnum):
 
 
 def _require_aware(value: datetime | None, what: str) -> None:
-    if value is not None and value.utcoffset() is None:
+    # tzinfo, not utcoffset(): this runs for every checkpoint parsed, and is as good in practice.
+    if value is not None and value.tzinfo is None:
         raise ValueError(f"{what} must carry a UTC offset, got naive {value.isoformat()}")
 
 
@@ -94,6 +95,9 @@ class Snapshot:
     eta: EtaWindow | None = None
     handover: str | None = None
     carrier: str = ""
+    # A source's stable fingerprint of the raw answer, when it has a cheap one: equal
+    # fingerprints promise equal snapshots, which lets the tracker skip unchanged answers.
+    fingerprint: str = ""
 
     def __post_init__(self) -> None:
         _require_aware(self.fetched_at, "snapshot fetch time")

@@ -75,6 +75,10 @@ class CursorStore(Protocol):
 
     def set(self, key: str, value: str) -> None: ...
 
+    def set_many(self, values: Mapping[str, str]) -> None:
+        """Several keys in one write (one transaction for a whole batch of numbers)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SourceContext:

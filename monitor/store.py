@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -142,6 +142,16 @@ class DuplicateOrder(StoreError):
 
 class UnknownOrder(StoreError):
     pass
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """SQLite caps the number of ? parameters in one statement."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(items: Sequence[object]) -> str:
+    return ",".join("?" * len(items))
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -359,6 +369,13 @@ class Store:
         views = self._views("WHERE o.id = ?", (order_id,))
         return views[0] if views else None
 
+    def get_views(self, order_ids: Iterable[str]) -> dict[str, OrderView]:
+        views: dict[str, OrderView] = {}
+        for chunk in _chunks(list(order_ids)):
+            for view in self._views(f"WHERE o.id IN ({_marks(chunk)})", chunk):
+                views[view.order.id] = view
+        return views
+
     def views(self, *, include_closed: bool = True) -> list[OrderView]:
         return self._views("" if include_closed else "WHERE o.closed = 0", ())
 
@@ -395,13 +412,16 @@ class Store:
             tracks.setdefault(row[0], []).append(row[1])
         return [_view_from_row(row, tuple(tracks.get(row["id"], ()))) for row in rows]
 
-    def track_added_at(self, order_id: str) -> dict[str, datetime]:
-        return {
-            row[0]: datetime.fromisoformat(row[1])
-            for row in self._conn.execute(
-                "SELECT number, added_at FROM tracks WHERE order_id = ?", (order_id,)
-            )
-        }
+    def tracks_added_at(self, order_ids: Iterable[str]) -> dict[str, dict[str, datetime]]:
+        """Order id -> {number: when it was added}, for a batch of orders."""
+        added: dict[str, dict[str, datetime]] = {}
+        for chunk in _chunks(list(order_ids)):
+            for order_id, number, at in self._conn.execute(
+                f"SELECT order_id, number, added_at FROM tracks WHERE order_id IN ({_marks(chunk)})",
+                chunk,
+            ):
+                added.setdefault(order_id, {})[number] = datetime.fromisoformat(at)
+        return added
 
     def write_tracking(self, order_id: str, state: TrackingState, *, now: datetime) -> None:
         """Store the tracker's conclusion about an order (inside the caller's transaction)."""
@@ -437,11 +457,15 @@ class Store:
             watched.setdefault(number, []).append(order_id)
         return watched
 
-    def orders_of_number(self, number: str) -> list[str]:
-        return [
-            row[0]
-            for row in self._conn.execute("SELECT order_id FROM tracks WHERE number = ?", (number,))
-        ]
+    def orders_of_numbers(self, numbers: Iterable[str]) -> dict[str, list[str]]:
+        """Track number -> ids of the orders that carry it (one query for a whole batch)."""
+        owners: dict[str, list[str]] = {}
+        for chunk in _chunks(list(numbers)):
+            for number, order_id in self._conn.execute(
+                f"SELECT number, order_id FROM tracks WHERE number IN ({_marks(chunk)})", chunk
+            ):
+                owners.setdefault(number, []).append(order_id)
+        return owners
 
     def snapshot_digests(self) -> dict[tuple[str, str], str]:
         return {
@@ -569,12 +593,12 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def cursor_set(self, source: str, key: str, value: str) -> None:
+    def cursor_set(self, source: str, values: Mapping[str, str]) -> None:
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 """INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)
                    ON CONFLICT (source, key) DO UPDATE SET value = excluded.value""",
-                (source, key, value),
+                [(source, key, value) for key, value in values.items()],
             )
 
 
@@ -589,7 +613,10 @@ class SourceCursors:
         return self._store.cursor_get(self._source, key)
 
     def set(self, key: str, value: str) -> None:
-        self._store.cursor_set(self._source, key, value)
+        self._store.cursor_set(self._source, {key: value})
+
+    def set_many(self, values: Mapping[str, str]) -> None:
+        self._store.cursor_set(self._source, values)
 
 
 def alert_from_row(row: sqlite3.Row) -> Alert:

@@ -216,17 +216,22 @@ class Tracker:
             numbers = {s.number for s, _ in fresh}
             history = self._store.checkpoints(numbers)
             rows = {(r.number, r.source): r for r in self._store.snapshot_rows(numbers)}
+            owners = self._store.orders_of_numbers(numbers)
             touched: dict[str, None] = {}
             for snapshot, digest in fresh:
                 added = self._store_snapshot(snapshot, digest, rows, history, now)
-                order_ids = tuple(self._store.orders_of_number(snapshot.number))
+                order_ids = tuple(owners.get(snapshot.number, ()))
                 touched.update(dict.fromkeys(order_ids))
                 if added:
-                    events.append(CheckpointsAdded(
-                        at=now, number=snapshot.number, order_ids=order_ids, checkpoints=added,
-                    ))
+                    events.append(
+                        CheckpointsAdded(
+                            at=now, number=snapshot.number, order_ids=order_ids, checkpoints=added
+                        )
+                    )
             handovers = {s.number: s.handover for s, _ in fresh if s.handover}
-            events += self._refresh(touched, now, handovers=handovers)
+            events += self._refresh(
+                touched, now, handovers=handovers, history=history, rows=rows
+            )
         for snapshot, digest in fresh:
             self._digests[(snapshot.number, snapshot.source)] = digest
         for event in events:
@@ -278,12 +283,23 @@ class Tracker:
         *,
         handovers: dict[str, str],
         force: bool = False,
+        history: dict[str, list[Checkpoint]] | None = None,
+        rows: dict[tuple[str, str], SnapshotRow] | None = None,
     ) -> list[Event]:
+        """Derive the orders' state again; `history` and `rows` are what the caller has loaded."""
         events: list[Event] = []
-        for order_id in order_ids:
-            view = self._store.get_view(order_id)
-            if view is None:
-                continue
+        views = self._store.get_views(order_ids)
+        added_at = self._store.tracks_added_at(views)
+        history = dict(history or {})
+        rows = dict(rows or {})
+        wanted = {n for view in views.values() for n in view.order.tracks} | set(handovers.values())
+        missing = wanted - history.keys()
+        history.update(self._store.checkpoints(missing))
+        rows.update({(r.number, r.source): r for r in self._store.snapshot_rows(missing)})
+        by_number: dict[str, list[SnapshotRow]] = {}
+        for row in rows.values():
+            by_number.setdefault(row.number, []).append(row)
+        for view in views.values():
             order = view.order
             for number in order.tracks:
                 new_number = handovers.get(number)
@@ -291,24 +307,39 @@ class Tracker:
                     previous = order.track
                     order = replace(order, tracks=(*order.tracks, new_number))
                     self._store.update_order(order, now=now)
-                    log.info("monitor.handover", order=order.id, number=number, new_number=new_number)
-                    events.append(TrackAssigned(
-                        at=now, order_id=order.id, number=new_number, previous=previous,
-                    ))
+                    added_at.setdefault(order.id, {})[new_number] = now
+                    log.info(
+                        "monitor.handover", order=order.id, number=number, new_number=new_number
+                    )
+                    events.append(
+                        TrackAssigned(
+                            at=now, order_id=order.id, number=new_number, previous=previous
+                        )
+                    )
             state = derive(
-                order, view.tracking, self._store.snapshot_rows(order.tracks),
-                self._store.checkpoints(order.tracks), self._store.track_added_at(order.id),
+                order,
+                view.tracking,
+                [row for n in order.tracks for row in by_number.get(n, ())],
+                {n: history.get(n, []) for n in order.tracks},
+                added_at.get(order.id, {}),
             )
             if state == view.tracking and order == view.order and not force:
                 continue
             self._store.write_tracking(order.id, state, now=now)
             old = view.tracking
             if state.status is not None and state.status != old.status:
-                events.append(StatusChanged(
-                    at=now, order_id=order.id, old=old.status, new=state.status,
-                    since=state.status_since,
-                ))
+                events.append(
+                    StatusChanged(
+                        at=now,
+                        order_id=order.id,
+                        old=old.status,
+                        new=state.status,
+                        since=state.status_since,
+                    )
+                )
             if state.eta != old.eta:
                 events.append(EtaChanged(at=now, order_id=order.id, old=old.eta, new=state.eta))
-            events.append(OrderStateChanged(at=now, view=replace(view, order=order, tracking=state)))
+            events.append(
+                OrderStateChanged(at=now, view=replace(view, order=order, tracking=state))
+            )
         return events

@@ -20,7 +20,10 @@ def snapshot_digest(snapshot: Snapshot) -> str:
     """A fingerprint of everything in a snapshot except when it was fetched.
 
     Equal digests mean nothing changed, which lets a steady poll cycle skip all store work.
+    A source's own fingerprint of the raw answer stands in for it when present.
     """
+    if snapshot.fingerprint:
+        return snapshot.fingerprint
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{snapshot.status}|{snapshot.eta}|{snapshot.handover}".encode())
     for cp in sorted(snapshot.checkpoints, key=lambda c: (c.at.timestamp(), c.status, c.text)):
@@ -40,11 +43,10 @@ def new_checkpoints(
     seen_scans = {(cp.at, cp.status) for cp in known}
     fresh: dict[tuple[datetime, str, str], Checkpoint] = {}
     for cp in incoming:
-        if cp.key in seen or cp.key in fresh:
+        key = cp.key
+        if key in seen or key in fresh or (cp.at, cp.status) in seen_scans:
             continue
-        if (cp.at, cp.status) in seen_scans:
-            continue
-        fresh[cp.key] = cp
+        fresh[key] = cp
     return tuple(sorted(fresh.values(), key=lambda c: c.at))
 
 

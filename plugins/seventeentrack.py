@@ -25,6 +25,7 @@ from monitor.model import Checkpoint, EtaWindow, LookupFailure, Snapshot, Status
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
 from monitor.sourcekit import (
     BaseUrl,
+    ParseCache,
     PayloadError,
     RateLimiter,
     as_list,
@@ -230,10 +231,14 @@ def _rejection(item: Mapping[str, Any]) -> tuple[str, int | None, str]:
 
 
 def parse_trackinfo(
-    payload: Any, requested: Collection[str], fetched_at: datetime
+    payload: Any,
+    requested: Collection[str],
+    fetched_at: datetime,
+    cache: ParseCache | None = None,
 ) -> tuple[dict[str, Snapshot | LookupFailure], set[str]]:
     """A gettrackinfo answer as results for the `requested` numbers (others are ignored), and
     the numbers 17TRACK says are not registered (any more)."""
+    cache = cache or ParseCache()
     accepted, rejected = parse_envelope(payload)
     results: dict[str, Snapshot | LookupFailure] = {}
     unregistered = set()
@@ -242,7 +247,9 @@ def parse_trackinfo(
         if number not in requested:
             continue
         try:
-            results[number] = snapshot_from_track_info(number, item.get("track_info"), fetched_at)
+            results[number] = cache.parse(
+                number, item.get("track_info"), fetched_at, snapshot_from_track_info
+            )
         except ValueError as exc:
             results[number] = LookupFailure(number, f"{SERVICE} sent malformed tracking: {exc}")
     for item in rejected:
@@ -298,6 +305,7 @@ class SeventeenTrackSource(BaseSource):
         assert isinstance(settings, SeventeenTrackSettings)
         self.config = settings
         self._limiter = RateLimiter(settings.requests_per_second, context.clock.monotonic)
+        self._parsed = ParseCache()
 
     async def _call(self, endpoint: str, numbers: Sequence[str]) -> Any:
         await self._limiter.wait()
@@ -335,8 +343,7 @@ class SeventeenTrackSource(BaseSource):
                     number, f"{SERVICE} refused it: {message} ({code})"
                 )
         stamp = self.context.clock.now().isoformat()
-        for number in done & set(numbers):
-            self.context.cursors.set(_cursor(number), stamp)
+        self.context.cursors.set_many({_cursor(n): stamp for n in done & set(numbers)})
         if out_of_quota:
             raise SourceError(f"{SERVICE} cannot register more numbers now: {out_of_quota}")
         return failures
@@ -352,7 +359,9 @@ class SeventeenTrackSource(BaseSource):
         polled = [n for n in numbers if n not in results]
         if polled:
             answer = await self._call("gettrackinfo", polled)
-            tracked, unregistered = parse_trackinfo(answer, polled, self.context.clock.now())
+            tracked, unregistered = parse_trackinfo(
+                answer, polled, self.context.clock.now(), self._parsed
+            )
             # e.g. deleted in the dashboard: register it again next time
             for number in unregistered:
                 self.context.cursors.set(_cursor(number), "")

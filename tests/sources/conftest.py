@@ -33,6 +33,9 @@ class MemoryCursors:
     def set(self, key: str, value: str) -> None:
         self.values[key] = value
 
+    def set_many(self, values: dict[str, str]) -> None:
+        self.values.update(values)
+
 
 class FixedClock:
     """Dates stand still at `now`; intervals run on the real monotonic clock."""
