@@ -1,8 +1,9 @@
 """Configuration: one TOML file, overridden by `PARCEL_MONITOR_*` environment variables.
 
-Where the file is: `--config`, else `$PARCEL_MONITOR_CONFIG`, else the user's config directory
-(`~/.config/parcel-monitor/config.toml`), else `/etc/parcel-monitor/config.toml`; none at all means
-defaults. Nested keys in the environment use `__`: `PARCEL_MONITOR_RULES__STALLED_AFTER=10d`.
+Where the file is: `--config`, else `$PARCEL_MONITOR_CONFIG`, else `config.toml` in systemd's
+`$CONFIGURATION_DIRECTORY`, else the user's config directory (`~/.config/parcel-monitor/`), else
+`/etc/parcel-monitor/config.toml`; none at all means defaults. Nested keys in the environment use
+`__`: `PARCEL_MONITOR_RULES__STALLED_AFTER=10d`.
 Unknown keys are errors at every level, so a typo never silently means "default".
 
 Secrets stay out of the file and the environment: any string value written `"credential:NAME"`
@@ -125,7 +126,10 @@ def read_credential(name: str, key: str) -> str:
 
 
 def default_config_paths() -> list[Path]:
+    # Under systemd (ConfigurationDirectory=) the unit says where; a DynamicUser has no home.
+    systemd = os.environ.get("CONFIGURATION_DIRECTORY")
     return [
+        *([Path(systemd.split(":")[0]) / "config.toml"] if systemd else []),
         Path(platformdirs.user_config_dir(APP, appauthor=False)) / "config.toml",
         Path("/etc/parcel-monitor/config.toml"),
     ]
