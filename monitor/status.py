@@ -19,10 +19,11 @@ def summary(pipeline: Pipeline) -> str:
 
 
 def _next_poll(pipeline: Pipeline) -> str:
-    upcoming = pipeline.tracker.next_poll.values()
-    if not upcoming:
+    tracker, now = pipeline.tracker, pipeline.clock.monotonic()
+    if not tracker.sources:
         return "never (no sources)"
-    seconds = max(0.0, min(upcoming) - pipeline.clock.monotonic())
+    # A source whose task has not run yet polls as soon as it does.
+    seconds = max(0.0, min(tracker.next_poll.get(name, now) for name in tracker.sources) - now)
     if seconds < 60:
         return f"in {seconds:.0f}s"
     if seconds < 3600:
