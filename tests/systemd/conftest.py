@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import PARCEL_MONITOR, WAIT, Daemon, NotifySocket
+from harness import PARCEL_MONITOR, SANDBOX, WAIT, Daemon, NotifySocket
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def start_daemon(
 
     def start(
         config: str, *, env: dict[str, str] | None = None, journal: bool = False,
-        before: Callable[[Daemon], None] | None = None,
+        sandboxed: bool = False,
     ) -> Daemon:
         config_path = tmp_path / "config.toml"
         config_path.write_text(config, encoding="utf-8")
@@ -53,7 +53,8 @@ def start_daemon(
             full_env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
         with log.open("ab") as stderr:
             process = subprocess.Popen(
-                [str(PARCEL_MONITOR), "--config", str(config_path), "run"],
+                [*(SANDBOX if sandboxed else []), str(PARCEL_MONITOR), "--config",
+                 str(config_path), "run"],
                 env=full_env, stdout=subprocess.DEVNULL, stderr=stderr,
             )
         daemon = Daemon(process=process, notify=notify, log=log, config=config_path,

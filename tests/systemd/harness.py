@@ -19,6 +19,8 @@ from pathlib import Path
 
 PARCEL_MONITOR = Path(sys.executable).with_name("parcel-monitor")
 SCENARIOS = Path(__file__).resolve().parents[2] / "monitor" / "scenarios"
+# The unit's seccomp and MDWE restrictions, without systemd (see sandbox.py).
+SANDBOX = [sys.executable, str(Path(__file__).with_name("sandbox.py"))]
 WAIT = 15.0  # seconds: generous for a loaded CI machine, and only ever reached on failure
 
 Message = dict[str, str]
