@@ -73,6 +73,8 @@ class Running:
     store: Store
     session: SharedSession
     pipeline: Pipeline
+    # Lives as long as the process, so that a reload never skips the revisions in between.
+    sync: OrderSync
     parts: list[Part] = field(default_factory=list)
     # What `serve` acts on, in order: "stop", "reload", or the exception a task died of.
     inbox: asyncio.Queue[str | BaseException] = field(default_factory=asyncio.Queue)
@@ -105,7 +107,8 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     pipeline = Pipeline.build(
         store=store, clock=clock or SystemClock(), sources={}, rules=settings.rules
     )
-    running = Running(store=store, session=SharedSession(), pipeline=pipeline)
+    running = Running(store=store, session=SharedSession(), pipeline=pipeline,
+                      sync=OrderSync(pipeline))
     try:
         build_parts(settings, origin, running, into=running.parts)
     except BaseException:
@@ -128,7 +131,7 @@ def build_parts(settings: Settings, origin: str, running: Running, *, into: list
 # --- the parts ---------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class Logging(Part):
     settings: Settings
 
@@ -136,7 +139,7 @@ class Logging(Part):
         configure(self.settings.log.level, self.settings.log.format)
 
 
-@dataclass(slots=True)
+@dataclass
 class Rules(Part):
     settings: Settings
     pipeline: Pipeline
@@ -185,7 +188,7 @@ class Sources(Part):
                 log.exception("monitor.source_close_failed", source=name)
 
 
-@dataclass(slots=True)
+@dataclass
 class Timers(Part):
     """The deadline ticker and the pick-up of orders changed by the CLI."""
 
@@ -210,7 +213,7 @@ PARTS: list[PartFactory] = [
     lambda settings, origin, running: Logging(settings),
     lambda settings, origin, running: Rules(settings, running.pipeline),
     Sources,
-    lambda settings, origin, running: Timers(settings, running.pipeline, _order_sync(running)),
+    lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
 ]
 """Built, applied and started in this order; stopped in reverse."""
 
@@ -246,14 +249,6 @@ class OrderSync:
             self._pipeline.bus.publish(OrderRemoved(at=now, order_id=order_id))
         for view in views:
             self._pipeline.bus.publish(OrderStateChanged(at=now, view=view))
-
-
-def _order_sync(running: Running) -> OrderSync:
-    # One OrderSync for the life of the process: a reload must not skip the revisions in between.
-    for part in running.parts:
-        if isinstance(part, Timers):
-            return part.sync
-    return OrderSync(running.pipeline)
 
 
 # --- serving -----------------------------------------------------------------------------------
