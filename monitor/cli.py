@@ -362,6 +362,24 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service_install(args: argparse.Namespace) -> int:
+    from monitor.service import InstallError, install, plan
+
+    try:
+        the_plan = plan(user=args.user)
+        if args.dry_run:
+            print(f"# would write {the_plan.target}:", file=sys.stderr)
+            print(the_plan.text, end="")
+        else:
+            install(the_plan)
+            print(f"wrote {the_plan.target}")
+    except InstallError as exc:
+        print(f"parcel-monitor: {exc}", file=sys.stderr)
+        return 1
+    print("next:", *(f"  {step}" for step in the_plan.next_steps), sep="\n", file=sys.stderr)
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------------------
 
 
@@ -433,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = config_sub.add_parser("check", help="validate and print the effective configuration "
                               "(secrets masked)")
     c.set_defaults(handler=cmd_config_check)
+    p = command("service", lambda a: 0, "run under systemd (docs/systemd.md)")
+    service_sub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
+    s = service_sub.add_parser("install", help="write the systemd unit for this installation")
+    s.add_argument("--user", action="store_true", help="a user service (systemctl --user)")
+    s.add_argument("--dry-run", action="store_true", help="print the unit instead of writing it")
+    s.set_defaults(handler=cmd_service_install)
     return parser
 
 

@@ -1,9 +1,14 @@
 """Configuration: one TOML file, overridden by `PARCEL_MONITOR_*` environment variables.
 
-Where the file is: `--config`, else `$PARCEL_MONITOR_CONFIG`, else the user's config directory
-(`~/.config/parcel-monitor/config.toml`), else `/etc/parcel-monitor/config.toml`; none at all means
-defaults. Nested keys in the environment use `__`: `PARCEL_MONITOR_RULES__STALLED_AFTER=10d`.
+Where the file is: `--config`, else `$PARCEL_MONITOR_CONFIG`, else `config.toml` in systemd's
+`$CONFIGURATION_DIRECTORY`, else the user's config directory (`~/.config/parcel-monitor/`), else
+`/etc/parcel-monitor/config.toml`; none at all means defaults. Nested keys in the environment use
+`__`: `PARCEL_MONITOR_RULES__STALLED_AFTER=10d`.
 Unknown keys are errors at every level, so a typo never silently means "default".
+
+Secrets stay out of the file and the environment: any string value written `"credential:NAME"`
+(in the file or a variable) is replaced by the contents of `$CREDENTIALS_DIRECTORY/NAME`, the
+directory where systemd puts what the unit's `LoadCredential=NAME:/path` names.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +33,7 @@ from monitor.rules.base import RuleSettings
 APP = "parcel-monitor"
 ENV_PREFIX = "PARCEL_MONITOR_"
 SECRET_WORDS = ("key", "password", "token", "secret", "pass")
+CREDENTIAL_PREFIX = "credential:"
 
 
 class ConfigError(Exception):
@@ -60,6 +66,12 @@ class Settings(BaseSettings):
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_credentials(cls, data: Any) -> Any:
+        # "before" sees the file and the environment merged, so both may name a credential.
+        return resolve_credentials(data, ())
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -85,8 +97,39 @@ class Settings(BaseSettings):
         return self.resolved_state_dir() / "parcel-monitor.db"
 
 
+def resolve_credentials(value: Any, key: tuple[str, ...]) -> Any:
+    """`value` with every `"credential:NAME"` string replaced by that credential's contents."""
+    if isinstance(value, dict):
+        return {k: resolve_credentials(v, (*key, str(k))) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(resolve_credentials(v, key) for v in value)
+    if isinstance(value, str) and value.startswith(CREDENTIAL_PREFIX):
+        return read_credential(value.removeprefix(CREDENTIAL_PREFIX), ".".join(key))
+    return value
+
+
+def read_credential(name: str, key: str) -> str:
+    folder = os.environ.get("CREDENTIALS_DIRECTORY")
+    where = f"{key}: credential {name!r}"
+    if not folder:
+        raise ConfigError(f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with "
+                          f"LoadCredential={name}:/path/to/file (see docs/systemd.md)")
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfigError(f"{where}: not a credential name")
+    path = Path(folder) / name
+    try:
+        # One trailing newline is how editors save files, never part of the secret.
+        return path.read_text(encoding="utf-8").removesuffix("\n")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror or exc}; is there a "
+                          f"LoadCredential={name}:... line in the unit?") from None
+
+
 def default_config_paths() -> list[Path]:
+    # Under systemd (ConfigurationDirectory=) the unit says where; a DynamicUser has no home.
+    systemd = os.environ.get("CONFIGURATION_DIRECTORY")
     return [
+        *([Path(systemd.split(":")[0]) / "config.toml"] if systemd else []),
         Path(platformdirs.user_config_dir(APP, appauthor=False)) / "config.toml",
         Path("/etc/parcel-monitor/config.toml"),
     ]

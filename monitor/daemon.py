@@ -1,7 +1,24 @@
-"""The long-running daemon: every part started in one TaskGroup, stopped in reverse order.
+"""The long-running daemon: a core that lives as long as the process, and parts rebuilt on reload.
 
-Startup opens the store, loads plugins and checks every source section before anything runs, so a
-bad configuration stops the daemon at once with a message instead of half-starting it.
+- The core (`Running`: store, shared HTTP session, pipeline with its bus, tracker, rules state and
+  order book) is opened once by `assemble()` and closed once at the very end. A reload never
+  touches it, so no state is lost.
+- A *part* is whatever is derived from the settings: logging, rule thresholds, the polling
+  sources, the timers (and the notifier, MQTT and HTTP as they arrive). `PARTS` lists the
+  factories; each takes `(settings, origin, running)` and returns a `Part`, or raises
+  `ConfigError`/`PluginError`. Building has no effect on the running daemon; `apply()` installs
+  the part into the core, `start()` spawns its tasks, `stop()` ends them (finishing work in flight)
+  and releases what the part holds.
+- Startup builds every part before any runs, so a bad configuration stops the daemon with a
+  message before anything starts (`parcel-monitor run` exits 78).
+- Reload (SIGHUP) re-reads the configuration and plugins and builds a whole new generation of
+  parts. If anything is wrong, the error is logged and the old generation keeps running. Otherwise
+  the old parts stop (in reverse order) and the new ones are applied and started.
+- Stop (SIGTERM/SIGINT): parts stop in reverse order, then the core closes. Store writes are
+  synchronous transactions between awaits, so cancelling a task never leaves one half done.
+
+To add a part: subclass `Part`, override what it needs, and append its factory to `PARTS`.
+systemd is told about each step through `monitor.systemd` (a no-op outside systemd).
 """
 
 from __future__ import annotations
@@ -9,67 +26,213 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from monitor.clock import Clock, SystemClock
-from monitor.config import Settings
+from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
+from monitor.logs import configure
 from monitor.model import Snapshot
 from monitor.pipeline import Pipeline
-from monitor.plugin import discover
+from monitor.plugin import PluginError, discover
 from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
+from monitor.status import summary
 from monitor.store import Store
+from monitor.systemd import Notifier, keep_alive, watchdog_interval
 
 log = structlog.get_logger("monitor.daemon")
+
+STATUS_EVERY = 15.0  # seconds between STATUS= updates; each costs two indexed counts
+
+
+class Part:
+    """One settings-derived piece of the daemon; every step is optional."""
+
+    def apply(self) -> None:
+        """Install into the core (synchronous: nothing else runs in between)."""
+
+    def start(self, running: Running) -> None:
+        """Spawn this part's tasks with `running.spawn`."""
+
+    async def stop(self) -> None:
+        """End this part's tasks and release what it holds; also called on a part never started."""
+
+
+PartFactory = Callable[[Settings, str, "Running"], Part]
 
 
 @dataclass(slots=True)
 class Running:
-    """What one start of the daemon built; torn down in reverse order by `close`."""
+    """What one start of the daemon built; parts come and go around it, `close` ends it all."""
 
     store: Store
     session: SharedSession
-    sources: ActiveSources
     pipeline: Pipeline
+    # Lives as long as the process, so that a reload never skips the revisions in between.
+    sync: OrderSync
+    parts: list[Part] = field(default_factory=list)
+    # What `serve` acts on, in order: "stop", "reload", or the exception a task died of.
+    inbox: asyncio.Queue[str | BaseException] = field(default_factory=asyncio.Queue)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A task whose crash stops the daemon (with a non-zero exit, so systemd restarts it)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task.add_done_callback(self._check)
+        return task
+
+    def _check(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.inbox.put_nowait(error)
+
+    async def stop_parts(self) -> None:
+        for part in reversed(self.parts):
+            await part.stop()
+        self.parts = []
 
     async def close(self) -> None:
-        for name, (source, _) in self.sources.items():
-            try:
-                async with asyncio.timeout(5):
-                    await source.aclose()
-            except Exception:
-                log.exception("monitor.source_close_failed", source=name)
+        await self.stop_parts()
         await self.session.close()
         self.pipeline.rules.close()
         self.store.close()
 
 
 def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> Running:
-    """Open the store, load and check the plugins, wire the pipeline. Raises on bad config."""
-    clock = clock or SystemClock()
-    plugins = discover(settings.plugin_dirs)
-    checked = validate_sections(settings, plugins, origin)
+    """Open the store, wire the pipeline, build and apply every part. Raises on bad config."""
     store = Store.open(settings.database)
-    session = SharedSession()
-    holder: list[Pipeline] = []
+    pipeline = Pipeline.build(
+        store=store, clock=clock or SystemClock(), sources={}, rules=settings.rules
+    )
+    running = Running(store=store, session=SharedSession(), pipeline=pipeline,
+                      sync=OrderSync(pipeline))
+    try:
+        build_parts(settings, origin, running, into=running.parts)
+    except BaseException:
+        # Only a failed start gets here, and the process ends; built parts need no stop().
+        pipeline.rules.close()
+        store.close()
+        raise
+    for part in running.parts:
+        part.apply()
+    return running
 
-    async def push(snapshots: Sequence[Snapshot]) -> None:
-        holder[0].tracker.apply(snapshots)
 
-    sources = start_sources(checked, plugins, store=store, clock=clock, http=session, push=push)
-    pipeline = Pipeline.build(store=store, clock=clock, sources=sources, rules=settings.rules)
-    holder.append(pipeline)
-    return Running(store=store, session=session, sources=sources, pipeline=pipeline)
+def build_parts(settings: Settings, origin: str, running: Running, *, into: list[Part]) -> None:
+    """Append one part per factory to `into`, so that a caller can stop those built before an
+    error (a rejected reload must give back what the new plugins already hold)."""
+    for factory in PARTS:
+        into.append(factory(settings, origin, running))
 
 
-async def _every(seconds: float, action: object) -> None:
+# --- the parts ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Logging(Part):
+    settings: Settings
+
+    def apply(self) -> None:
+        configure(self.settings.log.level, self.settings.log.format)
+
+
+@dataclass
+class Rules(Part):
+    settings: Settings
+    pipeline: Pipeline
+
+    def apply(self) -> None:
+        rules = self.pipeline.rules
+        if rules.settings != self.settings.rules:
+            # New thresholds: look at every open order again. The ledger keeps what already fired.
+            rules.settings = self.settings.rules
+            rules.load(self.pipeline.store.views(include_closed=False))
+
+
+class Sources(Part):
+    """The configured tracking sources and one polling task each."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        plugins = discover(settings.plugin_dirs)
+        checked = validate_sections(settings, plugins, origin)
+        self._tracker = running.pipeline.tracker
+
+        async def push(snapshots: Sequence[Snapshot]) -> None:
+            self._tracker.apply(snapshots)
+
+        self.active: ActiveSources = start_sources(
+            checked, plugins, store=running.store, clock=running.pipeline.clock,
+            http=running.session, push=push,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def apply(self) -> None:
+        self._tracker.replace_sources(self.active)
+
+    def start(self, running: Running) -> None:
+        self._tasks = [
+            running.spawn(self._tracker.run_source(name), name=f"poll:{name}")
+            for name in self.active
+        ]
+
+    async def stop(self) -> None:
+        await _cancel(self._tasks)
+        for name, (source, _) in self.active.items():
+            try:
+                async with asyncio.timeout(5):
+                    await source.aclose()
+            except Exception:
+                log.exception("monitor.source_close_failed", source=name)
+
+
+@dataclass
+class Timers(Part):
+    """The deadline ticker and the pick-up of orders changed by the CLI."""
+
+    settings: Settings
+    pipeline: Pipeline
+    sync: OrderSync
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self, running: Running) -> None:
+        self.tasks = [
+            running.spawn(_every(self.settings.tick_every.total_seconds(), self.pipeline.tick),
+                          name="ticker"),
+            running.spawn(_every(self.settings.sync_every.total_seconds(), self.sync),
+                          name="order-sync"),
+        ]
+
+    async def stop(self) -> None:
+        await _cancel(self.tasks)
+
+
+PARTS: list[PartFactory] = [
+    lambda settings, origin, running: Logging(settings),
+    lambda settings, origin, running: Rules(settings, running.pipeline),
+    Sources,
+    lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
+]
+"""Built, applied and started in this order; stopped in reverse."""
+
+
+async def _relay(stop: asyncio.Event, inbox: asyncio.Queue[str | BaseException]) -> None:
+    await stop.wait()
+    inbox.put_nowait("stop")
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _every(seconds: float, action: Callable[[], object]) -> None:
     while True:
         await asyncio.sleep(seconds)
-        action()  # type: ignore[operator]
+        action()
 
 
 class OrderSync:
@@ -88,35 +251,78 @@ class OrderSync:
             self._pipeline.bus.publish(OrderStateChanged(at=now, view=view))
 
 
-async def serve(settings: Settings, config_path: Path | None, *, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+# --- serving -----------------------------------------------------------------------------------
+
+
+async def reload(running: Running, settings: Settings, config_path: Path | None) -> Settings:
+    """Swap in a new generation of parts; on any error keep the old one. Returns what runs now."""
+    new_parts: list[Part] = []
+    try:
+        new_settings, path = load_settings(config_path)
+        build_parts(new_settings, str(path) if path else "configuration", running, into=new_parts)
+    except (ConfigError, PluginError) as exc:
+        for part in reversed(new_parts):
+            await part.stop()
+        log.error("monitor.reload_rejected", error=str(exc), kept="the previous configuration")
+        return settings
+    if new_settings.database != settings.database:
+        log.warning("monitor.restart_needed", key="state_dir", running=str(settings.database),
+                    configured=str(new_settings.database))
+    await running.stop_parts()
+    running.parts = new_parts
+    for part in new_parts:
+        part.apply()
+        part.start(running)
+    log.info("monitor.reloaded", sources=sorted(running.pipeline.tracker.sources))
+    return new_settings
+
+
+async def serve(
+    settings: Settings,
+    config_path: Path | None,
+    *,
+    stop: asyncio.Event | None = None,
+    notifier: Notifier | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads the configuration."""
     origin = str(config_path) if config_path else "configuration"
+    notifier = notifier or Notifier.from_environ()
     running = assemble(settings, origin)
-    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum, action in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"),
+                           (signal.SIGHUP, "reload")):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, running.inbox.put_nowait, action)
     pipeline = running.pipeline
+    background: list[asyncio.Task[None]] = []
+    if stop is not None:
+        background.append(running.spawn(_relay(stop, running.inbox), name="stop-relay"))
     try:
         pipeline.start()
+        for part in running.parts:
+            part.start(running)
+        interval = watchdog_interval()
+        if interval is not None:
+            background.append(running.spawn(keep_alive(notifier, interval), name="watchdog"))
+        background.append(running.spawn(
+            _every(STATUS_EVERY, lambda: notifier.status(summary(pipeline))), name="status"))
+        # Ready means: store open, plugins loaded, polls scheduled. Not: the first answer came back.
+        notifier.ready(summary(pipeline))
         log.info(
-            "monitor.started", database=str(settings.database), sources=sorted(running.sources),
-            orders=len(pipeline.rules._views), config=str(config_path) if config_path else None,
+            "monitor.started", database=str(settings.database),
+            sources=sorted(pipeline.tracker.sources), orders=len(pipeline.rules._views),
+            config=str(config_path) if config_path else None,
         )
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(pipeline.tracker.run_source(name), name=f"poll:{name}")
-                for name in running.sources
-            ]
-            tasks.append(group.create_task(
-                _every(settings.tick_every.total_seconds(), pipeline.tick), name="ticker"))
-            tasks.append(group.create_task(
-                _every(settings.sync_every.total_seconds(), OrderSync(pipeline)), name="order-sync"))
-            await stop.wait()
-            log.info("monitor.stopping")
-            for task in tasks:
-                task.cancel()
+        while (command := await running.inbox.get()) != "stop":
+            if isinstance(command, BaseException):
+                raise command
+            notifier.reloading()
+            settings = await reload(running, settings, config_path)
+            notifier.ready(summary(pipeline))
     finally:
+        notifier.stopping()
+        log.info("monitor.stopping")
+        await _cancel(background)
         await running.close()
         log.info("monitor.stopped")
+        notifier.close()

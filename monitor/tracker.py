@@ -86,6 +86,7 @@ class Tracker:
         self._clock = clock
         self.sources = sources
         self.health = {name: SourceHealth() for name in sources}
+        self.next_poll: dict[str, float] = {}  # source -> clock.monotonic() of its next poll
         self._digests = store.snapshot_digests()
         self._rng = rng or random.Random()
         self._backoff = backoff or Backoff()
@@ -168,12 +169,20 @@ class Tracker:
         interval = settings.poll_every.total_seconds()
         return interval * (1 + self._rng.uniform(-settings.jitter, settings.jitter))
 
+    def replace_sources(self, sources: dict[str, tuple[TrackingSource, SourceSettings]]) -> None:
+        """Poll these sources from now on (a reload); a source that stays keeps its health."""
+        self.sources = sources
+        self.health = {name: self.health.get(name, SourceHealth()) for name in sources}
+        self.next_poll = {n: at for n, at in self.next_poll.items() if n in sources}
+
     async def run_source(self, name: str, *, first_delay: float = 0.0) -> None:
         """Poll one source forever (the daemon runs one of these per source)."""
-        await asyncio.sleep(first_delay)
+        delay = first_delay
         while True:
+            self.next_poll[name] = self._clock.monotonic() + delay
+            await asyncio.sleep(delay)
             await self.poll_source(name)
-            await asyncio.sleep(self.next_delay(name))
+            delay = self.next_delay(name)
 
     def _failed(self, name: str, error: SourceError) -> None:
         health = self.health[name]

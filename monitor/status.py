@@ -1,0 +1,31 @@
+"""The daemon's one-line summary, for `systemctl status` (sd_notify STATUS=)."""
+
+from __future__ import annotations
+
+from monitor.pipeline import Pipeline
+
+
+def summary(pipeline: Pipeline) -> str:
+    """E.g. `12 orders watched, sources 2/2 healthy, next poll in 41m, 0 notifications pending`."""
+    conn = pipeline.store.connection
+    orders = conn.execute("SELECT count(*) FROM orders WHERE closed = 0").fetchone()[0]
+    pending = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+    tracker = pipeline.tracker
+    healthy = sum(health.healthy for health in tracker.health.values())
+    return (
+        f"{orders} orders watched, sources {healthy}/{len(tracker.health)} healthy, "
+        f"next poll {_next_poll(pipeline)}, {pending} notifications pending"
+    )
+
+
+def _next_poll(pipeline: Pipeline) -> str:
+    tracker, now = pipeline.tracker, pipeline.clock.monotonic()
+    if not tracker.sources:
+        return "never (no sources)"
+    # A source whose task has not run yet polls as soon as it does.
+    seconds = max(0.0, min(tracker.next_poll.get(name, now) for name in tracker.sources) - now)
+    if seconds < 60:
+        return f"in {seconds:.0f}s"
+    if seconds < 3600:
+        return f"in {seconds / 60:.0f}m"
+    return f"in {seconds / 3600:.1f}h"

@@ -1,0 +1,86 @@
+"""The reload contract other components hook into: whole generations of parts, or none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor import daemon
+from monitor.config import ConfigError, load_settings
+from monitor.daemon import Part, Running, assemble, reload, serve
+from monitor.systemd import Notifier
+
+
+class Probe(Part):
+    """Records what the daemon does with it."""
+
+    def __init__(self, generation: int, journal: list[tuple[str, int]]) -> None:
+        self.generation = generation
+        self.journal = journal
+
+    def apply(self) -> None:
+        self.journal.append(("apply", self.generation))
+
+    def start(self, running: Running) -> None:
+        self.journal.append(("start", self.generation))
+
+    async def stop(self) -> None:
+        self.journal.append(("stop", self.generation))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n', encoding="utf-8")
+    return path
+
+
+async def test_a_rejected_reload_keeps_the_old_parts_and_frees_the_new(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal: list[tuple[str, int]] = []
+    generations = iter(range(100))
+    broken = False
+
+    def probe(settings: object, origin: str, running: Running) -> Part:
+        return Probe(next(generations), journal)
+
+    def maybe_broken(settings: object, origin: str, running: Running) -> Part:
+        if broken:
+            raise ConfigError("notifier.url: broken on purpose")
+        return Part()
+
+    monkeypatch.setattr(daemon, "PARTS", [*daemon.PARTS, probe, maybe_broken])
+    settings, _ = load_settings(config)
+    running = assemble(settings, str(config))
+    for part in running.parts:
+        part.start(running)
+    assert journal == [("apply", 0), ("start", 0)]
+
+    broken = True
+    assert await reload(running, settings, config) is settings
+    assert journal[2:] == [("stop", 1)], "the half-built generation is given back, gen 0 runs on"
+
+    broken = False
+    await reload(running, settings, config)
+    assert journal[3:] == [("stop", 0), ("apply", 2), ("start", 2)]
+
+    await running.close()
+    assert journal[-1] == ("stop", 2)
+
+
+async def test_a_crashed_task_ends_serve_with_its_error(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Crashing(Part):
+        def start(self, running: Running) -> None:
+            running.spawn(self._run(), name="crashing")
+
+        async def _run(self) -> None:
+            raise RuntimeError("a bug in a part")
+
+    monkeypatch.setattr(daemon, "PARTS", [*daemon.PARTS, lambda s, o, r: Crashing()])
+    settings, _ = load_settings(config)
+    with pytest.raises(RuntimeError, match="a bug in a part"):
+        await serve(settings, config, notifier=Notifier(None))
