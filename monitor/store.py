@@ -50,7 +50,6 @@ MIGRATIONS: tuple[str, ...] = (
         eta_first_latest TEXT,
         eta_last_latest TEXT,
         eta_later_moves INTEGER NOT NULL DEFAULT 0,
-        track_since TEXT,
         created_at TEXT NOT NULL,
         rev INTEGER NOT NULL
     );
@@ -396,21 +395,24 @@ class Store:
         ).fetchall()
         if not rows:
             return []
-        tracks: dict[str, list[str]] = {}
+        tracks: dict[str, list[tuple[str, str]]] = {}
+        query = "SELECT order_id, number, added_at FROM tracks"
         if len(rows) <= 500:
             ids = [row["id"] for row in rows]
             track_rows = self._conn.execute(
-                f"""SELECT order_id, number FROM tracks WHERE order_id IN ({",".join("?" * len(ids))})
-                    ORDER BY order_id, position""",
-                ids,
+                f"{query} WHERE order_id IN ({_marks(ids)}) ORDER BY order_id, position", ids
             )
         else:
-            track_rows = self._conn.execute(
-                "SELECT order_id, number FROM tracks ORDER BY order_id, position"
-            )
-        for row in track_rows:
-            tracks.setdefault(row[0], []).append(row[1])
-        return [_view_from_row(row, tuple(tracks.get(row["id"], ()))) for row in rows]
+            track_rows = self._conn.execute(f"{query} ORDER BY order_id, position")
+        for order_id, number, added_at in track_rows:
+            tracks.setdefault(order_id, []).append((number, added_at))
+        views = []
+        for row in rows:
+            numbers = tracks.get(row["id"], [])
+            # The current number's age is a fact of the tracks table, whoever wrote the order.
+            since = datetime.fromisoformat(numbers[-1][1]) if numbers else None
+            views.append(_view_from_row(row, tuple(n for n, _ in numbers), since))
+        return views
 
     def tracks_added_at(self, order_ids: Iterable[str]) -> dict[str, dict[str, datetime]]:
         """Order id -> {number: when it was added}, for a batch of orders."""
@@ -435,12 +437,11 @@ class Store:
             )
         db.execute(
             """UPDATE orders SET status = ?, status_since = ?, last_cp = ?, eta_from = ?,
-               eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?,
-               track_since = ? WHERE id = ?""",
+               eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?
+               WHERE id = ?""",
             (state.status.value if state.status else None, _iso(state.status_since),
              _checkpoint_json(state.last_checkpoint), *new_eta, _iso(state.eta_first_latest),
-             _iso(state.eta_last_latest), state.eta_later_moves, _iso(state.track_since),
-             order_id),
+             _iso(state.eta_last_latest), state.eta_later_moves, order_id),
         )
 
     # --- tracking history ------------------------------------------------------------------
@@ -527,13 +528,14 @@ class Store:
     def add_checkpoints(
         self, number: str, source: str, checkpoints: Sequence[Checkpoint], *, now: datetime
     ) -> None:
+        seen = now.isoformat()
         self._conn.executemany(
             """INSERT OR IGNORE INTO checkpoints
                (number, ts, at, status, text, location, code, source, seen_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (number, cp.at.timestamp(), cp.at.isoformat(), cp.status.value, cp.text,
-                 cp.location, cp.code, source, now.isoformat())
+                 cp.location, cp.code, source, seen)
                 for cp in checkpoints
             ],
         )
@@ -628,7 +630,9 @@ def alert_from_row(row: sqlite3.Row) -> Alert:
     )
 
 
-def _view_from_row(row: sqlite3.Row, tracks: tuple[str, ...]) -> OrderView:
+def _view_from_row(
+    row: sqlite3.Row, tracks: tuple[str, ...], track_since: datetime | None
+) -> OrderView:
     order = Order(
         id=row["id"], ordered_at=datetime.fromisoformat(row["ordered_at"]),
         paid_at=_dt(row["paid_at"]), title=row["title"], shop=row["shop"],
@@ -643,7 +647,7 @@ def _view_from_row(row: sqlite3.Row, tracks: tuple[str, ...]) -> OrderView:
         eta_first_latest=_day(row["eta_first_latest"]),
         eta_last_latest=_day(row["eta_last_latest"]),
         eta_later_moves=row["eta_later_moves"],
-        track_since=_dt(row["track_since"]),
+        track_since=track_since,
     )
     return OrderView(order=order, tracking=tracking)
 
