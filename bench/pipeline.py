@@ -9,7 +9,7 @@ memory and CPU are not counted) holding N parcels, then measures:
   same concurrency the source uses — the least any daemon must do;
 - first cycle: the real pipeline on an empty store (register, fetch, parse, normalize, diff,
   store, rules, outbox);
-- steady cycle: nothing changed;
+- steady cycle: nothing changed (the median of three, as for the floor);
 - changed cycle: 10% of parcels gained a checkpoint;
 - peak RSS of this process, and CPU seconds per 1,000 parcel checks over the three cycles.
 
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,7 +105,8 @@ def fill(store: Store, count: int) -> None:
 async def measure(base: str, parcels: int, database: Path, concurrency: int) -> dict[str, float]:
     numbers = [number_of(i) for i in range(parcels)]
     await floor(base, numbers[: BATCH * 4], concurrency)  # warm up connections and the server
-    floor_s = await floor(base, numbers, concurrency)
+    # Loopback timings wander by tens of percent from run to run: take medians of three.
+    floor_s = statistics.median([await floor(base, numbers, concurrency) for _ in range(3)])
 
     store = Store.open(database)
     fill(store, parcels)
@@ -136,7 +138,8 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
         return time.perf_counter() - wall, time.process_time() - cpu, report.checked
 
     first_s, first_cpu, first_n = await cycle()
-    steady_s, steady_cpu, steady_n = await cycle()
+    steady_runs = [await cycle() for _ in range(3)]
+    steady_s, steady_cpu, steady_n = sorted(steady_runs)[1]
     async with aiohttp.ClientSession() as control:
         await control.post(f"{base}/bench/advance", json={"share": 0.1})
     changed_s, changed_cpu, changed_n = await cycle()

@@ -215,6 +215,8 @@ class PayloadError(ValueError):
 
 
 def as_object(value: Any, what: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common case, without the cost of an ABC check
+        return value
     if not isinstance(value, Mapping):
         raise PayloadError(f"{what} should be an object, got {type(value).__name__}")
     return value
@@ -231,7 +233,7 @@ def as_list(value: Any, what: str) -> list[Any]:
 
 def as_text(value: Any) -> str:
     """A display string: strings stripped, numbers written out, anything else (null) empty."""
-    if isinstance(value, str):
+    if type(value) is str or isinstance(value, str):
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)

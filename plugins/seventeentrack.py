@@ -306,6 +306,15 @@ class SeventeenTrackSource(BaseSource):
         self.config = settings
         self._limiter = RateLimiter(settings.requests_per_second, context.clock.monotonic)
         self._parsed = ParseCache()
+        self._registered: set[str] = set()  # what the cursors said, so each is read only once
+
+    def _is_registered(self, number: str) -> bool:
+        if number in self._registered:
+            return True
+        if self.context.cursors.get(_cursor(number)):
+            self._registered.add(number)
+            return True
+        return False
 
     async def _call(self, endpoint: str, numbers: Sequence[str]) -> Any:
         await self._limiter.wait()
@@ -343,7 +352,9 @@ class SeventeenTrackSource(BaseSource):
                     number, f"{SERVICE} refused it: {message} ({code})"
                 )
         stamp = self.context.clock.now().isoformat()
-        self.context.cursors.set_many({_cursor(n): stamp for n in done & set(numbers)})
+        newly = done & set(numbers)
+        self.context.cursors.set_many({_cursor(n): stamp for n in newly})
+        self._registered |= newly
         if out_of_quota:
             raise SourceError(f"{SERVICE} cannot register more numbers now: {out_of_quota}")
         return failures
@@ -353,7 +364,7 @@ class SeventeenTrackSource(BaseSource):
         if len(numbers) > self.batch_size:
             raise ValueError(f"at most {self.batch_size} numbers per lookup, got {len(numbers)}")
         results: dict[str, Snapshot | LookupFailure] = {}
-        fresh = [n for n in numbers if not self.context.cursors.get(_cursor(n))]
+        fresh = [n for n in numbers if not self._is_registered(n)]
         if fresh:
             results.update(await self._register(fresh))
         polled = [n for n in numbers if n not in results]
@@ -364,6 +375,7 @@ class SeventeenTrackSource(BaseSource):
             )
             # e.g. deleted in the dashboard: register it again next time
             for number in unregistered:
+                self._registered.discard(number)
                 self.context.cursors.set(_cursor(number), "")
             results.update(tracked)
         return results
