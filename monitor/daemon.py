@@ -310,7 +310,7 @@ async def serve(
         notifier.ready(summary(pipeline))
         log.info(
             "monitor.started", database=str(settings.database),
-            sources=sorted(pipeline.tracker.sources), orders=len(pipeline.rules._views),
+            sources=sorted(pipeline.tracker.sources), orders=pipeline.rules.watching,
             config=str(config_path) if config_path else None,
         )
         while (command := await running.inbox.get()) != "stop":
