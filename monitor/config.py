@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from monitor.durations import Duration
+from monitor.notify.settings import NotifySettings
 from monitor.rules.base import RuleSettings
 
 APP = "parcel-monitor"
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     )
     log: LogSettings = LogSettings()
     rules: RuleSettings = RuleSettings()
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="[notify]")
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )
