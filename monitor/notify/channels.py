@@ -30,6 +30,16 @@ _USERINFO = re.compile(r"^([^/@:]*):([^/@]*)@")
 _QUERY_VALUE = re.compile(r"([?&][^=&]+=)[^&]*")
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_TAGGED = re.compile(r"^\s*([\w\s,.-]+?)\s*=\s*([a-z][a-z0-9+.-]*://.*)$", re.IGNORECASE)
+
+
+def split_tags(entry: str) -> tuple[list[str], str]:
+    """`push, sms=tgram://...` (Apprise's TEXT-config form) -> (["push", "sms"], "tgram://...")."""
+    tagged = _TAGGED.match(entry)
+    if tagged is None:
+        return [], entry.strip()
+    tags = [tag.strip() for tag in tagged.group(1).split(",") if tag.strip()]
+    return tags, tagged.group(2).strip()
 
 
 def mask_url(url: str) -> str:
@@ -86,9 +96,10 @@ class Channels:
         required_tags: Iterable[str] = (),
     ) -> Channels:
         everything = apprise.Apprise()
-        for url in urls:
+        for entry in urls:
+            tags, url = split_tags(entry)
             with apprise.LogCapture(level=logging.WARNING) as said:
-                added = everything.add(url)
+                added = everything.add(url, tag=tags or None)
             if not added:
                 why = _reason_lines(said.getvalue())
                 raise ChannelError(
