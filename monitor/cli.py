@@ -318,11 +318,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     scenarios = [load_scenario(path) for path in args.files]
     rules = RuleSettings()
     notify = _replay_notifier(args.notify)
+    undelivered = 0
     for scenario in scenarios:
         raised: list[tuple[Alert, OrderView | None]] = []
         alerts = asyncio.run(replay(scenario, rules=rules, on_warning=_collect(raised)))
         if notify is not None:
-            notify(raised)
+            undelivered += notify(raised)
         if args.json:
             for alert in alerts:
                 print(json.dumps(alert_json(alert), ensure_ascii=False))
@@ -330,7 +331,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"== {scenario.name or scenario.order.id}")
             for alert in alerts:
                 print_warning(alert)
-    return 0
+    return 1 if undelivered else 0
 
 
 def _collect(
@@ -341,7 +342,7 @@ def _collect(
 
 def _replay_notifier(
     url: str | None,
-) -> Callable[[list[tuple[Alert, OrderView | None]]], None] | None:
+) -> Callable[[list[tuple[Alert, OrderView | None]]], int] | None:
     """`replay --notify URL`: deliver each warning through Apprise; failures go to stderr."""
     if url is None:
         return None
@@ -351,10 +352,12 @@ def _replay_notifier(
     settings = NotifySettings()
     channels = channels_for(settings, url)
 
-    def deliver(warnings: list[tuple[Alert, OrderView | None]]) -> None:
-        for failure in asyncio.run(send_now(channels, warnings, settings)):
+    def deliver(warnings: list[tuple[Alert, OrderView | None]]) -> int:
+        failures = asyncio.run(send_now(channels, warnings, settings))
+        for failure in failures:
             print(f"parcel-monitor: notification failed: {failure.target.name}: {failure.reason}",
                   file=sys.stderr)
+        return len(failures)
 
     return deliver
 
