@@ -19,6 +19,7 @@ import apprise
 from apprise import NotifyFormat
 
 from monitor.config import ConfigError
+from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.render import Message
 
 
@@ -26,10 +27,6 @@ class ChannelError(ConfigError):
     """The notification channels are misconfigured: the message names the URL, file or tag."""
 
 
-_USERINFO = re.compile(r"^([^/@:]*):([^/@]*)@")
-_QUERY_VALUE = re.compile(r"([?&][^=&]+=)[^&]*")
-_TOKENISH = re.compile(r"[A-Za-z0-9_\-]{8,}")
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _TAGGED = re.compile(r"^\s*([\w\s,.-]+?)\s*=\s*([a-z][a-z0-9+.-]*://.*)$", re.IGNORECASE)
 
 
@@ -40,25 +37,6 @@ def split_tags(entry: str) -> tuple[list[str], str]:
         return [], entry.strip()
     tags = [tag.strip() for tag in tagged.group(1).split(",") if tag.strip()]
     return tags, tagged.group(2).strip()
-
-
-def mask_url(url: str) -> str:
-    """A URL fit for an error message: passwords, query values and token-like parts hidden.
-
-    Used for URLs Apprise rejected, which it cannot mask for us; a token is often the host
-    (Telegram's bot token) or a path segment, so every long run of token characters is cut.
-    """
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return _TOKENISH.sub(lambda m: m.group()[:3] + "****", url.strip())
-    rest = _USERINFO.sub(r"\1:****@", rest)
-    rest = _QUERY_VALUE.sub(r"\1****", rest)
-    rest = _TOKENISH.sub(lambda m: m.group()[:3] + "****", rest)
-    return f"{scheme}://{rest}"
-
-
-def mask_urls_in(text: str) -> str:
-    return _URL.sub(lambda m: mask_url(m.group()), text)
 
 
 @dataclass(frozen=True, slots=True)

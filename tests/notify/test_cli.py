@@ -12,7 +12,8 @@ import pytest
 
 from monitor.cli import main
 from monitor.config import ConfigError, load_settings
-from monitor.notify.channels import ChannelError, Channels, mask_url
+from monitor.notify.channels import ChannelError, Channels
+from monitor.notify.masking import mask_url
 from monitor.store import Store
 from tests.conftest import SHARED_SCENARIOS
 from tests.notify.conftest import Receiver, alert
