@@ -16,9 +16,10 @@ from typing import Any
 from monitor import __version__
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, Settings, effective, load_settings
-from monitor.events import Event
+from monitor.events import Alert, Event
 from monitor.logs import configure
 from monitor.model import Order, OrderView
+from monitor.notify import report as notify_report
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
 from monitor.render import order_json, print_order_table, print_timeline, print_warning
@@ -192,13 +193,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         views = store.views(include_closed=args.all)
         counts = _warning_counts(store)
+        unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
     finally:
         store.close()
     if args.json:
-        print(json.dumps([order_json(v, counts.get(v.order.id, 0)) for v in views],
+        print(json.dumps([order_json(v, counts.get(v.order.id, 0))
+                          | {"notifications": unsent.get(v.order.id, {})} for v in views],
                          ensure_ascii=False, indent=2))
     else:
         print_order_table(views, counts)
+        if unsent_line:
+            print(f"\n{unsent_line}")
     return 0
 
 
@@ -219,6 +224,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         checkpoints = store.checkpoints(view.order.tracks)
         etas = store.eta_history(view.order.id)
         alerts = [s.alert for s in store.alerts(view.order.id)]
+        unsent = notify_report.order_json(store, view.order.id)
+        unsent_lines = notify_report.order_lines(store, view.order.id)
     finally:
         store.close()
     if args.json:
@@ -233,9 +240,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             for at, e in etas
         ]
         data["warnings"] = [alert_json(a) for a in alerts]
+        data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print_timeline(view, checkpoints, etas, alerts)
+        if unsent_lines:
+            print("\nNotifications not delivered yet:", *unsent_lines, sep="\n")
     return 0
 
 
@@ -307,8 +317,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     configure("warning", "json" if args.json else "auto")
     scenarios = [load_scenario(path) for path in args.files]
     rules = RuleSettings()
+    notify = _replay_notifier(args.notify)
+    undelivered = 0
     for scenario in scenarios:
-        alerts = asyncio.run(replay(scenario, rules=rules))
+        raised: list[tuple[Alert, OrderView | None]] = []
+        alerts = asyncio.run(replay(scenario, rules=rules, on_warning=_collect(raised)))
+        if notify is not None:
+            undelivered += notify(raised)
         if args.json:
             for alert in alerts:
                 print(json.dumps(alert_json(alert), ensure_ascii=False))
@@ -316,6 +331,58 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"== {scenario.name or scenario.order.id}")
             for alert in alerts:
                 print_warning(alert)
+    return 1 if undelivered else 0
+
+
+def _collect(
+    into: list[tuple[Alert, OrderView | None]],
+) -> Callable[[Alert, OrderView | None], None]:
+    return lambda alert, view: into.append((alert, view))
+
+
+def _replay_notifier(
+    url: str | None,
+) -> Callable[[list[tuple[Alert, OrderView | None]]], int] | None:
+    """`replay --notify URL`: deliver each warning through Apprise; failures go to stderr."""
+    if url is None:
+        return None
+    from monitor.notify.commands import channels_for, send_now
+    from monitor.notify.settings import NotifySettings
+
+    settings = NotifySettings()
+    channels = channels_for(settings, url)
+
+    def deliver(warnings: list[tuple[Alert, OrderView | None]]) -> int:
+        failures = asyncio.run(send_now(channels, warnings, settings))
+        for failure in failures:
+            print(f"parcel-monitor: notification failed: {failure.target.name}: {failure.reason}",
+                  file=sys.stderr)
+        return len(failures)
+
+    return deliver
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from monitor.notify.commands import channels_for, send_test
+
+    settings, _ = _settings(args)
+    channels = channels_for(settings.notify, args.url)
+    failed = 0
+    for delivery in asyncio.run(send_test(channels, settings.notify)):
+        failed += not delivery.ok
+        outcome = "sent" if delivery.ok else f"FAILED: {delivery.reason}"
+        print(f"{delivery.target.name}: {outcome}")
+    return 1 if failed else 0
+
+
+def cmd_notify_retry(args: argparse.Namespace) -> int:
+    settings, _ = _settings(args)
+    store = Store.open(settings.database)
+    try:
+        count = notify_report.retry_failed(store, SystemClock(), args.order_id)
+    finally:
+        store.close()
+    print(f"{count} failed notification(s) queued again; the running daemon sends them")
     return 0
 
 
@@ -444,8 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("replay", cmd_replay, "replay scenario files on a simulated clock (SCENARIOS.md)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per warning, nothing else")
+    p.add_argument("--notify", metavar="URL",
+                   help="also deliver each warning through this Apprise URL")
     command("demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)")
     command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
+    p = command("notify", lambda a: 0, "notification commands")
+    notify_sub = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    n = notify_sub.add_parser("test", help="send a sample through the configured channels "
+                              "(or --url) and report each one's result")
+    n.add_argument("--url", metavar="URL", help="an Apprise URL to test instead")
+    n.set_defaults(handler=cmd_notify_test)
+    n = notify_sub.add_parser("retry", help="queue failed notifications again")
+    n.add_argument("order_id", nargs="?", metavar="ORDER_ID", help="only this order's")
+    n.set_defaults(handler=cmd_notify_retry)
     p = command("config", lambda a: 0, "configuration commands")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     c = config_sub.add_parser("check", help="validate and print the effective configuration "

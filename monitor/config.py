@@ -28,6 +28,8 @@ from pydantic_settings import (
 )
 
 from monitor.durations import Duration
+from monitor.notify.masking import mask_url
+from monitor.notify.settings import NotifySettings
 from monitor.rules.base import RuleSettings
 
 APP = "parcel-monitor"
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     )
     log: LogSettings = LogSettings()
     rules: RuleSettings = RuleSettings()
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="[notify]")
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )
@@ -194,6 +197,7 @@ def effective(settings: Settings, sources: dict[str, BaseModel]) -> dict[str, An
     """The configuration as the daemon will use it, secrets masked (for `config check`)."""
     data = settings.model_dump(mode="json", exclude={"sources"})
     data["state_dir"] = str(settings.resolved_state_dir())
+    data["notify"]["urls"] = [mask_url(url) for url in settings.notify.urls]
     data["sources"] = {
         name: {key: mask(key, value) for key, value in model.model_dump(mode="json").items()}
         for name, model in sources.items()

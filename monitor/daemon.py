@@ -38,6 +38,7 @@ from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
 from monitor.logs import configure
 from monitor.model import Snapshot
+from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
 from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
@@ -209,11 +210,29 @@ class Timers(Part):
         await _cancel(self.tasks)
 
 
+class Notifications(Part):
+    """The outbox sender (`monitor.notify`): channels checked when built, so a bad URL is a
+    configuration error; on stop it finishes the send in flight and leaves the rest queued."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        self._service = NotifyService(settings.notify, running.pipeline)
+
+    def apply(self) -> None:
+        self._service.apply()
+
+    def start(self, running: Running) -> None:
+        self._service.start()
+
+    async def stop(self) -> None:
+        await self._service.stop()
+
+
 PARTS: list[PartFactory] = [
     lambda settings, origin, running: Logging(settings),
     lambda settings, origin, running: Rules(settings, running.pipeline),
     Sources,
     lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
+    Notifications,
 ]
 """Built, applied and started in this order; stopped in reverse."""
 

@@ -6,13 +6,14 @@ sends a real notification unless asked to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import aiohttp
 
 from monitor.clock import SimulatedClock
 from monitor.events import Alert, WarningRaised
+from monitor.model import OrderView
 from monitor.pipeline import Pipeline
 from monitor.plugin import SourceContext, load_source_class
 from monitor.rules.base import RuleSettings
@@ -36,8 +37,16 @@ def _moments(scenario: Scenario) -> Iterator[tuple[datetime, bool]]:
         yield now, polls
 
 
-async def replay(scenario: Scenario, *, rules: RuleSettings | None = None) -> list[Alert]:
-    """Run one scenario start to end; return its warnings in the order they were raised."""
+async def replay(
+    scenario: Scenario,
+    *,
+    rules: RuleSettings | None = None,
+    on_warning: Callable[[Alert, OrderView | None], None] | None = None,
+) -> list[Alert]:
+    """Run one scenario start to end; return its warnings in the order they were raised.
+
+    `on_warning` also gets the order as it was when each warning was raised (`--notify`).
+    """
     clock = SimulatedClock(scenario.start)
     store = Store.open(":memory:")
     try:
@@ -59,6 +68,10 @@ async def replay(scenario: Scenario, *, rules: RuleSettings | None = None) -> li
         )
         raised: list[Alert] = []
         pipeline.bus.subscribe(WarningRaised, lambda event: raised.append(event.alert))
+        if on_warning is not None:
+            pipeline.bus.subscribe(
+                WarningRaised, lambda e: on_warning(e.alert, store.get_view(e.alert.order_id))
+            )
         order_id = scenario.order.id
         pipeline.orders.add(scenario.order.order())
         pending = list(scenario.timeline)

@@ -17,13 +17,13 @@ from monitor.bus import Bus
 from monitor.clock import Clock
 from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, WarningRaised
 from monitor.model import OrderView
+from monitor.notify.texts import describe
 from monitor.rules.base import Condition, Rule, RuleSettings
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
 from monitor.rules.outcome import delivered, returning
 from monitor.rules.stuck import customs_delay, stalled, stuck_at_post_office
 from monitor.rules.waiting import not_trackable, track_missing
 from monitor.store import Store
-from monitor.texts import describe
 
 log = structlog.get_logger("monitor.rules")
 

@@ -1,0 +1,226 @@
+"""The sender: delivers the outbox through Apprise, retries, survives restarts, sends once.
+
+An async context manager that owns one task. The outbox in the store is the only queue: a
+message is marked sent only after its channels confirmed it, so a crash or a stop at any moment
+leaves it pending and the next start sends it (to the channels still missing it). Retry timing
+uses the event loop's monotonic clock; dates (quiet hours, the digest, giving up) use the
+`Clock`, so tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+
+import structlog
+
+from monitor.clock import Clock
+from monitor.model import Severity
+from monitor.notify import outbox
+from monitor.notify.channels import Channels, Delivery
+from monitor.notify.render import Message, render, render_digest
+from monitor.notify.schedule import backoff, digest_time, quiet_until
+from monitor.notify.settings import NotifySettings
+from monitor.store import Store
+
+log = structlog.get_logger("monitor.notify")
+
+MIN_WAIT = 0.01  # never spin: even "due now" waits a moment for the loop's other work
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        channels: Channels,
+        settings: NotifySettings,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`rng` seeds the jitter (tests pass a seeded one)."""
+        self._store = store
+        self._channels = channels
+        self._settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._zone = settings.zone()
+        self._retry_at: dict[int, float] = {}  # alert id -> loop time of its next attempt
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Sender:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def start(self) -> None:
+        """Start delivering (in a task this sender owns); `aclose` ends it."""
+        outbox.ensure_schema(self._store)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="notify-sender")
+        log.info("monitor.notify_started", channels=[t.name for t in self._channels.targets])
+
+    async def aclose(self) -> None:
+        """Let the message in flight finish (within the send timeout); the rest stays queued."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is None:
+            return
+        grace = self._settings.send_timeout.total_seconds() + 1
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Something new may be in the outbox (the daemon calls this on every warning)."""
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                wait = await self.send_due()
+            except Exception:
+                # A broken store or a bug must not silently end delivery for good.
+                log.exception("monitor.notify_pass_failed")
+                wait = self._settings.check_every.total_seconds()
+            if self._stopping:
+                break
+            try:
+                async with asyncio.timeout(wait):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                pass
+
+    async def send_due(self) -> float:
+        """Send everything that may go now; return the seconds until something else may."""
+        now = self._clock.now()
+        loop_now = asyncio.get_running_loop().time()
+        wait = self._settings.check_every.total_seconds()
+        digest: list[outbox.Item] = []
+        for item in outbox.pending(self._store):
+            if self._stopping:
+                break
+            if item.alert.order_id in self._settings.muted_orders:
+                outbox.mark_final(self._store, [item.id], outbox.MUTED)
+                continue
+            retry_at = self._retry_at.get(item.id, loop_now)
+            if retry_at > loop_now:
+                wait = min(wait, retry_at - loop_now)
+                continue
+            hold = self._held_until(item, now)
+            if hold is not None:
+                wait = min(wait, (hold - now).total_seconds())
+                continue
+            if item.alert.severity is Severity.INFO and self._settings.digest_at is not None:
+                digest.append(item)
+            else:
+                await self._deliver([item], digest=False)
+        if digest and not self._stopping:
+            await self._deliver(digest, digest=True)
+        return max(wait, MIN_WAIT)
+
+    def _held_until(self, item: outbox.Item, now: datetime) -> datetime | None:
+        """The wall-clock moment before which this notification must wait, if any."""
+        held: list[datetime] = []
+        quiet = self._settings.quiet_hours
+        if quiet is not None and item.alert.severity is not Severity.CRITICAL:
+            end = quiet_until(now, quiet, self._zone)
+            if end is not None:
+                held.append(end)
+        if item.alert.severity is Severity.INFO and self._settings.digest_at is not None:
+            due = digest_time(item.created_at, self._settings.digest_at, self._zone)
+            if due > now:
+                held.append(due)
+        return max(held) if held else None
+
+    def _message(self, items: Sequence[outbox.Item], *, digest: bool) -> Message:
+        pairs = [(item.alert, self._store.get_view(item.alert.order_id)) for item in items]
+        lang = self._settings.language
+        if digest:
+            return render_digest(pairs, lang, self._zone)
+        return render(*pairs[0], lang, self._zone)
+
+    async def _deliver(self, items: Sequence[outbox.Item], *, digest: bool) -> None:
+        ids = [item.id for item in items]
+        tags: list[str] = []
+        for item in items:
+            tags += self._settings.tags_for(item.alert.rule, item.alert.severity)
+        targets = self._channels.matching(tuple(dict.fromkeys(tags)))
+        if not targets:
+            # A routing mistake: retrying cannot fix it, so say so once and stop.
+            reason = f"no service matched the tags {sorted(set(tags))}"
+            outbox.mark_final(self._store, ids, outbox.FAILED, reason)
+            log.error("monitor.notify_unroutable", alerts=ids, tags=sorted(set(tags)))
+            return
+        done = set.intersection(*(outbox.delivered_to(self._store, i) for i in ids))
+        message = self._message(items, digest=digest)
+        limit_s = self._settings.send_timeout.total_seconds()
+        failures: list[Delivery] = []
+        for target in targets:
+            if target.key in done:
+                continue
+            delivery = await self._channels.send(target, message, limit_s=limit_s)
+            if delivery.ok:
+                outbox.record_delivery(self._store, ids, target.key, self._clock.now())
+            else:
+                failures.append(delivery)
+        now = self._clock.now()
+        if not failures:
+            outbox.mark_sent(self._store, ids, now)
+            for item in items:
+                self._retry_at.pop(item.id, None)
+            log.info(
+                "monitor.notify_sent",
+                alerts=ids,
+                orders=[i.alert.order_id for i in items],
+                channels=len(targets),
+            )
+            return
+        self._failed(items, failures, now)
+
+    def _failed(
+        self, items: Sequence[outbox.Item], failures: Sequence[Delivery], now: datetime
+    ) -> None:
+        ids = [item.id for item in items]
+        reason = "; ".join(f"{d.target.name}: {d.reason}" for d in failures)
+        oldest = min(item.created_at for item in items)
+        if now - oldest >= self._settings.give_up_after:
+            outbox.mark_final(self._store, ids, outbox.FAILED, reason)
+            for item in items:
+                self._retry_at.pop(item.id, None)
+            log.error(
+                "monitor.notify_failed",
+                alerts=ids,
+                reason=reason,
+                hint="parcel-monitor notify retry",
+            )
+            return
+        attempt = max(item.attempts for item in items) + 1
+        delay = backoff(attempt, self._settings.retry_first, self._settings.retry_max, self._rng)
+        loop_now = asyncio.get_running_loop().time()
+        for item in items:
+            self._retry_at[item.id] = loop_now + delay
+        outbox.mark_retry(self._store, ids, reason, now + timedelta(seconds=delay))
+        # One warning when a message starts failing, not one per retry.
+        emit = log.warning if attempt == 1 else log.debug
+        emit(
+            "monitor.notify_retry",
+            alerts=ids,
+            attempt=attempt,
+            retry_in=round(delay, 3),
+            reason=reason,
+        )

@@ -1,0 +1,128 @@
+"""The `[notify]` section: channels, routing, language, quiet hours, digest and retries."""
+
+from __future__ import annotations
+
+import locale
+import os
+from datetime import time, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from monitor.durations import Duration
+from monitor.model import Severity
+from monitor.notify.texts import LANGUAGES, Language
+from monitor.rules.engine import RULES
+
+
+def system_language() -> Language:
+    """Russian when the system locale says so, English otherwise."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "ru" if value.lower().startswith("ru") else "en"
+    code = locale.getlocale()[0] or ""
+    return "ru" if code.lower().startswith("ru") else "en"
+
+
+class QuietHours(BaseModel):
+    """A daily window (local time) in which non-critical notifications wait."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: time = Field(description="e.g. 22:00")
+    end: time = Field(description="e.g. 08:00; a window may run past midnight")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time")
+        return self
+
+
+class NotifySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: tuple[str, ...] = Field((), description="Apprise URLs; every warning goes to them")
+    config: Path | None = Field(None, description="an Apprise config file (YAML or TEXT, tags)")
+    language: Language = Field(default_factory=system_language, description="en or ru")
+    timezone: str | None = Field(
+        None, description="IANA zone for quiet hours, the digest and dates (default: system)"
+    )
+    tags: tuple[str, ...] = Field(
+        (), description="tags every warning goes to; empty: every configured service"
+    )
+    severity_tags: dict[Severity, tuple[str, ...]] = Field(
+        default_factory=dict, description="extra tags by severity, e.g. critical = ['sms']"
+    )
+    rule_tags: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="extra tags by rule id"
+    )
+    muted_orders: tuple[str, ...] = Field((), description="order ids that never notify")
+    quiet_hours: QuietHours | None = Field(None, description="off unless set")
+    digest_at: time | None = Field(
+        None, description="gather info notifications into one message at this local time"
+    )
+    retry_first: Duration = Field(timedelta(seconds=30), description="first retry delay")
+    retry_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+    give_up_after: Duration = Field(
+        timedelta(days=2), description="after this long since the warning, stop: 'failed'"
+    )
+    check_every: Duration = Field(
+        timedelta(seconds=30), description="how often the outbox is looked at when idle"
+    )
+    send_timeout: Duration = Field(timedelta(seconds=30), description="limit for one delivery")
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: object) -> object:
+        if isinstance(value, str) and value.lower()[:2] in LANGUAGES:
+            return value.lower()[:2]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Moscow") from None
+        return value
+
+    @field_validator("rule_tags")
+    @classmethod
+    def _rules(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule id(s) {unknown}; known: {sorted(RULES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _retries(self) -> NotifySettings:
+        if self.retry_first <= timedelta(0) or self.retry_max < self.retry_first:
+            raise ValueError("retry_first must be positive and not above retry_max")
+        if self.check_every <= timedelta(0) or self.send_timeout <= timedelta(0):
+            raise ValueError("check_every and send_timeout must be positive")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether any channel is set up at all (otherwise warnings wait in the outbox)."""
+        return bool(self.urls) or self.config is not None
+
+    def zone(self) -> tzinfo | None:
+        """The zone for local times; None means the system's local zone."""
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    def tags_for(self, rule: str, severity: Severity) -> tuple[str, ...]:
+        """Where a warning goes: the union of the general, severity and rule tags."""
+        chosen = [*self.tags, *self.severity_tags.get(severity, ()), *self.rule_tags.get(rule, ())]
+        return tuple(dict.fromkeys(chosen))
+
+    def all_tags(self) -> set[str]:
+        found = set(self.tags)
+        for tags in (*self.severity_tags.values(), *self.rule_tags.values()):
+            found.update(tags)
+        return found

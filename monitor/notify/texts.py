@@ -1,0 +1,402 @@
+"""Every sentence a warning says, in English and Russian (DOMAIN.md's knowledge, as text).
+
+One module holds all texts so they can be reviewed and translated in one place. The dispute
+message itself is always English: the platform's dispute form wants it that way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from monitor.model import OrderView, Status
+
+Language = Literal["en", "ru"]
+LANGUAGES: tuple[Language, ...] = ("en", "ru")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleText:
+    headline: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    order: str
+    ordered: str
+    track: str
+    no_track: str
+    status: str
+    last_checkpoint: str
+    eta: str
+    promised: str
+    protection: str
+    next_steps: str
+    dispute: str
+    form: str
+    form_answers: tuple[tuple[str, str], ...]
+    digest_title: str
+    test_title: str
+    test_body: str
+
+
+RULES: dict[Language, dict[str, RuleText]] = {
+    "en": {
+        "track_missing": RuleText(
+            "No track number yet",
+            (
+                "Check the order status in the AliExpress app.",
+                "Ask the seller in the order chat whether the parcel has shipped, and to which "
+                "address.",
+                "If it has not shipped, open a dispute before buyer protection ends.",
+            ),
+        ),
+        "not_trackable": RuleText(
+            "The track number is not being scanned",
+            (
+                "Look the track number up in a parcel-tracking service.",
+                "No carrier has scanned it: that is usually the seller's side. Ask the seller in "
+                "the order chat for a working track number.",
+                "Open a dispute before buyer protection ends.",
+            ),
+        ),
+        "eta_shifted": RuleText(
+            "The estimated delivery date moved later",
+            (
+                "A delivery date that keeps moving points to transport or customs trouble.",
+                "Watch the buyer-protection countdown on the order page.",
+                "If the parcel will be late, ask the seller to extend buyer protection.",
+            ),
+        ),
+        "stalled": RuleText(
+            "No movement for a long time",
+            (
+                "Look the track number up in a parcel-tracking service.",
+                "Contact the seller and the carrier with the track number and ask where the parcel "
+                "is.",
+            ),
+        ),
+        "customs_delay": RuleText(
+            "Stuck in customs",
+            (
+                "Customs usually clears parcels within days: wait a little.",
+                "Then contact the carrier with the track number; check whether customs asked for "
+                "documents or a payment.",
+            ),
+        ),
+        "stuck_at_post_office": RuleText(
+            "Waiting at the post office",
+            (
+                "Find out from the track number which post office the parcel went to.",
+                "Get that office's phone number from the central office and call it with the track "
+                "number.",
+                "Ask them to hand the parcel over, or to forward it if it went to the wrong "
+                "office.",
+            ),
+        ),
+        "overdue": RuleText(
+            "Past the promised delivery date",
+            (
+                "Warn the seller in the order chat that you are opening a dispute.",
+                'Open a dispute: Order management → "Open dispute" next to the order.',
+                "Attach screenshots from mobile banking and from the tracking service, and paste "
+                "the English message below.",
+                'Insist on the platform\'s official refund, not a transfer "by card" outside it.',
+            ),
+        ),
+        "protection_expiring": RuleText(
+            "Buyer protection is running out",
+            (
+                "Ask the seller in the order chat to extend buyer protection (Order management → "
+                "the order: the top of the page says until when a dispute can be opened).",
+                "If the seller does not extend it, open the dispute now: once protection ends you "
+                "no longer can.",
+                "Attach screenshots from mobile banking and from the tracking service, and paste "
+                "the English message below.",
+                "If the seller sends proof of shipping instead, answer that protection is expiring "
+                "and that the seller should extend it if the parcel really is coming.",
+            ),
+        ),
+        "returning": RuleText(
+            "The parcel is going back to the seller",
+            (
+                "The parcel will not reach you.",
+                "Open a dispute and ask for a refund; paste the English message below.",
+                'Insist on the platform\'s official refund, not a transfer "by card" outside it.',
+            ),
+        ),
+        "delivered": RuleText(
+            "Delivered",
+            (
+                "Confirm receipt in the app once you have the parcel.",
+                "If it arrived empty or damaged, open a dispute instead (an empty parcel has its "
+                "own option).",
+            ),
+        ),
+    },
+    "ru": {
+        "track_missing": RuleText(
+            "Трек-номера всё ещё нет",
+            (
+                "Проверьте статус заказа в приложении AliExpress.",
+                "Спросите продавца в чате заказа, отправлена ли посылка и на какой адрес.",
+                "Если посылка не отправлена, откройте спор до окончания защиты покупателя.",
+            ),
+        ),
+        "not_trackable": RuleText(
+            "Трек-номер не отслеживается",
+            (
+                "Проверьте трек-номер в сервисе отслеживания посылок.",
+                "Ни одна служба доставки его не сканировала — обычно это проблема продавца. "
+                "Попросите у продавца в чате заказа рабочий трек-номер.",
+                "Откройте спор до окончания защиты покупателя.",
+            ),
+        ),
+        "eta_shifted": RuleText(
+            "Ожидаемая дата доставки сдвинулась",
+            (
+                "Дата доставки, которая всё время сдвигается, говорит о проблемах с перевозкой или "
+                "на таможне.",
+                "Следите за сроком защиты покупателя на странице заказа.",
+                "Если посылка опаздывает, попросите продавца продлить защиту покупателя.",
+            ),
+        ),
+        "stalled": RuleText(
+            "Посылка давно не движется",
+            (
+                "Проверьте трек-номер в сервисе отслеживания посылок.",
+                "Свяжитесь с продавцом и со службой доставки, назовите трек-номер и спросите, где "
+                "посылка.",
+            ),
+        ),
+        "customs_delay": RuleText(
+            "Посылка задерживается на таможне",
+            (
+                "Обычно таможня выпускает посылки за несколько дней — немного подождите.",
+                "Затем свяжитесь со службой доставки по трек-номеру и проверьте, не запросила ли "
+                "таможня документы или оплату.",
+            ),
+        ),
+        "stuck_at_post_office": RuleText(
+            "Посылка лежит в почтовом отделении",
+            (
+                "По трек-номеру узнайте, в какое отделение пришла посылка.",
+                "Узнайте телефон этого отделения в центральном офисе и позвоните туда с "
+                "трек-номером.",
+                "Попросите выдать посылку или переслать её в нужное отделение, если её отправили "
+                "не туда.",
+            ),
+        ),
+        "overdue": RuleText(
+            "Срок доставки прошёл",
+            (
+                "Предупредите продавца в чате заказа, что открываете спор.",
+                "Откройте спор: «Управление заказами» → «Открыть спор» рядом с заказом.",
+                "Приложите скриншоты из мобильного банка и из сервиса отслеживания и вставьте "
+                "английский текст ниже.",
+                "Настаивайте на официальном возврате через платформу, а не на переводе «на карту» "
+                "в обход неё.",
+            ),
+        ),
+        "protection_expiring": RuleText(
+            "Защита покупателя скоро закончится",
+            (
+                "Попросите продавца в чате заказа продлить защиту покупателя («Управление "
+                "заказами» → заказ: вверху страницы написано, до какого срока можно открыть спор).",
+                "Если продавец не продлевает защиту, откройте спор сейчас: после её окончания это "
+                "будет невозможно.",
+                "Приложите скриншоты из мобильного банка и из сервиса отслеживания и вставьте "
+                "английский текст ниже.",
+                "Если продавец вместо этого пришлёт доказательство отправки, ответьте, что защита "
+                "заканчивается и, если посылка действительно в пути, пусть продавец её продлит.",
+            ),
+        ),
+        "returning": RuleText(
+            "Посылка возвращается продавцу",
+            (
+                "Посылка до вас не дойдёт.",
+                "Откройте спор и требуйте возврата денег; вставьте английский текст ниже.",
+                "Настаивайте на официальном возврате через платформу, а не на переводе «на карту» "
+                "в обход неё.",
+            ),
+        ),
+        "delivered": RuleText(
+            "Посылка доставлена",
+            (
+                "Подтвердите получение в приложении, когда заберёте посылку.",
+                "Если посылка пришла пустой или повреждённой, вместо этого откройте спор (для "
+                "пустой посылки есть отдельный вариант).",
+            ),
+        ),
+    },
+}
+
+LABELS: dict[Language, Labels] = {
+    "en": Labels(
+        order="Order",
+        ordered="Ordered",
+        track="Track number",
+        no_track="none yet",
+        status="Status",
+        last_checkpoint="Last checkpoint",
+        eta="Estimated delivery",
+        promised="Promised by",
+        protection="Buyer protection ends",
+        next_steps="What to do",
+        dispute="Dispute message (paste it as it is, in English)",
+        form="Dispute form",
+        form_answers=(
+            ("Expected resolution", "Refund"),
+            ("Did you receive the goods?", "No"),
+            ("Problem", "Delivery time is expiring"),
+            ("Buyer's evidence", "screenshots from mobile banking and from the tracking service"),
+        ),
+        digest_title="parcel-monitor: {count} updates",
+        test_title="parcel-monitor: test notification",
+        test_body="If you can read this, parcel-monitor can reach you through this channel.",
+    ),
+    "ru": Labels(
+        order="Заказ",
+        ordered="Дата заказа",
+        track="Трек-номер",
+        no_track="пока нет",
+        status="Статус",
+        last_checkpoint="Последнее событие",
+        eta="Ожидаемая доставка",
+        promised="Обещано до",
+        protection="Защита покупателя до",
+        next_steps="Что делать",
+        dispute="Текст спора (вставьте как есть, на английском)",
+        form="Форма спора",
+        form_answers=(
+            ("Ожидаемое решение", "Возврат средств"),
+            ("Вы получили товар?", "Нет"),
+            ("Проблема", "Истекает срок доставки"),
+            (
+                "Доказательства покупателя",
+                "скриншоты из мобильного банка и из сервиса отслеживания",
+            ),
+        ),
+        digest_title="parcel-monitor: обновлений — {count}",
+        test_title="parcel-monitor: проверка уведомлений",
+        test_body="Если вы это читаете, parcel-monitor может достучаться до вас по этому каналу.",
+    ),
+}
+
+STATUS_NAMES: dict[Language, dict[Status, str]] = {
+    "en": {
+        Status.NOT_FOUND: "not found",
+        Status.INFO_RECEIVED: "information received",
+        Status.IN_TRANSIT: "in transit",
+        Status.CUSTOMS: "in customs",
+        Status.AT_POST_OFFICE: "at the post office",
+        Status.OUT_FOR_DELIVERY: "out for delivery",
+        Status.DELIVERY_FAILED: "delivery failed",
+        Status.DELIVERED: "delivered",
+        Status.RETURNING: "returning to the sender",
+        Status.EXCEPTION: "delivery problem",
+    },
+    "ru": {
+        Status.NOT_FOUND: "не найдена",
+        Status.INFO_RECEIVED: "получены данные об отправлении",
+        Status.IN_TRANSIT: "в пути",
+        Status.CUSTOMS: "на таможне",
+        Status.AT_POST_OFFICE: "в почтовом отделении",
+        Status.OUT_FOR_DELIVERY: "передана курьеру",
+        Status.DELIVERY_FAILED: "неудачная попытка вручения",
+        Status.DELIVERED: "доставлена",
+        Status.RETURNING: "возвращается отправителю",
+        Status.EXCEPTION: "проблема с доставкой",
+    },
+}
+
+# --- the English dispute message ------------------------------------------------------------
+
+DISPUTE_RULES = frozenset(
+    {"protection_expiring", "overdue", "returning", "track_missing", "not_trackable"}
+)
+"""The warnings whose next step is a dispute: they carry the ready-to-paste message."""
+
+DISPUTE_HAPPENED: dict[str, str] = {
+    "track_missing": "The seller has not provided a track number, and the order does not appear "
+    "to have been shipped.",
+    "not_trackable": "No carrier has scanned the track number the seller provided; the parcel "
+    "does not appear to have been handed over for delivery.",
+    "overdue": "The promised delivery date ({deadline}) has passed and the parcel has not been "
+    "delivered.",
+    "protection_expiring": "The parcel has not been delivered, and buyer protection for this "
+    "order ends on {protection_until}.",
+    "returning": "According to the tracking history, the parcel is being returned to the sender "
+    "and will not reach me.",
+}
+
+DISPUTE_TEMPLATE = """\
+Hello,
+I have not received this order.
+Order number: {order_id}
+Order date: {order_date}
+Track number: {track}
+{happened}
+I request a full refund through the platform. Screenshots of the payment and of the tracking \
+history are attached."""
+
+NO_TRACK_EN = "none (the seller has not provided one)"
+
+
+def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
+    """The English message to paste into the dispute form (DOMAIN.md: number, date, track)."""
+    order = view.order
+    values = {"deadline": "", "protection_until": "", **facts}
+    if order.protection_until is not None and not facts.get("protection_until"):
+        values["protection_until"] = order.protection_until.date().isoformat()
+    # Facts carry full timestamps; the seller needs the day.
+    values = {key: value[:10] for key, value in values.items()}
+    return DISPUTE_TEMPLATE.format(
+        order_id=order.id,
+        order_date=order.ordered_at.date().isoformat(),
+        track=order.track or NO_TRACK_EN,
+        happened=DISPUTE_HAPPENED[rule].format_map(values),
+    )
+
+
+# --- the short English text the rule engine stores with each warning --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    title: str
+    body: str
+
+
+def describe(rule: str, view: OrderView, facts: dict[str, str]) -> Text:
+    """A short English title and body for the ledger, the log and the replay output.
+
+    Notifications are rendered again at send time (`monitor.notify.render`), in the configured
+    language and with the order's state as it is then.
+    """
+    order, tracking = view.order, view.tracking
+    text = RULES["en"][rule]
+    name = f"{order.id}" + (f" ({order.title})" if order.title else "")
+    lines = [f"Order {name}"]
+    if order.track:
+        lines.append(f"Track number: {order.track}")
+    if tracking.status:
+        lines.append(f"Status: {tracking.status.value}")
+    cp = tracking.last_checkpoint
+    if cp is not None:
+        place = f", {cp.location}" if cp.location else ""
+        lines.append(f"Last checkpoint: {cp.at.isoformat()} {cp.text}{place}")
+    if tracking.eta:
+        lines.append(f"Estimated delivery: {tracking.eta}")
+    if order.promised_by:
+        lines.append(f"Promised by: {order.promised_by.isoformat()}")
+    if order.protection_until:
+        lines.append(f"Buyer protection ends: {order.protection_until.isoformat()}")
+    for key, value in facts.items():
+        lines.append(f"{key.replace('_', ' ')}: {value}")
+    lines.append("")
+    lines.append(f"What to do: {' '.join(text.steps)}")
+    if rule in DISPUTE_RULES:
+        lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
+    return Text(title=f"{text.headline}: order {order.id}", body="\n".join(lines))

@@ -1,0 +1,186 @@
+"""Real Apprise delivering to a local aiohttp receiver: once, later, after restarts, or failed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import time, timedelta
+from pathlib import Path
+
+from monitor.clock import SimulatedClock
+from monitor.model import Severity
+from monitor.notify import outbox
+from monitor.notify.settings import QuietHours
+from monitor.store import Store
+from tests.notify.conftest import ORDER, T0, Receiver, alert, sender, settings, states
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Poll a condition on the store or the receiver; they have no event to wait on."""
+    async with asyncio.timeout(10):
+        while not check():  # noqa: ASYNC110 - the store and the receiver offer no event
+            await asyncio.sleep(0.02)
+
+
+async def test_one_warning_is_one_message_naming_order_and_track(
+    store: Store, receiver: Receiver
+) -> None:
+    store.record_alert(alert("protection_expiring", Severity.CRITICAL))
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
+        await until(lambda: len(receiver.messages) == 1)
+    message = receiver.messages[0]["message"]
+    assert ORDER.id in message and "RB123456785CN" in message
+    assert "I request a full refund" in message
+    assert set(states(store).values()) == {outbox.SENT}
+
+
+async def test_receiver_down_then_up_is_delivered_later_exactly_once(
+    store: Store, receiver: Receiver
+) -> None:
+    await receiver.stop()
+    alert_id = store.record_alert(alert())
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
+        await until(lambda: _attempts(store, alert_id) >= 2)  # retried with backoff
+        assert states(store)[alert_id] == outbox.PENDING
+        await receiver.start()
+        await until(lambda: states(store)[alert_id] == outbox.SENT)
+        await asyncio.sleep(0.3)  # several more passes: nothing is sent again
+    assert len(receiver.messages) == 1
+
+
+async def test_restart_in_between_neither_repeats_nor_loses(
+    tmp_path: Path, store: Store, receiver: Receiver
+) -> None:
+    config = settings(urls=(receiver.url,))
+    clock = SimulatedClock(T0)
+    first = store.record_alert(alert(condition="a"))
+    async with sender(store, config, clock):
+        await until(lambda: states(store)[first] == outbox.SENT)
+    await receiver.stop()
+    second = store.record_alert(alert(condition="b"))
+    async with sender(store, config, clock):  # the receiver is down for this whole lifetime
+        await until(lambda: _attempts(store, second) >= 1)
+    store.close()
+
+    reopened = Store.open(tmp_path / "state.db")  # the daemon starts again on the same file
+    await receiver.start()
+    async with sender(reopened, config, clock):
+        await until(lambda: states(reopened)[second] == outbox.SENT)
+        await asyncio.sleep(0.3)
+    assert [m["message"].count(ORDER.id) > 0 for m in receiver.messages] == [True, True]
+    assert len(receiver.messages) == 2
+    reopened.close()
+
+
+async def test_after_the_give_up_time_it_is_failed_until_retried(
+    store: Store, receiver: Receiver
+) -> None:
+    await receiver.stop()
+    clock = SimulatedClock(T0)
+    alert_id = store.record_alert(alert())
+    config = settings(urls=(receiver.url,), give_up_after=timedelta(hours=1))
+    async with sender(store, config, clock):
+        await until(lambda: _attempts(store, alert_id) >= 1)
+        clock.set(T0 + timedelta(hours=2))
+        await until(lambda: states(store)[alert_id] == outbox.FAILED)
+    rows = outbox.undelivered(store)
+    assert rows[0].state == outbox.FAILED and "127.0.0.1" in rows[0].last_error
+
+    await receiver.start()
+    assert outbox.requeue_failed(store, clock.now()) == 1
+    async with sender(store, config, clock):
+        await until(lambda: states(store)[alert_id] == outbox.SENT)
+    assert len(receiver.messages) == 1
+
+
+async def test_each_channel_gets_it_once_even_when_another_failed(
+    store: Store, receiver: Receiver
+) -> None:
+    other = Receiver()  # down at first
+    alert_id = store.record_alert(alert())
+    config = settings(urls=(receiver.url, other.url))
+    async with sender(store, config, SimulatedClock(T0)):
+        await until(lambda: _attempts(store, alert_id) >= 2)
+        await other.start()
+        await until(lambda: states(store)[alert_id] == outbox.SENT)
+    await other.stop()
+    assert len(receiver.messages) == 1 and len(other.messages) == 1
+
+
+async def test_routing_by_severity_and_rule(store: Store, receiver: Receiver) -> None:
+    sms = Receiver()
+    await sms.start()
+    try:
+        config = settings(
+            urls=(f"push={receiver.url}", f"sms, pager={sms.url}"),
+            tags=("push",),
+            severity_tags={Severity.CRITICAL: ("sms",)},
+        )
+        store.record_alert(alert("stalled", condition="w"))
+        store.record_alert(alert("protection_expiring", Severity.CRITICAL, condition="c"))
+        async with sender(store, config, SimulatedClock(T0)):
+            await until(lambda: set(states(store).values()) == {outbox.SENT})
+        assert len(receiver.messages) == 2 and len(sms.messages) == 1
+        assert "protection" in sms.messages[0]["title"].lower()
+    finally:
+        await sms.stop()
+
+
+async def test_quiet_hours_hold_non_critical_but_not_critical(
+    store: Store, receiver: Receiver
+) -> None:
+    night = T0.replace(hour=23)  # Moscow time
+    clock = SimulatedClock(night)
+    calm = store.record_alert(alert(at=night, condition="w"))
+    urgent = store.record_alert(alert("protection_expiring", Severity.CRITICAL, at=night))
+    config = settings(urls=(receiver.url,), quiet_hours=QuietHours(start=time(22), end=time(8)))
+    async with sender(store, config, clock) as running:
+        await until(lambda: states(store)[urgent] == outbox.SENT)
+        await asyncio.sleep(0.2)
+        assert states(store)[calm] == outbox.PENDING
+        clock.set(night + timedelta(hours=9))  # 08:00 the next morning
+        running.wake()
+        await until(lambda: states(store)[calm] == outbox.SENT)
+    assert len(receiver.messages) == 2
+
+
+async def test_morning_digest_gathers_info_into_one_message(
+    store: Store, receiver: Receiver
+) -> None:
+    clock = SimulatedClock(T0)
+    store.record_alert(alert("delivered", Severity.INFO, condition="1"))
+    store.record_alert(alert("delivered", Severity.INFO, condition="2"))
+    config = settings(urls=(receiver.url,), digest_at=time(9))
+    async with sender(store, config, clock) as running:
+        await asyncio.sleep(0.2)
+        assert receiver.messages == []
+        clock.set(T0 + timedelta(hours=21))  # 09:00 Moscow the next day
+        running.wake()
+        await until(lambda: set(states(store).values()) == {outbox.SENT})
+    assert len(receiver.messages) == 1 and "2 updates" in receiver.messages[0]["title"]
+
+
+async def test_muted_orders_are_never_sent(store: Store, receiver: Receiver) -> None:
+    alert_id = store.record_alert(alert())
+    async with sender(
+        store, settings(urls=(receiver.url,), muted_orders=(ORDER.id,)), SimulatedClock(T0)
+    ):
+        await until(lambda: states(store)[alert_id] == outbox.MUTED)
+    assert receiver.messages == []
+
+
+async def test_stop_leaves_unsent_messages_in_the_outbox(store: Store, receiver: Receiver) -> None:
+    await receiver.stop()
+    alert_id = store.record_alert(alert())
+    async with sender(
+        store, settings(urls=(receiver.url,), retry_first=60, retry_max=60), SimulatedClock(T0)
+    ):
+        await until(lambda: _attempts(store, alert_id) == 1)
+    assert states(store)[alert_id] == outbox.PENDING
+
+
+def _attempts(store: Store, alert_id: int | None) -> int:
+    row = store.connection.execute(
+        "SELECT attempts FROM outbox WHERE alert_id = ?", (alert_id,)
+    ).fetchone()
+    return int(row[0])
