@@ -386,6 +386,55 @@ def cmd_notify_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    from monitor.lookup import LookupFailed, found_json, look_up
+    from monitor.routing import Routing
+    from monitor.sources import SharedSession, start_sources
+
+    settings, path = _settings(args)
+    plugins = discover(settings.plugin_dirs)
+    if args.source is not None and args.source not in plugins:
+        raise UserError(f"no source plugin called {args.source!r} (installed: "
+                        f"{', '.join(sorted(plugins))})")
+    checked = validate_sections(settings, plugins, str(path or "configuration"), only=args.source)
+    if not checked:
+        raise UserError("no tracking source is configured; add a [sources.<name>] section "
+                        "(see `parcel-monitor plugins`) or name one with --source")
+    store = Store.open(":memory:")  # cursors of a one-off lookup are not worth keeping
+
+    async def lookup() -> Any:
+        session = SharedSession()
+        sources = start_sources(checked, plugins, store=store, clock=SystemClock(), http=session)
+        try:
+            routing = Routing({n: s for n, (s, _) in sources.items()},
+                              preference=settings.source_order, per_number=len(sources))
+            return await look_up(args.number, sources, routing)
+        finally:
+            for source, _ in sources.values():
+                await source.aclose()
+            await session.close()
+
+    try:
+        found = asyncio.run(lookup())
+    except LookupFailed as exc:
+        print(f"parcel-monitor: {args.number}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    data = found_json(found)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    eta = f", expected {' to '.join(data['eta'])}" if data["eta"] else ""
+    print(f"{data['number']} ({data['source']}): {data['status']}{eta}")
+    for event in data["events"]:
+        place = f" — {event['location']}" if event["location"] else ""
+        print(f"  {event['at']}  {event['status']:<16} {event['text']}{place}")
+    if data["handover"]:
+        print(f"  continues as {data['handover']}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     configure("warning", "auto")
     folder = resources.files("monitor") / "scenarios"
@@ -513,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per warning, nothing else")
     p.add_argument("--notify", metavar="URL",
                    help="also deliver each warning through this Apprise URL")
+    p = command("track", cmd_track, "look a track number up once, without watching it")
+    p.add_argument("number", metavar="NUMBER")
+    p.add_argument("--source", metavar="NAME", help="ask this source only (see `plugins`)")
+    p.add_argument("--json", action="store_true",
+                   help='one object: {"number", "source", "status", "eta", "events"}')
     command("demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)")
     command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
     p = command("notify", lambda a: 0, "notification commands")

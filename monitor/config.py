@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     rules: RuleSettings = RuleSettings()
     notify: NotifySettings = Field(default_factory=NotifySettings, description="[notify]")
+    source_order: tuple[str, ...] = Field(
+        (), description="preferred sources first; the others follow in their section order"
+    )
+    sources_per_number: int = Field(
+        1, ge=1, le=5, description="how many sources follow one number (more merge their scans)"
+    )
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )

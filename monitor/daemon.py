@@ -164,6 +164,8 @@ class Sources(Part):
         async def push(snapshots: Sequence[Snapshot]) -> None:
             self._tracker.apply(snapshots)
 
+        self._preference = settings.source_order
+        self._per_number = settings.sources_per_number
         self.active: ActiveSources = start_sources(
             checked, plugins, store=running.store, clock=running.pipeline.clock,
             http=running.session, push=push,
@@ -171,7 +173,9 @@ class Sources(Part):
         self._tasks: list[asyncio.Task[None]] = []
 
     def apply(self) -> None:
-        self._tracker.replace_sources(self.active)
+        self._tracker.replace_sources(
+            self.active, preference=self._preference, per_number=self._per_number
+        )
 
     def start(self, running: Running) -> None:
         self._tasks = [

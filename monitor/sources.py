@@ -17,11 +17,26 @@ ActiveSources = dict[str, tuple[TrackingSource, SourceSettings]]
 
 
 def validate_sections(
-    settings: Settings, plugins: dict[str, PluginInfo], origin: str
+    settings: Settings,
+    plugins: dict[str, PluginInfo],
+    origin: str,
+    *,
+    only: str | None = None,
 ) -> dict[str, SourceSettings]:
-    """Each configured section checked by its plugin's own settings model."""
+    """Each configured section checked by its plugin's own settings model.
+
+    `only` checks that one source, with an empty section when none is configured (for one-off
+    lookups through a source that needs no keys).
+    """
+    sections = settings.sources if only is None else {only: settings.sources.get(only, {})}
+    unknown = [name for name in settings.source_order if name not in settings.sources]
+    if unknown and only is None:
+        raise ConfigError(
+            f"{origin}: source_order names {', '.join(map(repr, unknown))}, which "
+            f"{'has' if len(unknown) == 1 else 'have'} no [sources.<name>] section"
+        )
     checked: dict[str, SourceSettings] = {}
-    for name, section in settings.sources.items():
+    for name, section in sections.items():
         info = plugins.get(name)
         if info is None:
             known = ", ".join(sorted(plugins)) or "none"

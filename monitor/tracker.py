@@ -28,6 +28,7 @@ from monitor.events import (
     TrackAssigned,
 )
 from monitor.model import Checkpoint, LookupFailure, Snapshot
+from monitor.routing import Routing
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
@@ -85,6 +86,7 @@ class Tracker:
         self._bus = bus
         self._clock = clock
         self.sources = sources
+        self._routing = Routing({name: source for name, (source, _) in sources.items()})
         self.health = {name: SourceHealth() for name in sources}
         self.next_poll: dict[str, float] = {}  # source -> clock.monotonic() of its next poll
         self._digests = store.snapshot_digests()
@@ -94,8 +96,8 @@ class Tracker:
     # --- polling ---------------------------------------------------------------------------
 
     def numbers_for(self, name: str, watched: Iterable[str]) -> list[str]:
-        source, _ = self.sources[name]
-        return [number for number in watched if source.handles(number)]
+        route = self._routing.sources_for
+        return [number for number in watched if name in route(number)]
 
     async def poll_all(self) -> PollReport:
         """One poll of every source over every watched number (what `check` and replays do)."""
@@ -169,9 +171,20 @@ class Tracker:
         interval = settings.poll_every.total_seconds()
         return interval * (1 + self._rng.uniform(-settings.jitter, settings.jitter))
 
-    def replace_sources(self, sources: dict[str, tuple[TrackingSource, SourceSettings]]) -> None:
+    def replace_sources(
+        self,
+        sources: dict[str, tuple[TrackingSource, SourceSettings]],
+        *,
+        preference: Sequence[str] = (),
+        per_number: int = 1,
+    ) -> None:
         """Poll these sources from now on (a reload); a source that stays keeps its health."""
         self.sources = sources
+        self._routing = Routing(
+            {name: source for name, (source, _) in sources.items()},
+            preference=preference,
+            per_number=per_number,
+        )
         self.health = {name: self.health.get(name, SourceHealth()) for name in sources}
         self.next_poll = {n: at for n, at in self.next_poll.items() if n in sources}
 

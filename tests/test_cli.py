@@ -53,12 +53,12 @@ def test_add_update_show_close_remove(capsys: pytest.CaptureFixture[str]) -> Non
         "--protection-until",
         "2026-05-15T10:00:00+03:00",
         "--track",
-        "80097612345671",
+        "80097612345670",
     )
     assert code == 0, err
     code, out, _ = run(capsys, "show", "8100000000000009", "--json")
     shown = json.loads(out)
-    assert shown["tracks"] == ["RB123456785CN", "80097612345671"]
+    assert shown["tracks"] == ["RB123456785CN", "80097612345670"]
     assert shown["protection_until"] == "2026-05-15T10:00:00+03:00"
     code, out, _ = run(capsys, "show", "8100000000000009")
     assert "Order 8100000000000009 — Lamp" in out
