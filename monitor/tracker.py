@@ -54,10 +54,12 @@ class SourceHealth:
 
 @dataclass(slots=True)
 class PollReport:
+    """Counts only: the events themselves went out on the bus (keeping them would hold a whole
+    cycle's checkpoints in memory)."""
+
     checked: int = 0
     changed: int = 0
     failed_batches: int = 0
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,56 +110,64 @@ class Tracker:
             total.checked += report.checked
             total.changed += report.changed
             total.failed_batches += report.failed_batches
-            total.events += report.events
         return total
 
     async def poll_source(self, name: str, watched: Sequence[str] | None = None) -> PollReport:
+        """Ask one source about its numbers, batch by batch; each batch is stored as it comes.
+
+        The first batch the source fails ends the cycle (the rest would fail the same way, or be
+        rate-limited harder); the source is then backed off and its known state kept.
+        """
         source, settings = self.sources[name]
-        numbers = self.numbers_for(name, watched if watched is not None else self._store.watched_numbers())
+        if watched is None:
+            watched = list(self._store.watched_numbers())
+        numbers = self.numbers_for(name, watched)
         report = PollReport()
         if not numbers:
             return report
         started = self._clock.monotonic()
         gate = asyncio.Semaphore(settings.concurrency)
         size = max(1, source.batch_size)
-        batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
+        limit = settings.timeout.total_seconds() * 2
+        errors: list[SourceError] = []
 
-        async def one(batch: list[str]) -> list[Snapshot] | SourceError:
+        async def one(batch: list[str]) -> None:
             async with gate:
+                if errors:
+                    return
                 try:
-                    async with asyncio.timeout(settings.timeout.total_seconds() * 2):
+                    async with asyncio.timeout(limit):
                         answer = await source.lookup(batch)
                 except SourceError as exc:
-                    return exc
+                    errors.append(exc)
+                    return
                 except TimeoutError:
-                    return SourceError(f"no answer within {settings.timeout.total_seconds() * 2:.0f}s")
+                    errors.append(SourceError(f"no answer within {limit:.0f}s"))
+                    return
                 except Exception as exc:  # a plugin bug must not take the daemon down
                     log.exception("monitor.source_crashed", source=name)
-                    return SourceError(f"plugin raised {type(exc).__name__}: {exc}")
+                    errors.append(SourceError(f"plugin raised {type(exc).__name__}: {exc}"))
+                    return
             snapshots = []
             for number, result in answer.items():
-                if isinstance(result, LookupFailure):
-                    log.debug("monitor.lookup_rejected", source=name, number=number, reason=result.reason)
-                elif isinstance(result, Snapshot):
+                if isinstance(result, Snapshot):
                     snapshots.append(result)
-            return snapshots
-
-        first_error: SourceError | None = None
-        for outcome in await asyncio.gather(*(one(b) for b in batches)):
-            if isinstance(outcome, SourceError):
-                report.failed_batches += 1
-                first_error = first_error or outcome
-                continue
-            report.checked += len(outcome)
-            events = self.apply(outcome)
-            report.events += events
+                elif isinstance(result, LookupFailure):
+                    log.debug(
+                        "monitor.lookup_rejected", source=name, number=number, reason=result.reason
+                    )
+            report.checked += len(snapshots)
+            events = self.apply(snapshots)
             report.changed += sum(isinstance(e, OrderStateChanged) for e in events)
+
+        await asyncio.gather(*(one(numbers[i : i + size]) for i in range(0, len(numbers), size)))
+        report.failed_batches = len(errors)
         health = self.health[name]
         health.polls += 1
         health.numbers_checked += report.checked
         health.last_poll_s = self._clock.monotonic() - started
-        if first_error is not None and report.checked == 0:
-            self._failed(name, first_error)
+        if errors:
+            self._failed(name, errors[0])
         else:
             self._recovered(name)
         return report
