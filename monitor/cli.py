@@ -8,12 +8,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, orderinput
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, Settings, effective, load_settings
 from monitor.events import Alert, Event
@@ -43,23 +43,16 @@ class UserError(Exception):
 def parse_when(text: str) -> datetime:
     """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset."""
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0)).astimezone()
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; write YYYY-MM-DD or e.g. 2026-03-01T09:00:00+03:00"
-        ) from None
-    if value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +03:00")
-    return value
+        return orderinput.parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+        return orderinput.parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_days(text: str) -> int:

@@ -30,6 +30,8 @@ from pydantic_settings import (
 from monitor.durations import Duration
 from monitor.notify.masking import mask_url
 from monitor.notify.settings import NotifySettings
+from monitor.http.settings import HttpSettings
+from monitor.mqtt.settings import MqttSettings
 from monitor.rules.base import RuleSettings
 
 APP = "parcel-monitor"
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     sources_per_number: int = Field(
         1, ge=1, le=5, description="how many sources follow one number (more merge their scans)"
     )
+    mqtt: MqttSettings = MqttSettings()
+    http: HttpSettings = HttpSettings()
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )
