@@ -22,7 +22,13 @@ from monitor.model import Order, OrderView
 from monitor.notify import report as notify_report
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
-from monitor.render import order_json, print_order_table, print_timeline, print_warning
+from monitor.render import (
+    order_json,
+    print_order_table,
+    print_timeline,
+    print_warning,
+    timeline_json,
+)
 from monitor.replay import alert_json, replay
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
@@ -222,17 +228,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        data = order_json(view, len(alerts))
-        data["checkpoints"] = [
-            {"number": number, "at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-             "location": cp.location}
-            for number, cps in checkpoints.items() for cp in cps
-        ]
-        data["eta_history"] = [
-            {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
-            for at, e in etas
-        ]
-        data["warnings"] = [alert_json(a) for a in alerts]
+        data = timeline_json(view, checkpoints, etas, alerts)
         data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

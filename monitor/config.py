@@ -28,11 +28,11 @@ from pydantic_settings import (
 )
 
 from monitor.durations import Duration
+from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url
 from monitor.notify.settings import NotifySettings
-from monitor.http.settings import HttpSettings
-from monitor.mqtt.settings import MqttSettings
 from monitor.rules.base import RuleSettings
+from monitor.web.settings import HttpSettings
 
 APP = "parcel-monitor"
 ENV_PREFIX = "PARCEL_MONITOR_"

@@ -15,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from monitor.model import Order
+from monitor.model import Order, OrderView
+from monitor.orders import OrderBook
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -132,6 +133,21 @@ def changes_for(payload: OrderChanges, current: Order) -> Update:
     if not changes and payload.track is None:
         raise BadInput("nothing to change")
     return Update(changes=changes, track=payload.track)
+
+
+def add(book: OrderBook, data: Any) -> OrderView:
+    """Validate an `add` payload and add the order (DuplicateOrder if the id is taken)."""
+    return book.add(parse(NewOrder, data).to_order())
+
+
+def update(book: OrderBook, order_id: str, data: Any) -> OrderView:
+    """Validate an `update` payload and apply it (UnknownOrder if there is no such order)."""
+    payload = parse(OrderChanges, data)
+    wanted = changes_for(payload, book.get(order_id).order)
+    try:
+        return book.update(order_id, track=wanted.track, **wanted.changes)
+    except ValueError as exc:  # the changed order breaks an invariant: nothing was written
+        raise BadInput(str(exc)) from None
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -1,5 +1,5 @@
 """The local HTTP API: health, metrics, orders, and the webhook routes of source plugins.
 
 `settings` is imported by the configuration and stays free of aiohttp.web; the app is built in
-`monitor.http.api` and served by `monitor.http.server`.
+`monitor.web.api` and served by `monitor.web.server`.
 """

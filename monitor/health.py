@@ -1,0 +1,73 @@
+"""Is the daemon well? Named checks, each saying nothing when fine and the reason when not.
+
+The daemon registers one check per part (store, sources, broker, notifier); `/healthz` reports
+them. Checks are cheap reads of state the parts keep anyway: asking never does I/O beyond one
+small SQLite query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from monitor.store import Store
+from monitor.tracker import Tracker
+
+Check = Callable[[], str | None]
+"""Returns None when the part is fine, else what is wrong in one line."""
+
+
+class Health:
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+
+    def add(self, name: str, check: Check) -> None:
+        self._checks[name] = check
+
+    def report(self) -> dict[str, str | None]:
+        """Each check's reason (None for ok); a check that raises is itself a reason."""
+        results: dict[str, str | None] = {}
+        for name, check in self._checks.items():
+            try:
+                results[name] = check()
+            except Exception as exc:
+                results[name] = f"check failed: {type(exc).__name__}"
+        return results
+
+
+def store_check(store: Store) -> Check:
+    def check() -> str | None:
+        try:
+            store.current_rev()
+        except sqlite3.Error as exc:
+            return f"database unusable: {exc}"
+        return None
+
+    return check
+
+
+def sources_check(tracker: Tracker) -> Check:
+    def check() -> str | None:
+        failing = [
+            f"{name}: {health.last_error} ({health.failures} failed polls in a row)"
+            for name, health in sorted(tracker.health.items())
+            if not health.healthy
+        ]
+        return "; ".join(failing) or None
+
+    return check
+
+
+def notifier_check(store: Store) -> Check:
+    """Warnings whose delivery has been tried and has not succeeded yet (read from the outbox)."""
+
+    def check() -> str | None:
+        count, error = store.connection.execute(
+            "SELECT COUNT(*), MAX(last_error) FROM outbox WHERE sent_at IS NULL AND attempts > 0"
+        ).fetchone()
+        if not count:
+            return None
+        reason = f"{count} notifications not delivered yet"
+        return f"{reason} (last error: {error})" if error else reason
+
+    return check
