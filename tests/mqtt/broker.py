@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,16 +120,30 @@ class Watcher:
                 await asyncio.sleep(0.05)
 
     async def wait_for(
-        self, topic: str, payload: str | None = None, *, after: int = 0
+        self, topic: str, payload: str | None = None, *, after: int = 0,
+        containing: str | None = None,
     ) -> tuple[int, str]:
-        """The index and payload of the first message on `topic` (with `payload`) past `after`."""
+        """The index and payload of the first message on `topic` past `after` that is `payload`
+        (or contains `containing`)."""
+        found: list[tuple[int, str]] = []
+
+        def arrived(messages: list[tuple[str, str, bool]]) -> bool:
+            for index in range(after, len(messages)):
+                got_topic, got, _ = messages[index]
+                if got_topic == topic and (payload is None or got == payload) and (
+                    containing is None or containing in got
+                ):
+                    found.append((index, got))
+                    return True
+            return False
+
+        await self.wait_until(arrived)
+        return found[0]
+
+    async def wait_until(self, done: Callable[[list[tuple[str, str, bool]]], bool]) -> None:
+        """Until `done(messages)` holds (checked at each new message), at most WAIT_S."""
         async with asyncio.timeout(WAIT_S), self._changed:
-            while True:
-                for index in range(after, len(self.messages)):
-                    got_topic, got, _ = self.messages[index]
-                    if got_topic == topic and (payload is None or got == payload):
-                        return index, got
-                await self._changed.wait()
+            await self._changed.wait_for(lambda: done(self.messages))
 
     def on(self, topic: str) -> list[str]:
         return [payload for got, payload, _ in self.messages if got == topic]
