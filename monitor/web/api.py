@@ -36,6 +36,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Metrics = Callable[[], str]
 
 HOOKS = "/hooks"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRUE = frozenset({"1", "true", "yes"})
 
@@ -150,8 +151,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[METRICS](), content_type="text/plain",
-                        headers={"X-Content-Type-Options": "nosniff"}, charset="utf-8")
+    return web.Response(text=request.app[METRICS](), headers={"Content-Type": PROMETHEUS_TEXT})
 
 
 async def list_orders(request: web.Request) -> web.Response:

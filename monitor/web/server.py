@@ -17,15 +17,14 @@ class HttpServer:
     """`async with HttpServer(app, host=..., port=...) as server:`; port 0 binds a free port."""
 
     def __init__(self, app: web.Application, *, host: str, port: int) -> None:
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         self._host = host
         self._port = port
         self.port = port  # the bound port once entered
 
     async def __aenter__(self) -> Self:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        site = web.TCPSite(self._runner, self._host, self._port)
         try:
             await site.start()
         except OSError as exc:
