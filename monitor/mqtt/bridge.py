@@ -158,7 +158,7 @@ class MqttBridge:
                             buffer_bound=self._settings.buffer)
             failures += 1
             await self._pause(self._backoff(failures))
-        log.info("monitor.mqtt.stopped")
+        log.info("monitor.mqtt.stopped", unsent_events=len(self._events))
 
     def _backoff(self, failures: int) -> float:
         low = self._settings.reconnect_min.total_seconds()
