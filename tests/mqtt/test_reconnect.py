@@ -118,3 +118,21 @@ async def test_past_the_bound_the_oldest_events_are_dropped_and_logged(tmp_path:
         assert dropped[0]["dropped"] == 3 and dropped[0]["kinds"] == {"source_failed": 3}
     finally:
         broker.stop()
+
+
+async def test_without_a_broker_the_daemon_works_and_catches_up_later(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path)  # not started yet: nothing answers on its port
+    pipeline = builders.pipeline(tmp_path)
+    bridge = bridge_for(pipeline, broker)
+    topics = Topics.of(bridge._settings)
+    try:
+        async with bridge:
+            view = pipeline.orders.add(builders.order("7300001"))
+            assert view.order.id == "7300001" and not bridge.connected
+            await until(lambda: bool(bridge.last_error))  # it tried, and keeps trying
+            broker.start()
+            async with watch_all(bridge._settings) as watcher:
+                await watcher.wait_for(f"{topics.order('7300001')}/state", "unknown")
+                await watcher.wait_for(topics.discovery("7300001"))
+    finally:
+        broker.stop()
