@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Protocol
 
 from monitor.store import Store
 from monitor.tracker import Tracker
@@ -33,6 +34,22 @@ class Health:
             except Exception as exc:
                 results[name] = f"check failed: {type(exc).__name__}"
         return results
+
+
+class BrokerLink(Protocol):
+    """What the MQTT bridge tells about its connection."""
+
+    connected: bool
+    last_error: str
+
+
+def broker_check(link: BrokerLink) -> Check:
+    def check() -> str | None:
+        if link.connected:
+            return None
+        return f"broker unreachable: {link.last_error or 'not connected yet'}"
+
+    return check
 
 
 def store_check(store: Store) -> Check:

@@ -61,14 +61,17 @@ class MqttBridge:
     """`async with MqttBridge(...) as bridge:`; leaving publishes `offline` and disconnects."""
 
     def __init__(
-        self, *, settings: MqttSettings, store: Store, bus: Bus, clock: Clock, orders: OrderBook
+        self, *, settings: MqttSettings, store: Store, bus: Bus, clock: Clock, orders: OrderBook,
+        password: str | None = None,
     ) -> None:
-        """
+        """Build inside the running event loop (aiomqtt's client wants one).
+
         settings: the `[mqtt]` section (`settings.active` must be true).
         store: read for the current state of orders and their warnings.
         bus: every event on it is published; order changes trigger state updates.
         clock: for "days in transit" and outage durations.
         orders: where MQTT commands are carried out (only used with `settings.commands`).
+        password: the broker password, already read (see `MqttSettings.resolved_password`).
         """
         self._settings = settings
         self._store = store
@@ -76,7 +79,7 @@ class MqttBridge:
         self._clock = clock
         self._orders = orders
         self._topics = Topics.of(settings)
-        self._client = _client(settings, self._topics)
+        self._client = _client(settings, self._topics, password)
         self._events: deque[Event] = deque(maxlen=settings.buffer)
         self._dropped: Counter[str] = Counter()
         self._dirty: set[str] = set()
@@ -89,28 +92,37 @@ class MqttBridge:
         self.connected = False
         self.last_error = ""
 
-    async def __aenter__(self) -> Self:
+    def start(self) -> None:
+        """Follow the bus and connect in the background; returns at once."""
         self._unsubscribe.append(self._bus.subscribe(Event, self._on_event))
         self._task = asyncio.create_task(self._run(), name="mqtt")
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
+        """Publish what is buffered and `offline`, then disconnect (forcibly after a timeout)."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        self._unsubscribe.clear()
+        if self._task is None:
+            return
         self._stopping.set()
         self._wake.set()
-        assert self._task is not None
         try:
-            # The task publishes `offline` and what is still buffered, then disconnects cleanly.
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 await asyncio.shield(self._task)
         except TimeoutError:
             log.warning("monitor.mqtt.stop_timeout", buffered=len(self._events))
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     # --- from the bus (synchronous: only bookkeeping here) ----------------------------------
 
@@ -284,13 +296,13 @@ def _orders_touched(event: Event) -> tuple[str, ...]:
     return ()
 
 
-def _client(settings: MqttSettings, topics: Topics) -> aiomqtt.Client:
+def _client(settings: MqttSettings, topics: Topics, password: str | None) -> aiomqtt.Client:
     tls = ssl.create_default_context(cafile=settings.ca_file) if settings.tls else None
     return aiomqtt.Client(
         settings.host,
         settings.port,
         username=settings.username,
-        password=settings.resolved_password(),
+        password=password,
         identifier=settings.client_id,
         will=aiomqtt.Will(topics.status, OFFLINE, qos=QOS, retain=True),
         tls_context=tls,

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from monitor.credentials import read_secret
 from monitor.durations import Duration
 
 _TOPIC_FORBIDDEN = ("+", "#", "\x00")
@@ -32,8 +31,7 @@ class MqttSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = Field(
-        None, description="file holding the password; relative paths are looked up in "
-        "$CREDENTIALS_DIRECTORY (systemd LoadCredential=) when it is set",
+        None, description="a file holding the password (systemd: password = \"credential:NAME\")",
     )
     ca_file: Path | None = Field(None, description="CA bundle for mqtts:// (default: system's)")
     client_id: str | None = Field(None, description="MQTT client id (default: a random one)")
@@ -95,9 +93,9 @@ class MqttSettings(BaseModel):
         return urlsplit(self.url or "").port or (8883 if self.tls else 1883)
 
     def resolved_password(self) -> str | None:
-        """The password, read from `password_file` at start (so a rotated file is picked up)."""
+        """The password, read from `password_file` at each start (a rotated file is picked up)."""
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_file is None:
             return None
-        return read_secret(self.password_file)
+        return self.password_file.expanduser().read_text(encoding="utf-8").strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -41,3 +42,9 @@ class HttpServer:
         tb: TracebackType | None,
     ) -> None:
         await self._runner.cleanup()
+
+
+async def serve_forever(app: web.Application, *, host: str, port: int) -> None:
+    """Serve until cancelled; a port that cannot be bound raises at once."""
+    async with HttpServer(app, host=host, port=port):
+        await asyncio.Event().wait()

@@ -6,8 +6,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from monitor.credentials import read_secret
-
 
 class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -20,8 +18,7 @@ class HttpSettings(BaseModel):
         None, description="bearer token for requests that change state; none refuses them all"
     )
     token_file: Path | None = Field(
-        None, description="file holding the token; relative paths are looked up in "
-        "$CREDENTIALS_DIRECTORY when it is set",
+        None, description="a file holding the token (under systemd: token = \"credential:NAME\")",
     )
 
     @field_validator("listen")
@@ -51,4 +48,4 @@ class HttpSettings(BaseModel):
             return self.token.get_secret_value() or None
         if self.token_file is None:
             return None
-        return read_secret(self.token_file) or None
+        return self.token_file.expanduser().read_text(encoding="utf-8").strip() or None

@@ -62,3 +62,19 @@ async def test_a_clean_stop_says_offline_and_health_sees_the_broker(
         finally:
             proc.kill()
             proc.wait(timeout=10)
+
+
+async def test_a_reload_reconnects_the_bridge(
+    broker: Broker, tmp_path: Path, isolated_env: Path
+) -> None:
+    path, topics = config(tmp_path, broker)
+    async with Watcher(*broker, topics.status) as watcher:
+        proc = start(path)
+        try:
+            index, _ = await watcher.wait_for(topics.status, "online")
+            proc.send_signal(signal.SIGHUP)  # the old bridge leaves cleanly, the new one comes
+            index, _ = await watcher.wait_for(topics.status, "offline", after=index)
+            await watcher.wait_for(topics.status, "online", after=index)
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)

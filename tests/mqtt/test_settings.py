@@ -46,12 +46,13 @@ def test_mistakes_are_configuration_errors(tmp_path: Path, section: str, message
         load_settings(config)
 
 
-def test_the_password_file_may_live_in_the_credentials_directory(
+def test_the_password_from_a_file_or_a_systemd_credential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "mqtt-password").write_text("hunter2\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    settings = MqttSettings(url="mqtt://broker", password_file=Path("mqtt-password"))
+    settings = MqttSettings(url="mqtt://broker", password_file=tmp_path / "mqtt-password")
     assert settings.resolved_password() == "hunter2"
-    assert MqttSettings(url="mqtt://b", password="pw").resolved_password() == "pw"
-    assert "pw" not in repr(MqttSettings(url="mqtt://b", password="pw"))
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    monkeypatch.setenv("PARCEL_MONITOR_MQTT__PASSWORD", "credential:mqtt-password")
+    assert Settings().mqtt.resolved_password() == "hunter2"
+    assert "hunter2" not in repr(Settings().mqtt)
