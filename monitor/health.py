@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Protocol
 
+from monitor.notify.outbox import FAILED, PENDING
 from monitor.store import Store
 from monitor.tracker import Tracker
 
@@ -76,15 +77,19 @@ def sources_check(tracker: Tracker) -> Check:
 
 
 def notifier_check(store: Store) -> Check:
-    """Warnings whose delivery has been tried and has not succeeded yet (read from the outbox)."""
+    """Warnings given up on, or being retried after a failed send (read from the outbox)."""
 
     def check() -> str | None:
-        count, error = store.connection.execute(
-            "SELECT COUNT(*), MAX(last_error) FROM outbox WHERE sent_at IS NULL AND attempts > 0"
+        failed, retrying, error = store.connection.execute(
+            """SELECT COUNT(*) FILTER (WHERE state = ?),
+                      COUNT(*) FILTER (WHERE state = ? AND attempts > 0),
+                      MAX(NULLIF(last_error, '')) FROM outbox WHERE state IN (?, ?)""",
+            (FAILED, PENDING, FAILED, PENDING),
         ).fetchone()
-        if not count:
+        problems = [f"{failed} notifications failed"] if failed else []
+        problems += [f"{retrying} notifications being retried"] if retrying else []
+        if not problems:
             return None
-        reason = f"{count} notifications not delivered yet"
-        return f"{reason} (last error: {error})" if error else reason
+        return ", ".join(problems) + (f" (last error: {error})" if error else "")
 
     return check

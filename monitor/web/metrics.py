@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.mqtt.payloads import state_text
+from monitor.notify.outbox import FAILED, MUTED, PENDING, SENT
 from monitor.store import Store
 from monitor.tracker import Tracker
 
@@ -94,13 +95,13 @@ def _warnings(store: Store) -> Family:
 
 
 def _notifications(store: Store) -> Family:
-    """sent: delivered; failed: tried and not delivered yet; pending: not tried yet."""
+    """The notifier's outbox by state: pending, sent, failed (given up) and muted."""
     family = Family("parcel_monitor_notifications", "gauge", "Warning notifications by state.")
-    sent, failed, pending = store.connection.execute(
-        """SELECT COUNT(sent_at), COUNT(*) FILTER (WHERE sent_at IS NULL AND attempts > 0),
-                  COUNT(*) FILTER (WHERE sent_at IS NULL AND attempts = 0) FROM outbox"""
-    ).fetchone()
-    return family.add(sent, state="sent").add(failed, state="failed").add(pending, state="pending")
+    counts = dict.fromkeys((PENDING, SENT, FAILED, MUTED), 0)
+    counts.update(store.connection.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
+    for state, count in counts.items():
+        family.add(count, state=state)
+    return family
 
 
 def _labels(labels: Labels) -> str:

@@ -174,6 +174,17 @@ async def test_health_reports_what_is_wrong(api: Api) -> None:
     assert body["checks"]["store"] == "ok"
 
 
+async def test_health_reports_notifications_that_failed(api: Api) -> None:
+    await api.call("POST", "/api/orders", NEW, headers=AUTH)
+    alert_id = api.pipeline.store.record_alert(builders.alert("5001", title="Test"))
+    api.pipeline.store.connection.execute(
+        "UPDATE outbox SET state = 'failed', attempts = 5, last_error = 'SMTP 550' "
+        "WHERE alert_id = ?", (alert_id,))
+    status, body = await api.call("GET", "/healthz")
+    assert status == 503
+    assert body["checks"]["notifier"] == "1 notifications failed (last error: SMTP 550)"
+
+
 async def test_metrics_in_prometheus_text(api: Api) -> None:
     await api.call("POST", "/api/orders", NEW, headers=AUTH)
     await api.call("POST", "/api/orders", {"id": "5002", "ordered": "2026-01-10"}, headers=AUTH)
@@ -192,6 +203,7 @@ async def test_metrics_in_prometheus_text(api: Api) -> None:
     assert int(samples['parcel_monitor_warnings_total{severity="warning"}']) >= 1
     assert samples['parcel_monitor_notifications{state="pending"}'] != "0"
     assert samples['parcel_monitor_notifications{state="sent"}'] == "0"
+    assert samples['parcel_monitor_notifications{state="muted"}'] == "0"
     assert "# TYPE parcel_monitor_polls_total counter" in text
 
 
