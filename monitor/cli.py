@@ -8,12 +8,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, orderinput
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, Settings, effective, load_settings
 from monitor.events import Alert, Event
@@ -22,7 +22,13 @@ from monitor.model import Order, OrderView
 from monitor.notify import report as notify_report
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
-from monitor.render import order_json, print_order_table, print_timeline, print_warning
+from monitor.render import (
+    order_json,
+    print_order_table,
+    print_timeline,
+    print_warning,
+    timeline_json,
+)
 from monitor.replay import alert_json, replay
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
@@ -43,23 +49,16 @@ class UserError(Exception):
 def parse_when(text: str) -> datetime:
     """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset."""
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0)).astimezone()
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; write YYYY-MM-DD or e.g. 2026-03-01T09:00:00+03:00"
-        ) from None
-    if value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +03:00")
-    return value
+        return orderinput.parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+        return orderinput.parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_days(text: str) -> int:
@@ -229,17 +228,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        data = order_json(view, len(alerts))
-        data["checkpoints"] = [
-            {"number": number, "at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-             "location": cp.location}
-            for number, cps in checkpoints.items() for cp in cps
-        ]
-        data["eta_history"] = [
-            {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
-            for at, e in etas
-        ]
-        data["warnings"] = [alert_json(a) for a in alerts]
+        data = timeline_json(view, checkpoints, etas, alerts)
         data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

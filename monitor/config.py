@@ -28,9 +28,11 @@ from pydantic_settings import (
 )
 
 from monitor.durations import Duration
+from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url
 from monitor.notify.settings import NotifySettings
 from monitor.rules.base import RuleSettings
+from monitor.web.settings import HttpSettings
 
 APP = "parcel-monitor"
 ENV_PREFIX = "PARCEL_MONITOR_"
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     sources_per_number: int = Field(
         1, ge=1, le=5, description="how many sources follow one number (more merge their scans)"
     )
+    mqtt: MqttSettings = MqttSettings()
+    http: HttpSettings = HttpSettings()
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )

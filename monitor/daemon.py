@@ -36,8 +36,10 @@ import structlog
 from monitor.clock import Clock, SystemClock
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
+from monitor.health import Health, broker_check, notifier_check, sources_check, store_check
 from monitor.logs import configure
 from monitor.model import Snapshot
+from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
@@ -45,6 +47,8 @@ from monitor.sources import ActiveSources, SharedSession, start_sources, validat
 from monitor.status import summary
 from monitor.store import Store
 from monitor.systemd import Notifier, keep_alive, watchdog_interval
+from monitor.web.api import build_app, metrics_renderer
+from monitor.web.server import serve_forever
 
 log = structlog.get_logger("monitor.daemon")
 
@@ -231,12 +235,78 @@ class Notifications(Part):
         await self._service.stop()
 
 
+class Mqtt(Part):
+    """The MQTT bridge (`monitor.mqtt.bridge`), when `[mqtt] url` is set."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        self.settings = settings.mqtt
+        self.password = _secret("mqtt.password_file", self.settings.resolved_password)
+        self.bridge: MqttBridge | None = None
+
+    def start(self, running: Running) -> None:
+        if not self.settings.active:
+            return
+        pipeline = running.pipeline
+        self.bridge = MqttBridge(settings=self.settings, store=pipeline.store, bus=pipeline.bus,
+                                 clock=pipeline.clock, orders=pipeline.orders,
+                                 password=self.password)
+        self.bridge.start()
+
+    async def stop(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.stop()
+
+
+class Http(Part):
+    """The HTTP API (`monitor.web`), unless `[http] enabled = false`."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        self.settings = settings.http
+        self.token = _secret("http.token_file", self.settings.resolved_token)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, running: Running) -> None:
+        if not self.settings.enabled:
+            return
+        pipeline = running.pipeline
+        health = Health()
+        health.add("store", store_check(pipeline.store))
+        health.add("sources", sources_check(pipeline.tracker))
+        health.add("notifier", notifier_check(pipeline.store))
+        # Started after the Mqtt part of the same generation, so its bridge is there to ask.
+        bridge = next((p.bridge for p in running.parts if isinstance(p, Mqtt) and p.bridge), None)
+        if bridge is not None:
+            health.add("broker", broker_check(bridge))
+        app = build_app(
+            store=pipeline.store, orders=pipeline.orders, health=health, token=self.token,
+            metrics_text=metrics_renderer(
+                pipeline.store, pipeline.tracker,
+                (lambda: bridge.connected) if bridge is not None else None,
+            ),
+            sources={name: source for name, (source, _) in pipeline.tracker.sources.items()},
+        )
+        self.tasks = [running.spawn(
+            serve_forever(app, host=self.settings.host, port=self.settings.port), name="http")]
+
+    async def stop(self) -> None:
+        await _cancel(self.tasks)
+
+
+def _secret(key: str, read: Callable[[], str | None]) -> str | None:
+    try:
+        return read()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read: {exc.strerror or exc}") from None
+
+
 PARTS: list[PartFactory] = [
     lambda settings, origin, running: Logging(settings),
     lambda settings, origin, running: Rules(settings, running.pipeline),
     Sources,
     lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
     Notifications,
+    Mqtt,
+    Http,
 ]
 """Built, applied and started in this order; stopped in reverse."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView
+from monitor.replay import alert_json
 
 _MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
 
@@ -40,6 +41,27 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
         "notes": order.notes,
         "warnings": warnings,
     }
+
+
+def timeline_json(
+    view: OrderView,
+    checkpoints: Mapping[str, Sequence[Checkpoint]],
+    etas: Sequence[tuple[datetime, EtaWindow | None]],
+    alerts: Sequence[Alert],
+) -> dict[str, Any]:
+    """One order with its checkpoints, ETA history and warnings (`show --json`, the HTTP API)."""
+    data = order_json(view, len(alerts))
+    data["checkpoints"] = [
+        {"number": number, "at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
+         "location": cp.location}
+        for number, cps in checkpoints.items() for cp in cps
+    ]
+    data["eta_history"] = [
+        {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
+        for at, e in etas
+    ]
+    data["warnings"] = [alert_json(a) for a in alerts]
+    return data
 
 
 def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -> None:

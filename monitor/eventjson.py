@@ -1,0 +1,41 @@
+"""Bus events as JSON objects: what MQTT's `<base>/events/<kind>` topics carry."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from monitor.events import Event, WarningRaised
+from monitor.model import EtaWindow, OrderView
+from monitor.render import order_json
+from monitor.replay import alert_json
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """`kind`, `at` and the event's own fields, with orders and warnings in their usual JSON."""
+    if isinstance(event, WarningRaised):
+        return {"kind": event.kind, **alert_json(event.alert)}
+    data: dict[str, Any] = {"kind": event.kind}
+    for field in dataclasses.fields(event):
+        data[field.name] = _plain(getattr(event, field.name))
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, OrderView):
+        return order_json(value)
+    if isinstance(value, EtaWindow):
+        return [value.earliest.isoformat(), value.latest.isoformat()]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,310 @@
+"""The MQTT bridge: mirrors open orders and bus events onto a broker, takes commands back.
+
+One aiomqtt client is reused across connections (`while True: async with client: ...`): a lost
+broker never stops the daemon, it only delays what the bridge publishes. What happened meanwhile
+is handled in two ways:
+- retained state (status, orders, discovery) is republished in full on every connect, because a
+  restarted broker may have lost it, and stale per-order updates are worth nothing;
+- events are kept in order in a bounded buffer and sent after the reconnect; past the bound the
+  oldest are dropped, and the bound and the drops are logged.
+Everything is published with QoS 1 and an event leaves the buffer only once the broker has
+acknowledged it, so a connection lost mid-flush resends rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections import Counter, deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import aiomqtt
+import structlog
+
+from monitor.bus import Bus
+from monitor.clock import Clock
+from monitor.eventjson import event_json
+from monitor.events import (
+    Alert,
+    CheckpointsAdded,
+    Event,
+    OrderAdded,
+    OrderRemoved,
+    OrderStateChanged,
+    OrderUpdated,
+    Tick,
+    WarningRaised,
+)
+from monitor.mqtt import commands
+from monitor.mqtt.payloads import (
+    OFFLINE,
+    ONLINE,
+    Message,
+    Topics,
+    order_messages,
+    removal_messages,
+)
+from monitor.mqtt.settings import MqttSettings
+from monitor.orders import OrderBook
+from monitor.store import Store
+
+log = structlog.get_logger("monitor.mqtt")
+
+QOS = 1
+STOP_TIMEOUT_S = 5.0
+
+
+class MqttBridge:
+    """`async with MqttBridge(...) as bridge:`; leaving publishes `offline` and disconnects."""
+
+    def __init__(
+        self, *, settings: MqttSettings, store: Store, bus: Bus, clock: Clock, orders: OrderBook,
+        password: str | None = None,
+    ) -> None:
+        """Build inside the running event loop (aiomqtt's client wants one).
+
+        settings: the `[mqtt]` section (`settings.active` must be true).
+        store: read for the current state of orders and their warnings.
+        bus: every event on it is published; order changes trigger state updates.
+        clock: for "days in transit" and outage durations.
+        orders: where MQTT commands are carried out (only used with `settings.commands`).
+        password: the broker password, already read (see `MqttSettings.resolved_password`).
+        """
+        self._settings = settings
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self._orders = orders
+        self._topics = Topics.of(settings)
+        self._client = _client(settings, self._topics, password)
+        self._events: deque[Event] = deque(maxlen=settings.buffer)
+        self._dropped: Counter[str] = Counter()
+        self._dirty: set[str] = set()
+        self._full = True  # republish everything retained at the next chance
+        self._day = clock.now().date()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self.connected = False
+        self.last_error = ""
+
+    def start(self) -> None:
+        """Follow the bus and connect in the background; returns at once."""
+        self._unsubscribe.append(self._bus.subscribe(Event, self._on_event))
+        self._task = asyncio.create_task(self._run(), name="mqtt")
+
+    async def stop(self) -> None:
+        """Publish what is buffered and `offline`, then disconnect (forcibly after a timeout)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await asyncio.shield(self._task)
+        except TimeoutError:
+            log.warning("monitor.mqtt.stop_timeout", buffered=len(self._events))
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- from the bus (synchronous: only bookkeeping here) ----------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if len(self._events) == self._events.maxlen:
+            dropped = self._events[0]
+            if not self._dropped:
+                log.warning("monitor.mqtt.buffer_full", bound=self._settings.buffer,
+                            policy="dropping the oldest events until the broker is back")
+            self._dropped[dropped.kind] += 1
+        self._events.append(event)
+        self._dirty.update(_orders_touched(event))
+        if isinstance(event, Tick) and event.at.date() != self._day:
+            self._day = event.at.date()  # "days in transit" moved on for every order
+            self._full = True
+        self._wake.set()
+
+    # --- the connection loop ----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        down_since: float | None = None
+        while not self._stopping.is_set():
+            try:
+                async with self._client:
+                    self.connected = True
+                    log.info("monitor.mqtt.connected", broker=self._settings.host,
+                             port=self._settings.port,
+                             down_for_s=None if down_since is None
+                             else round(self._clock.monotonic() - down_since, 1))
+                    failures, down_since = 0, None
+                    await self._session(self._client)
+            except* aiomqtt.MqttError as group:
+                self.last_error = str(group.exceptions[0])
+            except* Exception:
+                # A bug here must not take the daemon down with it: log, back off, try again.
+                log.exception("monitor.mqtt.failed")
+                self.last_error = "internal error (see the log)"
+            self.connected = False
+            if self._stopping.is_set():
+                break
+            if down_since is None:
+                down_since = self._clock.monotonic()
+                log.warning("monitor.mqtt.disconnected", reason=self.last_error,
+                            buffer_bound=self._settings.buffer)
+            failures += 1
+            await self._pause(self._backoff(failures))
+        log.info("monitor.mqtt.stopped", unsent_events=len(self._events))
+
+    def _backoff(self, failures: int) -> float:
+        low = self._settings.reconnect_min.total_seconds()
+        high = self._settings.reconnect_max.total_seconds()
+        return float(min(high, low * 2 ** min(failures - 1, 30)))
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            pass
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """One connection: announce, subscribe, then send and receive until stopped or cut."""
+        topics = self._topics
+        await client.publish(topics.status, ONLINE, qos=QOS, retain=True)
+        if self._settings.discovery:
+            await client.subscribe(topics.ha_status, qos=QOS)
+        if self._settings.commands:
+            await client.subscribe(topics.commands, qos=QOS)
+        self._full = True
+        if self._dropped:
+            log.warning("monitor.mqtt.events_dropped", bound=self._settings.buffer,
+                        dropped=sum(self._dropped.values()), kinds=dict(self._dropped))
+            self._dropped.clear()
+        async with asyncio.TaskGroup() as group:
+            receiver = group.create_task(self._receive(client), name="mqtt:receive")
+            await self._send(client)
+            receiver.cancel()
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            self._wake.clear()
+            await self._flush(client)
+            if self._stopping.is_set():
+                await client.publish(self._topics.status, OFFLINE, qos=QOS, retain=True)
+                return
+            await self._wake.wait()
+
+    async def _flush(self, client: aiomqtt.Client) -> None:
+        if self._full:
+            self._full = False
+            self._dirty.clear()
+            for message in self._everything():
+                await _publish(client, message)
+        while self._dirty:
+            for message in self._order_now(self._dirty.pop()):
+                await _publish(client, message)
+        while self._events:
+            event = self._events[0]
+            payload = json.dumps(event_json(event), ensure_ascii=False)
+            await _publish(client, Message(self._topics.event(event.kind), payload))
+            if self._events and self._events[0] is event:  # a full buffer may have dropped it
+                self._events.popleft()
+
+    def _everything(self) -> list[Message]:
+        """Every watched order's retained messages; removals for closed and removed ones."""
+        views, removed, _ = self._store.views_changed_since(0)
+        alerts: dict[str, list[Alert]] = {}
+        for stored in self._store.alerts():
+            alerts.setdefault(stored.alert.order_id, []).append(stored.alert)
+        now = self._clock.now()
+        discovery = self._settings.discovery
+        messages: list[Message] = []
+        watched = set()
+        for view in views:
+            if view.order.closed:
+                messages += removal_messages(self._topics, view.order.id, discovery=discovery)
+            else:
+                watched.add(view.order.id)
+                messages += order_messages(self._topics, view, alerts.get(view.order.id, []),
+                                           now, discovery=discovery)
+        for order_id in dict.fromkeys(removed):
+            if order_id not in watched:
+                messages += removal_messages(self._topics, order_id, discovery=discovery)
+        return messages
+
+    def _order_now(self, order_id: str) -> list[Message]:
+        view = self._store.get_view(order_id)
+        discovery = self._settings.discovery
+        if view is None or view.order.closed:
+            return removal_messages(self._topics, order_id, discovery=discovery)
+        alerts = [stored.alert for stored in self._store.alerts(order_id)]
+        return order_messages(self._topics, view, alerts, self._clock.now(), discovery=discovery)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        """Home Assistant's birth message and commands; ends with MqttError when the link drops."""
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if topic == self._topics.ha_status:
+                if payload == ONLINE.encode():
+                    log.info("monitor.mqtt.home_assistant_online")
+                    self._full = True
+                    self._wake.set()
+            elif self._settings.commands and message.topic.matches(self._topics.commands):
+                name = topic.rsplit("/", 1)[1]
+                if topic == self._topics.command_result:
+                    continue  # our own answers come back through the wildcard
+                answer = commands.execute(self._orders, name, payload)
+                await client.publish(self._topics.command_result,
+                                     json.dumps(answer, ensure_ascii=False), qos=QOS)
+
+
+async def _publish(client: aiomqtt.Client, message: Message) -> None:
+    await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
+
+
+def _orders_touched(event: Event) -> tuple[str, ...]:
+    """The orders whose retained state an event may have changed."""
+    match event:
+        case OrderStateChanged(view=view):
+            return (view.order.id,)
+        case OrderAdded(order=order) | OrderUpdated(order=order):
+            return (order.id,)
+        case OrderRemoved(order_id=order_id):
+            return (order_id,)
+        case WarningRaised(alert=alert):
+            return (alert.order_id,)
+        case CheckpointsAdded(order_ids=order_ids):
+            return order_ids
+    return ()
+
+
+def _client(settings: MqttSettings, topics: Topics, password: str | None) -> aiomqtt.Client:
+    tls = ssl.create_default_context(cafile=settings.ca_file) if settings.tls else None
+    return aiomqtt.Client(
+        settings.host,
+        settings.port,
+        username=settings.username,
+        password=password,
+        identifier=settings.client_id,
+        will=aiomqtt.Will(topics.status, OFFLINE, qos=QOS, retain=True),
+        tls_context=tls,
+        keepalive=settings.keepalive,
+    )

@@ -1,0 +1,173 @@
+"""What the bridge publishes, as pure functions of settings, orders and time.
+
+Topics (`<base>` is `base_topic`):
+- `<base>/status`: `online` / `offline`, retained (the last will says `offline`);
+- `<base>/orders/<id>/state`: the order's normalized status, retained;
+- `<base>/orders/<id>/attributes`: retained JSON with what a dashboard shows;
+- `<base>/events/<kind>`: each bus event as JSON, not retained;
+- `<prefix>/sensor/<node>/<id>/config`: Home Assistant discovery, retained.
+
+Order ids go into topics through `topic_id`: characters MQTT or Home Assistant give a meaning to
+(`/`, `+`, `#`, spaces, ...) become `_`, so any id the buyer typed yields a valid topic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor import __version__
+from monitor.events import Alert
+from monitor.model import OrderView
+from monitor.mqtt.settings import MqttSettings
+
+ONLINE = "online"
+OFFLINE = "offline"
+AWAITING_TRACK = "awaiting_track"  # no track number yet: the buyer's next step, not a carrier's
+UNKNOWN = "unknown"  # a number we have not heard about yet
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def topic_id(text: str) -> str:
+    return _UNSAFE.sub("_", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: str
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    base: str
+    discovery_prefix: str
+
+    @classmethod
+    def of(cls, settings: MqttSettings) -> Topics:
+        return cls(base=settings.base_topic, discovery_prefix=settings.discovery_prefix)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def node(self) -> str:
+        """This daemon's id in Home Assistant: one device per base topic."""
+        return topic_id(self.base)
+
+    @property
+    def ha_status(self) -> str:
+        return f"{self.discovery_prefix}/status"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.base}/cmd/+"
+
+    @property
+    def command_result(self) -> str:
+        return f"{self.base}/cmd/result"
+
+    def order(self, order_id: str) -> str:
+        return f"{self.base}/orders/{topic_id(order_id)}"
+
+    def event(self, kind: str) -> str:
+        return f"{self.base}/events/{kind}"
+
+    def discovery(self, order_id: str) -> str:
+        return f"{self.discovery_prefix}/sensor/{self.node}/{topic_id(order_id)}/config"
+
+
+def state_text(view: OrderView) -> str:
+    if view.tracking.status is not None:
+        return view.tracking.status.value
+    return UNKNOWN if view.order.tracks else AWAITING_TRACK
+
+
+def days_in_transit(view: OrderView, now: datetime) -> int:
+    """Whole days since payment, up to the delivery when the parcel has arrived."""
+    tracking = view.tracking
+    end = tracking.status_since if view.is_final and tracking.status_since else now
+    return max(0, (end - view.order.paid).days)
+
+
+def attributes(view: OrderView, alerts: list[Alert], now: datetime) -> dict[str, Any]:
+    order, tracking = view.order, view.tracking
+    cp = tracking.last_checkpoint
+    return {
+        "order_id": order.id,
+        "title": order.title,
+        "shop": order.shop,
+        "track": order.track,
+        "tracks": list(order.tracks),
+        "status": state_text(view),
+        "status_since": tracking.status_since.isoformat() if tracking.status_since else None,
+        "last_checkpoint": cp.text if cp else None,
+        "last_checkpoint_place": cp.location if cp else None,
+        "last_checkpoint_at": cp.at.isoformat() if cp else None,
+        "eta_earliest": tracking.eta.earliest.isoformat() if tracking.eta else None,
+        "eta_latest": tracking.eta.latest.isoformat() if tracking.eta else None,
+        "protection_until": order.protection_until.isoformat() if order.protection_until else None,
+        "days_in_transit": days_in_transit(view, now),
+        "warnings": [
+            {"rule": a.rule, "severity": a.severity.value, "title": a.title, "at": a.at.isoformat()}
+            for a in alerts
+        ],
+    }
+
+
+def discovery_config(topics: Topics, view: OrderView) -> dict[str, Any]:
+    order = view.order
+    base = topics.order(order.id)
+    return {
+        "name": order.title or f"Order {order.id}",
+        "unique_id": f"{topics.node}_order_{topic_id(order.id)}",
+        "object_id": f"parcel_{topic_id(order.id)}",
+        "state_topic": f"{base}/state",
+        "json_attributes_topic": f"{base}/attributes",
+        "availability_topic": topics.status,
+        "payload_available": ONLINE,
+        "payload_not_available": OFFLINE,
+        "icon": "mdi:package-variant-closed",
+        "device": {
+            "identifiers": [topics.node],
+            "name": "Parcel monitor",
+            "manufacturer": "parcel-monitor",
+            "model": "order watchdog",
+            "sw_version": __version__,
+        },
+    }
+
+
+def order_messages(
+    topics: Topics, view: OrderView, alerts: list[Alert], now: datetime, *, discovery: bool
+) -> list[Message]:
+    """Everything retained about an order still being watched."""
+    base = topics.order(view.order.id)
+    messages = [
+        Message(f"{base}/state", state_text(view), retain=True),
+        Message(f"{base}/attributes", _dumps(attributes(view, alerts, now)), retain=True),
+    ]
+    if discovery:
+        messages.append(
+            Message(topics.discovery(view.order.id), _dumps(discovery_config(topics, view)), True)
+        )
+    return messages
+
+
+def removal_messages(topics: Topics, order_id: str, *, discovery: bool) -> list[Message]:
+    """Empty retained payloads: the broker forgets the order and Home Assistant drops the sensor."""
+    base = topics.order(order_id)
+    messages = [Message(f"{base}/state", "", True), Message(f"{base}/attributes", "", True)]
+    if discovery:
+        messages.insert(0, Message(topics.discovery(order_id), "", True))
+    return messages
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

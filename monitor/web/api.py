@@ -1,0 +1,208 @@
+"""The HTTP API as an aiohttp application; `build_app` wires it to the running daemon.
+
+Reads are open (the server listens on localhost by default); anything that changes state needs
+`Authorization: Bearer <http.token>`, and with no token configured such requests are refused.
+Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 for auth, 404 for
+unknown orders, 409 for a duplicate id; a bug is a bare 500 (the details go to the log only).
+
+Source plugins may expose `webhook_routes()` returning aiohttp route definitions; they are
+mounted under `/hooks/<source name>` and authenticate their callers themselves (a carrier cannot
+know our token), so the bearer check does not apply there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from monitor import orderinput
+from monitor.health import Health
+from monitor.orderinput import BadInput
+from monitor.orders import OrderBook
+from monitor.plugin import TrackingSource
+from monitor.render import order_json, timeline_json
+from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
+from monitor.tracker import Tracker
+from monitor.web import metrics
+
+log = structlog.get_logger("monitor.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Metrics = Callable[[], str]
+
+HOOKS = "/hooks"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_TRUE = frozenset({"1", "true", "yes"})
+
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
+ORDERS: web.AppKey[OrderBook] = web.AppKey("orders", OrderBook)
+HEALTH: web.AppKey[Health] = web.AppKey("health", Health)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+TOKEN: web.AppKey[str | None] = web.AppKey("token")
+
+
+def build_app(
+    *,
+    store: Store,
+    orders: OrderBook,
+    health: Health,
+    metrics_text: Metrics,
+    token: str | None,
+    sources: Mapping[str, TrackingSource] | None = None,
+) -> web.Application:
+    """
+    store, orders: where orders are read and changed (always through the order book).
+    health: the checks `/healthz` reports.
+    metrics_text: renders `/metrics` at scrape time.
+    token: the bearer token for changes; None refuses every change.
+    sources: running sources; those with `webhook_routes()` get them mounted.
+    """
+    app = web.Application(middlewares=[_errors, _auth])
+    app[STORE], app[ORDERS], app[HEALTH] = store, orders, health
+    app[METRICS], app[TOKEN] = metrics_text, token
+    app.add_routes([
+        web.get("/healthz", healthz),
+        web.get("/metrics", metrics_endpoint),
+        web.get("/api/orders", list_orders),
+        web.post("/api/orders", add_order),
+        web.get("/api/orders/{id}", get_order, name="order"),
+        web.patch("/api/orders/{id}", update_order),
+        web.delete("/api/orders/{id}", remove_order),
+        web.post("/api/orders/{id}/close", close_order),
+    ])
+    for name, source in sorted((sources or {}).items()):
+        routes = getattr(source, "webhook_routes", None)
+        if callable(routes):
+            hooks = web.Application()
+            hooks.add_routes(routes())
+            app.add_subapp(f"{HOOKS}/{name}", hooks)
+            log.info("monitor.http.webhooks_mounted", source=name, prefix=f"{HOOKS}/{name}")
+    return app
+
+
+def metrics_renderer(store: Store, tracker: Tracker, broker: Callable[[], bool] | None) -> Metrics:
+    def render() -> str:
+        connected = broker() if broker is not None else None
+        return metrics.render(metrics.collect(store, tracker, broker_connected=connected))
+
+    return render
+
+
+# --- middlewares ---------------------------------------------------------------------------
+
+
+def _problem(status: int, reason: str, **headers: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status, headers=headers)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadInput as exc:
+        return _problem(400, str(exc))
+    except UnknownOrder as exc:
+        return _problem(404, str(exc))
+    except DuplicateOrder as exc:
+        return _problem(409, str(exc))
+    except StoreError as exc:
+        log.error("monitor.http.store_failed", path=request.path, reason=str(exc))
+        return _problem(503, "the database is not usable right now")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _problem(exc.status, exc.reason)
+    except Exception:
+        log.exception("monitor.http.failed", method=request.method, path=request.path)
+        return _problem(500, "internal error")
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in _READS or request.path.startswith(f"{HOOKS}/"):
+        return await handler(request)
+    token = request.app[TOKEN]
+    if token is None:
+        return _problem(403, "changes over HTTP are disabled: set http.token to allow them")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        return _problem(401, "a valid bearer token is required", **{
+            "WWW-Authenticate": 'Bearer realm="parcel-monitor"'})
+    return await handler(request)
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    checks = request.app[HEALTH].report()
+    reasons = {name: reason for name, reason in checks.items() if reason}
+    body = {
+        "status": "degraded" if reasons else "ok",
+        "checks": {name: reason or "ok" for name, reason in checks.items()},
+    }
+    return web.json_response(body, status=503 if reasons else 200)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[METRICS](), headers={"Content-Type": PROMETHEUS_TEXT})
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    include_closed = request.query.get("all", "").lower() in _TRUE
+    counts: dict[str, int] = {}
+    for stored in store.alerts():
+        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
+    views = store.views(include_closed=include_closed)
+    return web.json_response([order_json(v, counts.get(v.order.id, 0)) for v in views])
+
+
+async def get_order(request: web.Request) -> web.Response:
+    return web.json_response(_timeline(request.app[STORE], request.match_info["id"]))
+
+
+async def add_order(request: web.Request) -> web.Response:
+    view = orderinput.add(request.app[ORDERS], await _body(request))
+    location = request.app.router["order"].url_for(id=view.order.id)
+    return web.json_response(_timeline(request.app[STORE], view.order.id), status=201,
+                             headers={"Location": str(location)})
+
+
+async def update_order(request: web.Request) -> web.Response:
+    order_id = request.match_info["id"]
+    orderinput.update(request.app[ORDERS], order_id, await _body(request))
+    return web.json_response(_timeline(request.app[STORE], order_id))
+
+
+async def close_order(request: web.Request) -> web.Response:
+    order_id = request.match_info["id"]
+    request.app[ORDERS].close(order_id)
+    return web.json_response(_timeline(request.app[STORE], order_id))
+
+
+async def remove_order(request: web.Request) -> web.Response:
+    request.app[ORDERS].remove(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"the body is not JSON: {exc}") from None
+
+
+def _timeline(store: Store, order_id: str) -> dict[str, Any]:
+    view = store.get_view(order_id)
+    if view is None:
+        raise UnknownOrder(f"no order {order_id}")
+    alerts = [stored.alert for stored in store.alerts(order_id)]
+    return timeline_json(view, store.checkpoints(view.order.tracks),
+                         store.eta_history(order_id), alerts)

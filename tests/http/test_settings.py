@@ -1,0 +1,49 @@
+"""The [http] section, and a daemon that cannot read its token refusing to start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, Settings, load_settings
+from monitor.daemon import serve
+from monitor.web.settings import HttpSettings
+
+
+def test_listen_defaults_to_localhost_8765_and_takes_port_0() -> None:
+    default = HttpSettings()
+    assert (default.enabled, default.host, default.port) == (True, "127.0.0.1", 8765)
+    assert HttpSettings(listen="[::1]:0").host == "::1"
+
+
+def test_listen_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCEL_MONITOR_HTTP__LISTEN", "0.0.0.0:9000")
+    assert Settings().http.port == 9000
+
+
+@pytest.mark.parametrize("listen", ["8765", "localhost", "host:99999", ":80"])
+def test_a_bad_address_is_a_configuration_error(
+    tmp_path: Path, listen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARCEL_MONITOR_HTTP__LISTEN")  # the environment would win over the file
+    config = tmp_path / "config.toml"
+    config.write_text(f'[http]\nlisten = "{listen}"\n')
+    with pytest.raises(ConfigError, match="host:port"):
+        load_settings(config)
+
+
+def test_the_token_comes_from_the_config_or_a_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text(" abc \n")
+    assert HttpSettings(token_file=tmp_path / "token").resolved_token() == "abc"
+    assert HttpSettings(token="xyz").resolved_token() == "xyz"
+    assert HttpSettings().resolved_token() is None
+
+
+async def test_an_unreadable_token_file_stops_the_daemon_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[http]\ntoken_file = "{tmp_path / "missing"}"\n')
+    settings, path = load_settings(config)
+    with pytest.raises(ConfigError, match=r"http\.token_file: cannot read"):
+        await asyncio.wait_for(serve(settings, path, stop=asyncio.Event()), 10)

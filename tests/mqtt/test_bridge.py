@@ -1,0 +1,193 @@
+"""The bridge against a real broker: retained state, discovery, events, commands, clean stop."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from monitor.events import OrderRemoved, WarningRaised
+from monitor.mqtt.bridge import MqttBridge
+from monitor.mqtt.payloads import Topics
+from monitor.mqtt.settings import MqttSettings
+from monitor.pipeline import Pipeline
+from tests import builders
+from tests.mqtt.broker import Watcher, unique_base
+
+Broker = tuple[str, int]
+
+
+def settings_for(host: str, port: int, **extra: Any) -> MqttSettings:
+    return MqttSettings(
+        url=f"mqtt://{host}:{port}", base_topic=unique_base(),
+        discovery_prefix=f"ha-test-{uuid.uuid4().hex[:8]}", reconnect_min=0.05,
+        reconnect_max=0.5, **extra,
+    )
+
+
+@asynccontextmanager
+async def running(
+    pipeline: Pipeline, settings: MqttSettings
+) -> AsyncIterator[tuple[MqttBridge, Watcher, Topics]]:
+    """The bridge, and a watcher on everything it may publish (subscribed before it starts)."""
+    bridge = MqttBridge(settings=settings, store=pipeline.store, bus=pipeline.bus,
+                        clock=pipeline.clock, orders=pipeline.orders)
+    async with watch_all(settings) as watcher, bridge:
+        topics = Topics.of(settings)
+        await watcher.wait_for(topics.status, "online")
+        yield bridge, watcher, topics
+
+
+def watch_all(settings: MqttSettings) -> Watcher:
+    return Watcher(settings.host, settings.port, f"{settings.base_topic}/#",
+                   f"{settings.discovery_prefix}/#")
+
+
+async def test_order_state_attributes_and_discovery_are_retained(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    settings = settings_for(*broker)
+    async with running(pipeline, settings) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100001"))
+        pipeline.tracker.apply([builders.moved("RA100000001CN")])
+        order = topics.order("8100001")
+        await watcher.wait_for(f"{order}/state", "in_transit")
+        await watcher.wait_for(topics.discovery("8100001"))
+
+    # A subscriber that comes later gets all of it from the broker's retained messages.
+    async with watch_all(settings) as late:
+        await late.wait_for(topics.status, "offline")  # the clean stop said so
+        _, state = await late.wait_for(f"{order}/state")
+        _, attributes = await late.wait_for(f"{order}/attributes")
+        _, config = await late.wait_for(topics.discovery("8100001"))
+        assert all(retained for _, _, retained in late.messages)
+    assert state == "in_transit"
+    attrs = json.loads(attributes)
+    assert attrs["title"] == "Desk lamp"
+    assert attrs["tracks"] == ["RA100000001CN"]
+    assert attrs["last_checkpoint"] == "Departed from sorting center"
+    assert attrs["last_checkpoint_place"] == "Shenzhen"
+    assert attrs["last_checkpoint_at"].startswith("2026-01-13")
+    assert (attrs["eta_earliest"], attrs["eta_latest"]) == ("2026-02-01", "2026-02-10")
+    assert attrs["protection_until"].startswith("2026-03-11")
+    assert attrs["days_in_transit"] > 0
+    # The rules ran on the real clock: a January parcel silent since then is stalled.
+    assert "stalled" in {w["rule"] for w in attrs["warnings"]}
+    ha = json.loads(config)
+    assert ha["state_topic"] == f"{order}/state"
+    assert ha["json_attributes_topic"] == f"{order}/attributes"
+    assert ha["availability_topic"] == topics.status
+    assert ha["unique_id"] == f"{topics.node}_order_8100001"
+    assert ha["device"]["identifiers"] == [topics.node]
+    assert ha["name"] == "Desk lamp"
+
+
+async def test_closing_or_removing_an_order_removes_its_sensor(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("A-1"))
+        pipeline.orders.add(builders.order("B/2", track="RA200000002CN"))
+        index, _ = await watcher.wait_for(topics.discovery("B/2"))
+        pipeline.orders.close("A-1")
+        pipeline.orders.remove("B/2")
+        await watcher.wait_for(topics.discovery("A-1"), "", after=index)
+        await watcher.wait_for(topics.discovery("B/2"), "", after=index)
+        await watcher.wait_for(f"{topics.order('B/2')}/state", "", after=index)
+    assert topics.discovery("B/2").endswith("/B_2/config")  # ids are made topic-safe
+
+
+async def test_every_event_and_warning_is_published_as_json(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100002"))
+        _, added = await watcher.wait_for(topics.event("order_added"))
+        _, state = await watcher.wait_for(topics.event("order_state"))
+        warning = builders.alert("8100002", title="Test warning")
+        mark = len(watcher.messages)
+        pipeline.store.record_alert(warning)
+        pipeline.bus.publish(WarningRaised(at=warning.at, alert=warning))
+        _, raised = await watcher.wait_for(topics.event("warning"), after=mark)
+        _, attributes = await watcher.wait_for(  # the attributes list the order's warnings
+            f"{topics.order('8100002')}/attributes", after=mark, containing=warning.title)
+        pipeline.bus.publish(OrderRemoved(at=warning.at, order_id="nothing"))
+        await watcher.wait_for(topics.event("order_removed"))
+        assert not any(retained for topic, _, retained in watcher.messages
+                       if topic.startswith(f"{topics.base}/events/"))
+    assert json.loads(added)["order"]["id"] == "8100002"
+    assert json.loads(state)["view"]["status"] is None
+    assert json.loads(raised)["title"] == "Test warning"
+    assert json.loads(raised)["order"] == "8100002"
+    assert warning.title in [w["title"] for w in json.loads(attributes)["warnings"]]
+
+
+async def test_home_assistant_coming_online_gets_discovery_again(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    settings = settings_for(*broker)
+    async with running(pipeline, settings) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100003"))
+        index, _ = await watcher.wait_for(topics.discovery("8100003"))
+        async with aiomqtt.Client(*broker) as home_assistant:
+            await home_assistant.publish(topics.ha_status, "online")
+        await watcher.wait_for(topics.discovery("8100003"), after=index + 1)
+
+
+async def test_commands_are_validated_like_the_cli_and_answered(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    settings = settings_for(*broker, commands=True)
+    async with running(pipeline, settings) as (_, watcher, topics), \
+            aiomqtt.Client(*broker) as phone:
+
+        async def ask(command: str, payload: str) -> dict[str, Any]:
+            mark = len(watcher.messages)
+            await phone.publish(f"{topics.base}/cmd/{command}", payload, qos=1)
+            _, answer = await watcher.wait_for(topics.command_result, after=mark)
+            return json.loads(answer)  # type: ignore[no-any-return]
+
+        bad_date = await ask("add", json.dumps({"id": "9001", "ordered": "10.01.2026",
+                                                "request_id": "r1"}))
+        assert bad_date["ok"] is False and bad_date["request_id"] == "r1"
+        assert "is not a date; write YYYY-MM-DD" in bad_date["error"]
+        naive = await ask("add", json.dumps({"id": "9001", "ordered": "2026-01-10T09:00:00"}))
+        assert "has no UTC offset" in naive["error"]
+        assert "unknown field" in (await ask("add", '{"id": "9001", "ordered": "2026-01-10", '
+                                                    '"colour": "red"}'))["error"]
+        assert "not JSON" in (await ask("add", "{nope"))["error"]
+        assert pipeline.store.views() == []  # nothing changed by any of them
+
+        added = await ask("add", json.dumps({"id": "9001", "ordered": "2026-01-10",
+                                             "protection_days": 30, "title": "Kettle"}))
+        assert added == {"command": "add", "ok": True, "id": "9001"}
+        updated = await ask("update", json.dumps({"id": "9001", "track": "RA300000003CN"}))
+        assert updated["ok"] is True
+        assert pipeline.orders.get("9001").order.track == "RA300000003CN"
+        unknown = await ask("update", json.dumps({"id": "nope", "title": "x"}))
+        assert unknown["ok"] is False and "no order nope" in unknown["error"]
+        assert (await ask("close", json.dumps({"id": "9001"})))["ok"] is True
+        assert pipeline.orders.get("9001").order.closed
+
+
+async def test_commands_are_ignored_unless_enabled(broker: Broker, tmp_path: Path) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics), \
+            aiomqtt.Client(*broker) as phone:
+        await phone.publish(f"{topics.base}/cmd/add",
+                            json.dumps({"id": "9002", "ordered": "2026-01-10"}), qos=1)
+        # An event that the bridge publishes after it would have seen the command:
+        pipeline.orders.add(builders.order("marker"))
+        await watcher.wait_for(topics.event("order_added"))
+    assert watcher.on(topics.command_result) == []
+    assert [v.order.id for v in pipeline.store.views()] == ["marker"]
