@@ -28,10 +28,8 @@ class HttpServer:
         site = web.TCPSite(self._runner, self._host, self._port)
         try:
             await site.start()
-        except OSError as exc:
+        except OSError:
             await self._runner.cleanup()
-            log.error("monitor.http.bind_failed", host=self._host, port=self._port,
-                      reason=exc.strerror or str(exc))
             raise
         self.port = self._runner.addresses[0][1]
         log.info("monitor.http.listening", host=self._host, port=self.port)
@@ -44,7 +42,25 @@ class HttpServer:
         await self._runner.cleanup()
 
 
-async def serve_forever(app: web.Application, *, host: str, port: int) -> None:
-    """Serve until cancelled; a port that cannot be bound raises at once."""
-    async with HttpServer(app, host=host, port=port):
-        await asyncio.Event().wait()
+async def serve_forever(
+    app: web.Application, *, host: str, port: int, retry_s: float = 30.0
+) -> None:
+    """Serve until cancelled.
+
+    A port that cannot be bound (another program holds it) is tried again every `retry_s`: the
+    API is a convenience, and the warnings must keep flowing without it. Logged once when
+    binding fails and once when it works again.
+    """
+    failing = False
+    while True:
+        try:
+            async with HttpServer(app, host=host, port=port):
+                if failing:
+                    log.info("monitor.http.bind_recovered", host=host, port=port)
+                await asyncio.Event().wait()
+        except OSError as exc:
+            if not failing:
+                log.error("monitor.http.bind_failed", host=host, port=port,
+                          reason=exc.strerror or str(exc), retry_every_s=retry_s)
+            failing = True
+            await asyncio.sleep(retry_s)
