@@ -120,12 +120,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     paid = args.paid or args.ordered
-    order = _order_or_error(lambda: Order(
-        id=args.order_id, ordered_at=args.ordered, paid_at=args.paid, title=args.title or "",
-        shop=args.shop or "", protection_until=_protection(args, paid),
-        promised_by=args.promised, tracks=(args.track,) if args.track else (),
-        notes=args.notes or "",
-    ))
+    order = _order_or_error(
+        lambda: Order(
+            id=args.order_id,
+            ordered_at=args.ordered,
+            paid_at=args.paid,
+            title=args.title or "",
+            shop=args.shop or "",
+            protection_until=_protection(args, paid),
+            promised_by=args.promised,
+            tracks=(args.track,) if args.track else (),
+            notes=args.notes or "",
+        )
+    )
     pipeline = _open_pipeline(settings)
     try:
         view = pipeline.orders.add(order)
@@ -196,9 +203,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps([order_json(v, counts.get(v.order.id, 0))
-                          | {"notifications": unsent.get(v.order.id, {})} for v in views],
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    order_json(v, counts.get(v.order.id, 0))
+                    | {"notifications": unsent.get(v.order.id, {})}
+                    for v in views
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print_order_table(views, counts)
         if unsent_line:
@@ -277,12 +292,18 @@ def _print_check(events: Sequence[Any], running: Any, *, as_json: bool) -> int:
             if isinstance(event, WarningRaised):
                 print_warning(event.alert)
             else:
-                print(f"{event.kind}: " + ", ".join(
-                    f"{k}={v}" for k, v in _event_json(event).items() if k not in ("kind", "at")))
+                print(
+                    f"{event.kind}: "
+                    + ", ".join(
+                        f"{k}={v}" for k, v in _event_json(event).items() if k not in ("kind", "at")
+                    )
+                )
     failing = [n for n, h in running.pipeline.tracker.health.items() if not h.healthy]
     for name in failing:
-        print(f"source {name} failed: {running.pipeline.tracker.health[name].last_error}",
-              file=sys.stderr)
+        print(
+            f"source {name} failed: {running.pipeline.tracker.health[name].last_error}",
+            file=sys.stderr,
+        )
     return 1 if failing else 0
 
 
@@ -344,8 +365,10 @@ def _replay_notifier(
     def deliver(warnings: list[tuple[Alert, OrderView | None]]) -> int:
         failures = asyncio.run(send_now(channels, warnings, settings))
         for failure in failures:
-            print(f"parcel-monitor: notification failed: {failure.target.name}: {failure.reason}",
-                  file=sys.stderr)
+            print(
+                f"parcel-monitor: notification failed: {failure.target.name}: {failure.reason}",
+                file=sys.stderr,
+            )
         return len(failures)
 
     return deliver
@@ -383,20 +406,26 @@ def cmd_track(args: argparse.Namespace) -> int:
     settings, path = _settings(args)
     plugins = discover(settings.plugin_dirs)
     if args.source is not None and args.source not in plugins:
-        raise UserError(f"no source plugin called {args.source!r} (installed: "
-                        f"{', '.join(sorted(plugins))})")
+        raise UserError(
+            f"no source plugin called {args.source!r} (installed: {', '.join(sorted(plugins))})"
+        )
     checked = validate_sections(settings, plugins, str(path or "configuration"), only=args.source)
     if not checked:
-        raise UserError("no tracking source is configured; add a [sources.<name>] section "
-                        "(see `parcel-monitor plugins`) or name one with --source")
+        raise UserError(
+            "no tracking source is configured; add a [sources.<name>] section "
+            "(see `parcel-monitor plugins`) or name one with --source"
+        )
     store = Store.open(":memory:")  # cursors of a one-off lookup are not worth keeping
 
     async def lookup() -> Any:
         session = SharedSession()
         sources = start_sources(checked, plugins, store=store, clock=SystemClock(), http=session)
         try:
-            routing = Routing({n: s for n, (s, _) in sources.items()},
-                              preference=settings.source_order, per_number=len(sources))
+            routing = Routing(
+                {n: s for n, (s, _) in sources.items()},
+                preference=settings.source_order,
+                per_number=len(sources),
+            )
             return await look_up(args.number, sources, routing)
         finally:
             for source, _ in sources.values():
@@ -428,8 +457,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     configure("warning", "auto")
     folder = resources.files("monitor") / "scenarios"
     paths = sorted((p for p in folder.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
-    print("parcel-monitor demo: replaying the bundled example orders on a simulated clock.\n"
-          "Nothing is stored and nothing is sent; this is what the daemon would tell you.\n")
+    print(
+        "parcel-monitor demo: replaying the bundled example orders on a simulated clock.\n"
+        "Nothing is stored and nothing is sent; this is what the daemon would tell you.\n"
+    )
     total = 0
     for path in paths:
         scenario = load_scenario(Path(str(path)))
@@ -441,8 +472,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("   (no warnings: all went well)\n")
         for alert in alerts:
             print_warning(alert, indent="   ")
-    print(f"{total} warnings from {len(paths)} example orders. "
-          "Add your own with `parcel-monitor add --help`.")
+    print(
+        f"{total} warnings from {len(paths)} example orders. "
+        "Add your own with `parcel-monitor add --help`."
+    )
     return 0
 
 
@@ -489,18 +522,35 @@ def cmd_service_install(args: argparse.Namespace) -> int:
 
 
 def _order_fields(p: argparse.ArgumentParser, *, new: bool) -> None:
-    p.add_argument("--paid", type=parse_when, metavar="DATE", help="when you paid (default: the order date)")
+    p.add_argument(
+        "--paid", type=parse_when, metavar="DATE", help="when you paid (default: the order date)"
+    )
     p.add_argument("--title", help="what you bought, as you want to see it in warnings")
     p.add_argument("--shop", help="the seller's shop name")
     prot = p.add_mutually_exclusive_group()
-    prot.add_argument("--protection-until", type=parse_when, metavar="DATETIME",
-                      help="when buyer protection ends (the countdown on the order page)")
-    prot.add_argument("--protection-days", type=positive_days, metavar="N",
-                      help="buyer protection ends N days after payment")
-    p.add_argument("--promised", type=parse_day, metavar="DATE",
-                   help="the latest delivery date the shop promised")
-    p.add_argument("--track", metavar="NUMBER",
-                   help="the track number" + ("" if new else " (a new one is added and becomes current)"))
+    prot.add_argument(
+        "--protection-until",
+        type=parse_when,
+        metavar="DATETIME",
+        help="when buyer protection ends (the countdown on the order page)",
+    )
+    prot.add_argument(
+        "--protection-days",
+        type=positive_days,
+        metavar="N",
+        help="buyer protection ends N days after payment",
+    )
+    p.add_argument(
+        "--promised",
+        type=parse_day,
+        metavar="DATE",
+        help="the latest delivery date the shop promised",
+    )
+    p.add_argument(
+        "--track",
+        metavar="NUMBER",
+        help="the track number" + ("" if new else " (a new one is added and becomes current)"),
+    )
     p.add_argument("--notes", help="free text for yourself")
 
 
@@ -514,13 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
         "Try `parcel-monitor demo` first.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="configuration file (default: $PARCEL_MONITOR_CONFIG, "
-                        "~/.config/parcel-monitor/config.toml, /etc/parcel-monitor/config.toml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="configuration file (default: $PARCEL_MONITOR_CONFIG, "
+        "~/.config/parcel-monitor/config.toml, /etc/parcel-monitor/config.toml)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
-                **kw: Any) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str, **kw: Any
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, **kw)
         p.set_defaults(handler=handler)
         return p
@@ -549,19 +604,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("replay", cmd_replay, "replay scenario files on a simulated clock (SCENARIOS.md)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per warning, nothing else")
-    p.add_argument("--notify", metavar="URL",
-                   help="also deliver each warning through this Apprise URL")
+    p.add_argument(
+        "--notify", metavar="URL", help="also deliver each warning through this Apprise URL"
+    )
     p = command("track", cmd_track, "look a track number up once, without watching it")
     p.add_argument("number", metavar="NUMBER")
     p.add_argument("--source", metavar="NAME", help="ask this source only (see `plugins`)")
-    p.add_argument("--json", action="store_true",
-                   help='one object: {"number", "source", "status", "eta", "events"}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='one object: {"number", "source", "status", "eta", "events"}',
+    )
     command("demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)")
     command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
     p = command("notify", lambda a: 0, "notification commands")
     notify_sub = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
-    n = notify_sub.add_parser("test", help="send a sample through the configured channels "
-                              "(or --url) and report each one's result")
+    n = notify_sub.add_parser(
+        "test",
+        help="send a sample through the configured channels "
+        "(or --url) and report each one's result",
+    )
     n.add_argument("--url", metavar="URL", help="an Apprise URL to test instead")
     n.set_defaults(handler=cmd_notify_test)
     n = notify_sub.add_parser("retry", help="queue failed notifications again")
@@ -569,8 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.set_defaults(handler=cmd_notify_retry)
     p = command("config", lambda a: 0, "configuration commands")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    c = config_sub.add_parser("check", help="validate and print the effective configuration "
-                              "(secrets masked)")
+    c = config_sub.add_parser(
+        "check", help="validate and print the effective configuration (secrets masked)"
+    )
     c.set_defaults(handler=cmd_config_check)
     p = command("service", lambda a: 0, "run under systemd (docs/systemd.md)")
     service_sub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
 
     state_dir: Path | None = Field(None, description="where the database lives")
     plugin_dirs: tuple[Path, ...] = Field((), description="folders with extra source plugins")
-    tick_every: Duration = Field(timedelta(minutes=1), description="how often deadlines are checked")
+    tick_every: Duration = Field(
+        timedelta(minutes=1), description="how often deadlines are checked"
+    )
     sync_every: Duration = Field(
         timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
     )
@@ -125,8 +127,10 @@ def read_credential(name: str, key: str) -> str:
     folder = os.environ.get("CREDENTIALS_DIRECTORY")
     where = f"{key}: credential {name!r}"
     if not folder:
-        raise ConfigError(f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with "
-                          f"LoadCredential={name}:/path/to/file (see docs/systemd.md)")
+        raise ConfigError(
+            f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with "
+            f"LoadCredential={name}:/path/to/file (see docs/systemd.md)"
+        )
     if not name or "/" in name or name in (".", ".."):
         raise ConfigError(f"{where}: not a credential name")
     path = Path(folder) / name
@@ -134,8 +138,10 @@ def read_credential(name: str, key: str) -> str:
         # One trailing newline is how editors save files, never part of the secret.
         return path.read_text(encoding="utf-8").removesuffix("\n")
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror or exc}; is there a "
-                          f"LoadCredential={name}:... line in the unit?") from None
+        raise ConfigError(
+            f"{where}: cannot read {path}: {exc.strerror or exc}; is there a "
+            f"LoadCredential={name}:... line in the unit?"
+        ) from None
 
 
 def default_config_paths() -> list[Path]:
@@ -150,7 +156,11 @@ def default_config_paths() -> list[Path]:
 
 def find_config(explicit: Path | None) -> Path | None:
     """The config file to read, or None for defaults. An explicitly named file must exist."""
-    named = explicit or (Path(os.environ["PARCEL_MONITOR_CONFIG"]) if os.environ.get("PARCEL_MONITOR_CONFIG") else None)
+    named = explicit or (
+        Path(os.environ["PARCEL_MONITOR_CONFIG"])
+        if os.environ.get("PARCEL_MONITOR_CONFIG")
+        else None
+    )
     if named is not None:
         if not named.is_file():
             raise ConfigError(f"{named}: configuration file not found")

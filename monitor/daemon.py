@@ -112,8 +112,9 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     pipeline = Pipeline.build(
         store=store, clock=clock or SystemClock(), sources={}, rules=settings.rules
     )
-    running = Running(store=store, session=SharedSession(), pipeline=pipeline,
-                      sync=OrderSync(pipeline))
+    running = Running(
+        store=store, session=SharedSession(), pipeline=pipeline, sync=OrderSync(pipeline)
+    )
     try:
         build_parts(settings, origin, running, into=running.parts)
     except BaseException:
@@ -171,8 +172,12 @@ class Sources(Part):
         self._preference = settings.source_order
         self._per_number = settings.sources_per_number
         self.active: ActiveSources = start_sources(
-            checked, plugins, store=running.store, clock=running.pipeline.clock,
-            http=running.session, push=push,
+            checked,
+            plugins,
+            store=running.store,
+            clock=running.pipeline.clock,
+            http=running.session,
+            push=push,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -208,10 +213,12 @@ class Timers(Part):
 
     def start(self, running: Running) -> None:
         self.tasks = [
-            running.spawn(_every(self.settings.tick_every.total_seconds(), self.pipeline.tick),
-                          name="ticker"),
-            running.spawn(_every(self.settings.sync_every.total_seconds(), self.sync),
-                          name="order-sync"),
+            running.spawn(
+                _every(self.settings.tick_every.total_seconds(), self.pipeline.tick), name="ticker"
+            ),
+            running.spawn(
+                _every(self.settings.sync_every.total_seconds(), self.sync), name="order-sync"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -247,9 +254,14 @@ class Mqtt(Part):
         if not self.settings.active:
             return
         pipeline = running.pipeline
-        self.bridge = MqttBridge(settings=self.settings, store=pipeline.store, bus=pipeline.bus,
-                                 clock=pipeline.clock, orders=pipeline.orders,
-                                 password=self.password)
+        self.bridge = MqttBridge(
+            settings=self.settings,
+            store=pipeline.store,
+            bus=pipeline.bus,
+            clock=pipeline.clock,
+            orders=pipeline.orders,
+            password=self.password,
+        )
         self.bridge.start()
 
     async def stop(self) -> None:
@@ -278,15 +290,22 @@ class Http(Part):
         if bridge is not None:
             health.add("broker", broker_check(bridge))
         app = build_app(
-            store=pipeline.store, orders=pipeline.orders, health=health, token=self.token,
+            store=pipeline.store,
+            orders=pipeline.orders,
+            health=health,
+            token=self.token,
             metrics_text=metrics_renderer(
-                pipeline.store, pipeline.tracker,
+                pipeline.store,
+                pipeline.tracker,
                 (lambda: bridge.connected) if bridge is not None else None,
             ),
             sources={name: source for name, (source, _) in pipeline.tracker.sources.items()},
         )
-        self.tasks = [running.spawn(
-            serve_forever(app, host=self.settings.host, port=self.settings.port), name="http")]
+        self.tasks = [
+            running.spawn(
+                serve_forever(app, host=self.settings.host, port=self.settings.port), name="http"
+            )
+        ]
 
     async def stop(self) -> None:
         await _cancel(self.tasks)
@@ -359,8 +378,12 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         log.error("monitor.reload_rejected", error=str(exc), kept="the previous configuration")
         return settings
     if new_settings.database != settings.database:
-        log.warning("monitor.restart_needed", key="state_dir", running=str(settings.database),
-                    configured=str(new_settings.database))
+        log.warning(
+            "monitor.restart_needed",
+            key="state_dir",
+            running=str(settings.database),
+            configured=str(new_settings.database),
+        )
     await running.stop_parts()
     running.parts = new_parts
     for part in new_parts:
@@ -382,8 +405,11 @@ async def serve(
     notifier = notifier or Notifier.from_environ()
     running = assemble(settings, origin)
     loop = asyncio.get_running_loop()
-    for signum, action in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"),
-                           (signal.SIGHUP, "reload")):
+    for signum, action in (
+        (signal.SIGTERM, "stop"),
+        (signal.SIGINT, "stop"),
+        (signal.SIGHUP, "reload"),
+    ):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, running.inbox.put_nowait, action)
     pipeline = running.pipeline
@@ -397,13 +423,18 @@ async def serve(
         interval = watchdog_interval()
         if interval is not None:
             background.append(running.spawn(keep_alive(notifier, interval), name="watchdog"))
-        background.append(running.spawn(
-            _every(STATUS_EVERY, lambda: notifier.status(summary(pipeline))), name="status"))
+        background.append(
+            running.spawn(
+                _every(STATUS_EVERY, lambda: notifier.status(summary(pipeline))), name="status"
+            )
+        )
         # Ready means: store open, plugins loaded, polls scheduled. Not: the first answer came back.
         notifier.ready(summary(pipeline))
         log.info(
-            "monitor.started", database=str(settings.database),
-            sources=sorted(pipeline.tracker.sources), orders=pipeline.rules.watching,
+            "monitor.started",
+            database=str(settings.database),
+            sources=sorted(pipeline.tracker.sources),
+            orders=pipeline.rules.watching,
             config=str(config_path) if config_path else None,
         )
         while (command := await running.inbox.get()) != "stop":

@@ -56,10 +56,13 @@ def found_json(found: Found) -> dict[str, Any]:
         "status": snapshot.status.value,
         "eta": [eta.earliest.isoformat(), eta.latest.isoformat()] if eta else None,
         "events": [
-            {"at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-             "location": cp.location}
+            {
+                "at": cp.at.isoformat(),
+                "status": cp.status.value,
+                "text": cp.text,
+                "location": cp.location,
+            }
             for cp in sorted(snapshot.checkpoints, key=lambda cp: cp.at)
         ],
         "handover": snapshot.handover,
     }
-

@@ -95,12 +95,19 @@ class NewOrder(_Fields):
 
     def to_order(self) -> Order:
         paid = self.paid or self.ordered
-        return _checked(lambda: Order(
-            id=self.id, ordered_at=self.ordered, paid_at=self.paid, title=self.title or "",
-            shop=self.shop or "", protection_until=self.protection(paid),
-            promised_by=self.promised, tracks=(self.track,) if self.track else (),
-            notes=self.notes or "",
-        ))
+        return _checked(
+            lambda: Order(
+                id=self.id,
+                ordered_at=self.ordered,
+                paid_at=self.paid,
+                title=self.title or "",
+                shop=self.shop or "",
+                protection_until=self.protection(paid),
+                promised_by=self.promised,
+                tracks=(self.track,) if self.track else (),
+                notes=self.notes or "",
+            )
+        )
 
 
 class OrderChanges(_Fields):
@@ -120,8 +127,13 @@ class Update:
 def changes_for(payload: OrderChanges, current: Order) -> Update:
     """The CLI's `update` rules: `protection_days` counts from the new or the current payment."""
     changes: dict[str, Any] = {}
-    for name, field in (("title", "title"), ("shop", "shop"), ("notes", "notes"),
-                        ("promised", "promised_by"), ("paid", "paid_at")):
+    for name, field in (
+        ("title", "title"),
+        ("shop", "shop"),
+        ("notes", "notes"),
+        ("promised", "promised_by"),
+        ("paid", "paid_at"),
+    ):
         value = getattr(payload, name)
         if value is not None:
             changes[field] = value

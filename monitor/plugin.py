@@ -145,7 +145,9 @@ def _validate(factory: Any, expected_name: str | None, origin: str) -> PluginInf
         )
     settings = getattr(factory, "Settings", None)
     if not (inspect.isclass(settings) and issubclass(settings, SourceSettings)):
-        raise PluginError(f"{where}: `Settings` must be a subclass of monitor.plugin.SourceSettings")
+        raise PluginError(
+            f"{where}: `Settings` must be a subclass of monitor.plugin.SourceSettings"
+        )
     if not inspect.iscoroutinefunction(getattr(factory, "lookup", None)):
         raise PluginError(f"{where}: `lookup` must be an async method")
     batch = getattr(factory, "batch_size", None)

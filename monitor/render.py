@@ -34,9 +34,16 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
         "status": tracking.status.value if tracking.status else None,
         "status_since": _iso(tracking.status_since),
         "eta": [tracking.eta.earliest.isoformat(), tracking.eta.latest.isoformat()]
-        if tracking.eta else None,
-        "last_checkpoint": {"at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-                            "location": cp.location} if cp else None,
+        if tracking.eta
+        else None,
+        "last_checkpoint": {
+            "at": cp.at.isoformat(),
+            "status": cp.status.value,
+            "text": cp.text,
+            "location": cp.location,
+        }
+        if cp
+        else None,
         "closed": order.closed,
         "notes": order.notes,
         "warnings": warnings,
@@ -52,9 +59,15 @@ def timeline_json(
     """One order with its checkpoints, ETA history and warnings (`show --json`, the HTTP API)."""
     data = order_json(view, len(alerts))
     data["checkpoints"] = [
-        {"number": number, "at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-         "location": cp.location}
-        for number, cps in checkpoints.items() for cp in cps
+        {
+            "number": number,
+            "at": cp.at.isoformat(),
+            "status": cp.status.value,
+            "text": cp.text,
+            "location": cp.location,
+        }
+        for number, cps in checkpoints.items()
+        for cp in cps
     ]
     data["eta_history"] = [
         {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
@@ -74,15 +87,22 @@ def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -
         status = tracking.status.value if tracking.status else "awaiting track"
         if order.closed:
             status += " (closed)"
-        rows.append((
-            order.id, order.title[:28], order.track or "-", status,
-            str(tracking.eta) if tracking.eta else "-",
-            f"{order.protection_until:%Y-%m-%d %H:%M}" if order.protection_until else "-",
-            str(warnings.get(order.id, 0)),
-        ))
+        rows.append(
+            (
+                order.id,
+                order.title[:28],
+                order.track or "-",
+                status,
+                str(tracking.eta) if tracking.eta else "-",
+                f"{order.protection_until:%Y-%m-%d %H:%M}" if order.protection_until else "-",
+                str(warnings.get(order.id, 0)),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def print_warning(alert: Alert, indent: str = "") -> None:

@@ -56,14 +56,18 @@ def unit_dir(*, user: bool) -> Path:
 def plan(*, user: bool, executable: Path | None = None) -> Plan:
     executable = executable or script_path()
     if not os.access(executable, os.X_OK):
-        raise InstallError(f"{executable} is not an executable parcel-monitor script; run this "
-                           "command with the parcel-monitor of the installation to use")
+        raise InstallError(
+            f"{executable} is not an executable parcel-monitor script; run this "
+            "command with the parcel-monitor of the installation to use"
+        )
     for needed in (executable, Path(sys.executable)):
         if not user and _under_home(needed):
             # ProtectHome=yes hides homes from the service, and a DynamicUser could not read them.
-            raise InstallError(f"{needed.resolve()} is inside a home directory, which the system "
-                               "service cannot see; install into /opt/parcel-monitor with a system "
-                               "Python (docs/systemd.md), or use --user")
+            raise InstallError(
+                f"{needed.resolve()} is inside a home directory, which the system "
+                "service cannot see; install into /opt/parcel-monitor with a system "
+                "Python (docs/systemd.md), or use --user"
+            )
     systemctl = "systemctl --user" if user else "systemctl"
     config = "~/.config/parcel-monitor/config.toml" if user else "/etc/parcel-monitor/config.toml"
     return Plan(

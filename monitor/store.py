@@ -190,8 +190,13 @@ def _checkpoint_json(cp: Checkpoint | None) -> str | None:
     if cp is None:
         return None
     return json.dumps(
-        {"at": cp.at.isoformat(), "status": cp.status.value, "text": cp.text,
-         "location": cp.location, "code": cp.code},
+        {
+            "at": cp.at.isoformat(),
+            "status": cp.status.value,
+            "text": cp.text,
+            "location": cp.location,
+            "code": cp.code,
+        },
         ensure_ascii=False,
     )
 
@@ -201,8 +206,11 @@ def _checkpoint_from_json(text: str | None) -> Checkpoint | None:
         return None
     raw = json.loads(text)
     return Checkpoint(
-        at=datetime.fromisoformat(raw["at"]), status=Status(raw["status"]), text=raw["text"],
-        location=raw["location"], code=raw["code"],
+        at=datetime.fromisoformat(raw["at"]),
+        status=Status(raw["status"]),
+        text=raw["text"],
+        location=raw["location"],
+        code=raw["code"],
     )
 
 
@@ -230,7 +238,9 @@ class Store:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the state directory {target.parent}: {exc}") from exc
+                raise StoreError(
+                    f"cannot create the state directory {target.parent}: {exc}"
+                ) from exc
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -249,7 +259,8 @@ class Store:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} was written by a newer parcel-monitor (schema {version}; this version "
+                f"{self.path} was written by a newer parcel-monitor (schema {version}; "
+                "this version "
                 f"knows up to {SCHEMA_VERSION}); upgrade parcel-monitor or use another state_dir"
             )
         for step in range(version, SCHEMA_VERSION):
@@ -329,13 +340,24 @@ class Store:
             """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
                protection_until = ?, promised_by = ?, notes = ?, closed = ?, rev = ?
                WHERE id = ?""",
-            (order.title, order.shop, order.ordered_at.isoformat(), _iso(order.paid_at),
-             _iso(order.protection_until), _iso(order.promised_by), order.notes,
-             int(order.closed), self._next_rev(), order.id),
+            (
+                order.title,
+                order.shop,
+                order.ordered_at.isoformat(),
+                _iso(order.paid_at),
+                _iso(order.protection_until),
+                _iso(order.promised_by),
+                order.notes,
+                int(order.closed),
+                self._next_rev(),
+                order.id,
+            ),
         )
         known = {
             row["number"]: row["position"]
-            for row in db.execute("SELECT number, position FROM tracks WHERE order_id = ?", (order.id,))
+            for row in db.execute(
+                "SELECT number, position FROM tracks WHERE order_id = ?", (order.id,)
+            )
         }
         for number in set(known) - set(order.tracks):
             db.execute("DELETE FROM tracks WHERE order_id = ? AND number = ?", (order.id, number))
@@ -419,7 +441,8 @@ class Store:
         added: dict[str, dict[str, datetime]] = {}
         for chunk in _chunks(list(order_ids)):
             for order_id, number, at in self._conn.execute(
-                f"SELECT order_id, number, added_at FROM tracks WHERE order_id IN ({_marks(chunk)})",
+                "SELECT order_id, number, added_at FROM tracks "
+                f"WHERE order_id IN ({_marks(chunk)})",
                 chunk,
             ):
                 added.setdefault(order_id, {})[number] = datetime.fromisoformat(at)
@@ -439,9 +462,16 @@ class Store:
             """UPDATE orders SET status = ?, status_since = ?, last_cp = ?, eta_from = ?,
                eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?
                WHERE id = ?""",
-            (state.status.value if state.status else None, _iso(state.status_since),
-             _checkpoint_json(state.last_checkpoint), *new_eta, _iso(state.eta_first_latest),
-             _iso(state.eta_last_latest), state.eta_later_moves, order_id),
+            (
+                state.status.value if state.status else None,
+                _iso(state.status_since),
+                _checkpoint_json(state.last_checkpoint),
+                *new_eta,
+                _iso(state.eta_first_latest),
+                _iso(state.eta_last_latest),
+                state.eta_later_moves,
+                order_id,
+            ),
         )
 
     # --- tracking history ------------------------------------------------------------------
@@ -450,7 +480,8 @@ class Store:
         """Track number -> ids of the open orders that are not final yet."""
         rows = self._conn.execute(
             """SELECT t.number, t.order_id FROM tracks t JOIN orders o ON o.id = t.order_id
-               WHERE o.closed = 0 AND (o.status IS NULL OR o.status NOT IN ('delivered', 'returning'))
+               WHERE o.closed = 0
+                 AND (o.status IS NULL OR o.status NOT IN ('delivered', 'returning'))
                ORDER BY t.number"""
         )
         watched: dict[str, list[str]] = {}
@@ -481,10 +512,14 @@ class Store:
         marks = ",".join("?" * len(numbers))
         return [
             SnapshotRow(
-                number=row["number"], source=row["source"], status=Status(row["status"]),
+                number=row["number"],
+                source=row["source"],
+                status=Status(row["status"]),
                 status_seen_at=datetime.fromisoformat(row["status_seen_at"]),
-                eta=_eta(row["eta_from"], row["eta_to"]), handover=row["handover"],
-                newest_ts=row["newest_ts"], digest=row["digest"],
+                eta=_eta(row["eta_from"], row["eta_to"]),
+                handover=row["handover"],
+                newest_ts=row["newest_ts"],
+                digest=row["digest"],
                 fetched_at=datetime.fromisoformat(row["fetched_at"]),
             )
             for row in self._conn.execute(
@@ -501,10 +536,18 @@ class Store:
                eta_to = excluded.eta_to, handover = excluded.handover,
                newest_ts = excluded.newest_ts, digest = excluded.digest,
                fetched_at = excluded.fetched_at""",
-            (row.number, row.source, row.status.value, row.status_seen_at.isoformat(),
-             _iso(row.eta.earliest) if row.eta else None,
-             _iso(row.eta.latest) if row.eta else None, row.handover, row.newest_ts,
-             row.digest, row.fetched_at.isoformat()),
+            (
+                row.number,
+                row.source,
+                row.status.value,
+                row.status_seen_at.isoformat(),
+                _iso(row.eta.earliest) if row.eta else None,
+                _iso(row.eta.latest) if row.eta else None,
+                row.handover,
+                row.newest_ts,
+                row.digest,
+                row.fetched_at.isoformat(),
+            ),
         )
 
     def checkpoints(self, numbers: Iterable[str]) -> dict[str, list[Checkpoint]]:
@@ -520,8 +563,13 @@ class Store:
             numbers,
         ):
             result[row[0]].append(
-                Checkpoint(at=datetime.fromisoformat(row[1]), status=Status(row[2]),
-                           text=row[3], location=row[4], code=row[5])
+                Checkpoint(
+                    at=datetime.fromisoformat(row[1]),
+                    status=Status(row[2]),
+                    text=row[3],
+                    location=row[4],
+                    code=row[5],
+                )
             )
         return result
 
@@ -534,8 +582,17 @@ class Store:
                (number, ts, at, status, text, location, code, source, seen_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
-                (number, cp.at.timestamp(), cp.at.isoformat(), cp.status.value, cp.text,
-                 cp.location, cp.code, source, seen)
+                (
+                    number,
+                    cp.at.timestamp(),
+                    cp.at.isoformat(),
+                    cp.status.value,
+                    cp.text,
+                    cp.location,
+                    cp.code,
+                    source,
+                    seen,
+                )
                 for cp in checkpoints
             ],
         )
@@ -544,7 +601,8 @@ class Store:
         return [
             (datetime.fromisoformat(row[0]), _eta(row[1], row[2]))
             for row in self._conn.execute(
-                "SELECT seen_at, eta_from, eta_to FROM eta_history WHERE order_id = ? ORDER BY rowid",
+                "SELECT seen_at, eta_from, eta_to FROM eta_history WHERE order_id = ? "
+                "ORDER BY rowid",
                 (order_id,),
             )
         ]
@@ -566,9 +624,18 @@ class Store:
             cursor = db.execute(
                 """INSERT OR IGNORE INTO alerts (order_id, rule, condition, severity, at, due,
                    title, body, track, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (alert.order_id, alert.rule, alert.condition, alert.severity.value,
-                 alert.at.isoformat(), alert.due.isoformat(), alert.title, alert.body,
-                 alert.track, json.dumps(alert.facts, ensure_ascii=False)),
+                (
+                    alert.order_id,
+                    alert.rule,
+                    alert.condition,
+                    alert.severity.value,
+                    alert.at.isoformat(),
+                    alert.due.isoformat(),
+                    alert.title,
+                    alert.body,
+                    alert.track,
+                    json.dumps(alert.facts, ensure_ascii=False),
+                ),
             )
             if not cursor.rowcount:
                 return None
@@ -623,10 +690,16 @@ class SourceCursors:
 
 def alert_from_row(row: sqlite3.Row) -> Alert:
     return Alert(
-        order_id=row["order_id"], rule=row["rule"], condition=row["condition"],
-        severity=Severity(row["severity"]), at=datetime.fromisoformat(row["at"]),
-        due=datetime.fromisoformat(row["due"]), title=row["title"], body=row["body"],
-        track=row["track"], facts=json.loads(row["facts"]),
+        order_id=row["order_id"],
+        rule=row["rule"],
+        condition=row["condition"],
+        severity=Severity(row["severity"]),
+        at=datetime.fromisoformat(row["at"]),
+        due=datetime.fromisoformat(row["due"]),
+        title=row["title"],
+        body=row["body"],
+        track=row["track"],
+        facts=json.loads(row["facts"]),
     )
 
 
@@ -634,10 +707,16 @@ def _view_from_row(
     row: sqlite3.Row, tracks: tuple[str, ...], track_since: datetime | None
 ) -> OrderView:
     order = Order(
-        id=row["id"], ordered_at=datetime.fromisoformat(row["ordered_at"]),
-        paid_at=_dt(row["paid_at"]), title=row["title"], shop=row["shop"],
-        protection_until=_dt(row["protection_until"]), promised_by=_day(row["promised_by"]),
-        tracks=tracks, notes=row["notes"], closed=bool(row["closed"]),
+        id=row["id"],
+        ordered_at=datetime.fromisoformat(row["ordered_at"]),
+        paid_at=_dt(row["paid_at"]),
+        title=row["title"],
+        shop=row["shop"],
+        protection_until=_dt(row["protection_until"]),
+        promised_by=_day(row["promised_by"]),
+        tracks=tracks,
+        notes=row["notes"],
+        closed=bool(row["closed"]),
     )
     tracking = TrackingState(
         status=Status(row["status"]) if row["status"] else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -28,8 +28,8 @@ from monitor.events import (
     TrackAssigned,
 )
 from monitor.model import Checkpoint, LookupFailure, Snapshot
-from monitor.routing import Routing
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
+from monitor.routing import Routing
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
@@ -216,8 +216,12 @@ class Tracker:
             log.warning("monitor.source_failed", source=name, reason=error.reason)
             self._bus.publish(SourceFailed(at=self._clock.now(), source=name, reason=error.reason))
         else:
-            log.debug("monitor.source_still_failing", source=name, reason=error.reason,
-                      failures=health.failures)
+            log.debug(
+                "monitor.source_still_failing",
+                source=name,
+                reason=error.reason,
+                failures=health.failures,
+            )
 
     def _recovered(self, name: str) -> None:
         health = self.health[name]
@@ -261,9 +265,7 @@ class Tracker:
                         )
                     )
             handovers = {s.number: s.handover for s, _ in fresh if s.handover}
-            events += self._refresh(
-                touched, now, handovers=handovers, history=history, rows=rows
-            )
+            events += self._refresh(touched, now, handovers=handovers, history=history, rows=rows)
         for snapshot, digest in fresh:
             self._digests[(snapshot.number, snapshot.source)] = digest
         for event in events:
@@ -286,11 +288,15 @@ class Tracker:
             known.sort(key=lambda cp: cp.at)
         old = rows.get((snapshot.number, snapshot.source))
         row = SnapshotRow(
-            number=snapshot.number, source=snapshot.source, status=snapshot.status,
+            number=snapshot.number,
+            source=snapshot.source,
+            status=snapshot.status,
             status_seen_at=old.status_seen_at if old and old.status == snapshot.status else now,
-            eta=snapshot.eta, handover=snapshot.handover,
+            eta=snapshot.eta,
+            handover=snapshot.handover,
             newest_ts=max((cp.at.timestamp() for cp in snapshot.checkpoints), default=None),
-            digest=digest, fetched_at=snapshot.fetched_at,
+            digest=digest,
+            fetched_at=snapshot.fetched_at,
         )
         self._store.write_snapshot(row)
         rows[(row.number, row.source)] = row

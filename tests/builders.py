@@ -21,22 +21,33 @@ def pipeline(tmp_path: Path) -> Pipeline:
     return Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=RuleSettings())
 
 
-def order(order_id: str = "8100001", *, track: str | None = "RA100000001CN",
-          title: str = "Desk lamp") -> Order:
+def order(
+    order_id: str = "8100001", *, track: str | None = "RA100000001CN", title: str = "Desk lamp"
+) -> Order:
     return Order(
-        id=order_id, ordered_at=ORDERED, title=title, tracks=(track,) if track else (),
+        id=order_id,
+        ordered_at=ORDERED,
+        title=title,
+        tracks=(track,) if track else (),
         protection_until=ORDERED + timedelta(days=60),
     )
 
 
-def moved(number: str, text: str = "Departed from sorting center",
-          place: str = "Shenzhen") -> Snapshot:
+def moved(
+    number: str, text: str = "Departed from sorting center", place: str = "Shenzhen"
+) -> Snapshot:
     at = ORDERED + timedelta(days=3)
     return Snapshot(
-        number=number, source="test", status=Status.IN_TRANSIT, fetched_at=at + timedelta(hours=1),
+        number=number,
+        source="test",
+        status=Status.IN_TRANSIT,
+        fetched_at=at + timedelta(hours=1),
         checkpoints=(
-            Checkpoint(at=ORDERED + timedelta(days=2), status=Status.INFO_RECEIVED,
-                       text="Electronic information received"),
+            Checkpoint(
+                at=ORDERED + timedelta(days=2),
+                status=Status.INFO_RECEIVED,
+                text="Electronic information received",
+            ),
             Checkpoint(at=at, status=Status.IN_TRANSIT, text=text, location=place),
         ),
         eta=EtaWindow(date(2026, 2, 1), date(2026, 2, 10)),
@@ -45,5 +56,13 @@ def moved(number: str, text: str = "Departed from sorting center",
 
 def alert(order_id: str, title: str = "No movement for 14 days") -> Alert:
     now = datetime.now(UTC)
-    return Alert(order_id=order_id, rule="stalled", condition="test", severity=Severity.WARNING,
-                 at=now, due=now, title=title, body="Write to the seller.")
+    return Alert(
+        order_id=order_id,
+        rule="stalled",
+        condition="test",
+        severity=Severity.WARNING,
+        at=now,
+        due=now,
+        title=title,
+        body="Write to the seller.",
+    )

@@ -24,11 +24,14 @@ from tests.conftest import at
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
-scenario_keys = st.sampled_from(["name", "poll_every", "order", "timeline", "end", "expect", "strict"])
+scenario_keys = st.sampled_from(
+    ["name", "poll_every", "order", "timeline", "end", "expect", "strict"]
+)
 order_like = st.fixed_dictionaries(
     {"id": st.text(max_size=5) | st.integers(), "ordered_at": st.text(max_size=30)},
     optional={"track": json_values, "paid_at": json_values, "promised_by": json_values},
@@ -50,7 +53,9 @@ toml_scalars = st.one_of(
 config_keys = st.sampled_from(
     ["state_dir", "tick_every", "sync_every", "plugin_dirs", "log", "rules", "sources", "oops"]
 )
-nested_keys = st.sampled_from(["level", "format", "stalled_after", "eta_shift_moves", "replay", "x"])
+nested_keys = st.sampled_from(
+    ["level", "format", "stalled_after", "eta_shift_moves", "replay", "x"]
+)
 
 
 def _toml(value: Any) -> str:

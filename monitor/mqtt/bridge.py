@@ -61,7 +61,13 @@ class MqttBridge:
     """`async with MqttBridge(...) as bridge:`; leaving publishes `offline` and disconnects."""
 
     def __init__(
-        self, *, settings: MqttSettings, store: Store, bus: Bus, clock: Clock, orders: OrderBook,
+        self,
+        *,
+        settings: MqttSettings,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        orders: OrderBook,
         password: str | None = None,
     ) -> None:
         """Build inside the running event loop (aiomqtt's client wants one).
@@ -119,7 +125,9 @@ class MqttBridge:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
@@ -130,8 +138,11 @@ class MqttBridge:
         if len(self._events) == self._events.maxlen:
             dropped = self._events[0]
             if not self._dropped:
-                log.warning("monitor.mqtt.buffer_full", bound=self._settings.buffer,
-                            policy="dropping the oldest events until the broker is back")
+                log.warning(
+                    "monitor.mqtt.buffer_full",
+                    bound=self._settings.buffer,
+                    policy="dropping the oldest events until the broker is back",
+                )
             self._dropped[dropped.kind] += 1
         self._events.append(event)
         self._dirty.update(_orders_touched(event))
@@ -149,10 +160,14 @@ class MqttBridge:
             try:
                 async with self._client:
                     self.connected = True
-                    log.info("monitor.mqtt.connected", broker=self._settings.host,
-                             port=self._settings.port,
-                             down_for_s=None if down_since is None
-                             else round(self._clock.monotonic() - down_since, 1))
+                    log.info(
+                        "monitor.mqtt.connected",
+                        broker=self._settings.host,
+                        port=self._settings.port,
+                        down_for_s=None
+                        if down_since is None
+                        else round(self._clock.monotonic() - down_since, 1),
+                    )
                     failures, down_since = 0, None
                     await self._session(self._client)
             except* aiomqtt.MqttError as group:
@@ -166,8 +181,11 @@ class MqttBridge:
                 break
             if down_since is None:
                 down_since = self._clock.monotonic()
-                log.warning("monitor.mqtt.disconnected", reason=self.last_error,
-                            buffer_bound=self._settings.buffer)
+                log.warning(
+                    "monitor.mqtt.disconnected",
+                    reason=self.last_error,
+                    buffer_bound=self._settings.buffer,
+                )
             failures += 1
             await self._pause(self._backoff(failures))
         log.info("monitor.mqtt.stopped", unsent_events=len(self._events))
@@ -194,8 +212,12 @@ class MqttBridge:
             await client.subscribe(topics.commands, qos=QOS)
         self._full = True
         if self._dropped:
-            log.warning("monitor.mqtt.events_dropped", bound=self._settings.buffer,
-                        dropped=sum(self._dropped.values()), kinds=dict(self._dropped))
+            log.warning(
+                "monitor.mqtt.events_dropped",
+                bound=self._settings.buffer,
+                dropped=sum(self._dropped.values()),
+                kinds=dict(self._dropped),
+            )
             self._dropped.clear()
         async with asyncio.TaskGroup() as group:
             receiver = group.create_task(self._receive(client), name="mqtt:receive")
@@ -242,8 +264,9 @@ class MqttBridge:
                 messages += removal_messages(self._topics, view.order.id, discovery=discovery)
             else:
                 watched.add(view.order.id)
-                messages += order_messages(self._topics, view, alerts.get(view.order.id, []),
-                                           now, discovery=discovery)
+                messages += order_messages(
+                    self._topics, view, alerts.get(view.order.id, []), now, discovery=discovery
+                )
         for order_id in dict.fromkeys(removed):
             if order_id not in watched:
                 messages += removal_messages(self._topics, order_id, discovery=discovery)
@@ -272,8 +295,9 @@ class MqttBridge:
                 if topic == self._topics.command_result:
                     continue  # our own answers come back through the wildcard
                 answer = commands.execute(self._orders, name, payload)
-                await client.publish(self._topics.command_result,
-                                     json.dumps(answer, ensure_ascii=False), qos=QOS)
+                await client.publish(
+                    self._topics.command_result, json.dumps(answer, ensure_ascii=False), qos=QOS
+                )
 
 
 async def _publish(client: aiomqtt.Client, message: Message) -> None:

@@ -31,7 +31,8 @@ class MqttSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = Field(
-        None, description="a file holding the password (systemd: password = \"credential:NAME\")",
+        None,
+        description='a file holding the password (systemd: password = "credential:NAME")',
     )
     ca_file: Path | None = Field(None, description="CA bundle for mqtts:// (default: system's)")
     client_id: str | None = Field(None, description="MQTT client id (default: a random one)")

@@ -66,16 +66,18 @@ def build_app(
     app = web.Application(middlewares=[_errors, _auth])
     app[STORE], app[ORDERS], app[HEALTH] = store, orders, health
     app[METRICS], app[TOKEN] = metrics_text, token
-    app.add_routes([
-        web.get("/healthz", healthz),
-        web.get("/metrics", metrics_endpoint),
-        web.get("/api/orders", list_orders),
-        web.post("/api/orders", add_order),
-        web.get("/api/orders/{id}", get_order, name="order"),
-        web.patch("/api/orders/{id}", update_order),
-        web.delete("/api/orders/{id}", remove_order),
-        web.post("/api/orders/{id}/close", close_order),
-    ])
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics_endpoint),
+            web.get("/api/orders", list_orders),
+            web.post("/api/orders", add_order),
+            web.get("/api/orders/{id}", get_order, name="order"),
+            web.patch("/api/orders/{id}", update_order),
+            web.delete("/api/orders/{id}", remove_order),
+            web.post("/api/orders/{id}/close", close_order),
+        ]
+    )
     for name, source in sorted((sources or {}).items()):
         routes = getattr(source, "webhook_routes", None)
         if callable(routes):
@@ -132,8 +134,11 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _problem(403, "changes over HTTP are disabled: set http.token to allow them")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-        return _problem(401, "a valid bearer token is required", **{
-            "WWW-Authenticate": 'Bearer realm="parcel-monitor"'})
+        return _problem(
+            401,
+            "a valid bearer token is required",
+            **{"WWW-Authenticate": 'Bearer realm="parcel-monitor"'},
+        )
     return await handler(request)
 
 
@@ -171,8 +176,11 @@ async def get_order(request: web.Request) -> web.Response:
 async def add_order(request: web.Request) -> web.Response:
     view = orderinput.add(request.app[ORDERS], await _body(request))
     location = request.app.router["order"].url_for(id=view.order.id)
-    return web.json_response(_timeline(request.app[STORE], view.order.id), status=201,
-                             headers={"Location": str(location)})
+    return web.json_response(
+        _timeline(request.app[STORE], view.order.id),
+        status=201,
+        headers={"Location": str(location)},
+    )
 
 
 async def update_order(request: web.Request) -> web.Response:
@@ -204,5 +212,6 @@ def _timeline(store: Store, order_id: str) -> dict[str, Any]:
     if view is None:
         raise UnknownOrder(f"no order {order_id}")
     alerts = [stored.alert for stored in store.alerts(order_id)]
-    return timeline_json(view, store.checkpoints(view.order.tracks),
-                         store.eta_history(order_id), alerts)
+    return timeline_json(
+        view, store.checkpoints(view.order.tracks), store.eta_history(order_id), alerts
+    )

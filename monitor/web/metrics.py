@@ -62,20 +62,28 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
         _notifications(store),
     ]
     if broker_connected is not None:
-        families.append(Family("parcel_monitor_mqtt_connected", "gauge",
-                               "1 while the MQTT broker is connected.").add(int(broker_connected)))
+        families.append(
+            Family(
+                "parcel_monitor_mqtt_connected", "gauge", "1 while the MQTT broker is connected."
+            ).add(int(broker_connected))
+        )
     return families
 
 
 def _source_families(tracker: Tracker) -> list[Family]:
     polls = Family("parcel_monitor_polls_total", "counter", "Polls of each source since start.")
-    numbers = Family("parcel_monitor_numbers_checked_total", "counter",
-                     "Track numbers looked up since start.")
+    numbers = Family(
+        "parcel_monitor_numbers_checked_total", "counter", "Track numbers looked up since start."
+    )
     up = Family("parcel_monitor_source_up", "gauge", "1 unless the source's last poll failed.")
-    failures = Family("parcel_monitor_source_failures", "gauge",
-                      "Failed polls in a row (0 when the source works).")
-    latency = Family("parcel_monitor_poll_duration_seconds", "gauge",
-                     "How long the source's last poll took.")
+    failures = Family(
+        "parcel_monitor_source_failures",
+        "gauge",
+        "Failed polls in a row (0 when the source works).",
+    )
+    latency = Family(
+        "parcel_monitor_poll_duration_seconds", "gauge", "How long the source's last poll took."
+    )
     for name, health in sorted(tracker.health.items()):
         polls.add(health.polls, source=name)
         numbers.add(health.numbers_checked, source=name)

@@ -36,7 +36,9 @@ class HttpServer:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self._runner.cleanup()
@@ -60,7 +62,12 @@ async def serve_forever(
                 await asyncio.Event().wait()
         except OSError as exc:
             if not failing:
-                log.error("monitor.http.bind_failed", host=host, port=port,
-                          reason=exc.strerror or str(exc), retry_every_s=retry_s)
+                log.error(
+                    "monitor.http.bind_failed",
+                    host=host,
+                    port=port,
+                    reason=exc.strerror or str(exc),
+                    retry_every_s=retry_s,
+                )
             failing = True
             await asyncio.sleep(retry_s)

@@ -18,7 +18,8 @@ class HttpSettings(BaseModel):
         None, description="bearer token for requests that change state; none refuses them all"
     )
     token_file: Path | None = Field(
-        None, description="a file holding the token (under systemd: token = \"credential:NAME\")",
+        None,
+        description='a file holding the token (under systemd: token = "credential:NAME")',
     )
 
     @field_validator("listen")

@@ -73,6 +73,7 @@ class CountingReceiver:
         self.arrived = 0
         self.hold_from: int | None = None
         self.holding = asyncio.Event()
+        self.all_in = asyncio.Event()
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -85,6 +86,8 @@ class CountingReceiver:
             raise web.HTTPServiceUnavailable()
         order = next(o for o in ORDER_IDS if o in body.get("message", "") + body.get("title", ""))
         self.acknowledged[order] += 1
+        if len(self.acknowledged) == ORDERS:
+            self.all_in.set()
         return web.json_response({"ok": True})
 
     def release(self) -> None:
@@ -127,8 +130,10 @@ def daemon_config(tmp_path: Path, receiver: CountingReceiver) -> Path:
     now = datetime.now(UTC)
     with store.transaction():
         for i, order_id in enumerate(ORDER_IDS):
-            store.add_order(Order(id=order_id, ordered_at=now - timedelta(days=20),
-                                  tracks=(f"RB{i:09d}CN",)), now=now)
+            store.add_order(
+                Order(id=order_id, ordered_at=now - timedelta(days=20), tracks=(f"RB{i:09d}CN",)),
+                now=now,
+            )
     store.close()
     config = tmp_path / "config.toml"
     config.write_text(
@@ -142,8 +147,14 @@ def daemon_config(tmp_path: Path, receiver: CountingReceiver) -> Path:
 
 async def start_daemon(config: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", "--config", str(config), "run",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor",
+        "--config",
+        str(config),
+        "run",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PARCEL_MONITOR_LOG__FORMAT": "json"},
     )
 
@@ -157,12 +168,6 @@ async def wait_log(proc: asyncio.subprocess.Process, event: str, count: int = 1)
             assert line, f"the daemon ended before logging {event}"
             if json.loads(line).get("event") == event:
                 seen += 1
-
-
-async def until(predicate: Any, timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 async def finish(proc: asyncio.subprocess.Process) -> None:
@@ -179,6 +184,15 @@ def integrity(tmp_path: Path) -> str:
         store.close()
 
 
+def outbox_states(tmp_path: Path) -> Counter[str]:
+    """After a clean stop: a row still pending could be sent again later, a sent one never."""
+    store = Store.open(tmp_path / "state" / "parcel-monitor.db")
+    try:
+        return Counter(row[0] for row in store.connection.execute("SELECT state FROM outbox"))
+    finally:
+        store.close()
+
+
 async def test_killed_mid_poll_then_restarted_delivers_every_warning_once(
     tmp_path: Path, daemon_config: Path, receiver: CountingReceiver
 ) -> None:
@@ -190,12 +204,13 @@ async def test_killed_mid_poll_then_restarted_delivers_every_warning_once(
 
     proc = await start_daemon(daemon_config)
     try:
-        await until(lambda: len(receiver.acknowledged) == ORDERS)
-        await asyncio.sleep(1.5)  # room for a duplicate to show up, were there one
+        async with asyncio.timeout(30):
+            await receiver.all_in.wait()
     finally:
         await finish(proc)
     assert set(receiver.acknowledged) == set(ORDER_IDS)
     assert max(receiver.acknowledged.values()) == 1
+    assert outbox_states(tmp_path) == {"sent": ORDERS}
     assert integrity(tmp_path) == "ok"
 
 
@@ -213,10 +228,11 @@ async def test_killed_mid_delivery_then_restarted_delivers_every_warning_once(
 
     proc = await start_daemon(daemon_config)
     try:
-        await until(lambda: len(receiver.acknowledged) == ORDERS)
-        await asyncio.sleep(1.5)
+        async with asyncio.timeout(30):
+            await receiver.all_in.wait()
     finally:
         await finish(proc)
     assert max(receiver.acknowledged.values()) == 1
     assert sum(receiver.acknowledged.values()) == ORDERS
+    assert outbox_states(tmp_path) == {"sent": ORDERS}
     assert integrity(tmp_path) == "ok"

@@ -46,12 +46,19 @@ class Api:
     session: aiohttp.ClientSession
     base: str
 
-    async def call(self, method: str, path: str, body: Any = None, *,
-                   headers: dict[str, str] | None = None, raw: str | None = None
-                   ) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
+    ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        async with self.session.request(method, self.base + path, data=data,
-                                        headers=headers) as response:
+        async with self.session.request(
+            method, self.base + path, data=data, headers=headers
+        ) as response:
             text = await response.text()
             if response.content_type == "application/json":
                 return response.status, json.loads(text)
@@ -64,9 +71,14 @@ async def serve(pipeline: Pipeline, token: str | None) -> AsyncIterator[Api]:
     health.add("sources", sources_check(pipeline.tracker))
     health.add("notifier", notifier_check(pipeline.store))
     source = HookedSource(HookedSource.Settings(), None)  # type: ignore[arg-type]
-    app = build_app(store=pipeline.store, orders=pipeline.orders, health=health,
-                    metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
-                    token=token, sources={"hooked": source})
+    app = build_app(
+        store=pipeline.store,
+        orders=pipeline.orders,
+        health=health,
+        metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
+        token=token,
+        sources={"hooked": source},
+    )
     async with HttpServer(app, host="127.0.0.1", port=0) as server, aiohttp.ClientSession() as s:
         yield Api(pipeline, s, f"http://127.0.0.1:{server.port}")
 
@@ -77,19 +89,28 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         yield running
 
 
-NEW = {"id": "5001", "ordered": "2026-01-10", "title": "Kettle", "track": "RA100000001CN",
-       "protection_days": 60}
+NEW = {
+    "id": "5001",
+    "ordered": "2026-01-10",
+    "title": "Kettle",
+    "track": "RA100000001CN",
+    "protection_days": 60,
+}
 
 
 async def test_reads_are_open_and_changes_need_the_token(api: Api) -> None:
     assert (await api.call("GET", "/api/orders")) == (200, [])
     status, body = await api.call("POST", "/api/orders", NEW)
     assert status == 401 and body == {"error": "a valid bearer token is required"}
-    status, _ = await api.call("POST", "/api/orders", NEW,
-                               headers={"Authorization": "Bearer wrong"})
+    status, _ = await api.call(
+        "POST", "/api/orders", NEW, headers={"Authorization": "Bearer wrong"}
+    )
     assert status == 401
-    for method, path in (("PATCH", "/api/orders/5001"), ("DELETE", "/api/orders/5001"),
-                         ("POST", "/api/orders/5001/close")):
+    for method, path in (
+        ("PATCH", "/api/orders/5001"),
+        ("DELETE", "/api/orders/5001"),
+        ("POST", "/api/orders/5001/close"),
+    ):
         assert (await api.call(method, path, {"title": "x"}))[0] == 401
     assert api.pipeline.store.views() == []
     status, body = await api.call("POST", "/api/orders", NEW, headers=AUTH)
@@ -102,18 +123,28 @@ async def test_without_a_configured_token_nothing_can_be_changed(tmp_path: Path)
         assert status == 403 and "http.token" in body["error"]
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    ({"id": "5001", "ordered": "10.01.2026"}, "ordered: '10.01.2026' is not a date; write"),
-    ({"id": "5001", "ordered": "2026-01-10T09:00:00"}, "has no UTC offset"),
-    ({"id": "5001"}, "ordered: Field required"),
-    ({"id": "5001", "ordered": "2026-01-10", "colour": "red"}, "colour: unknown field"),
-    ({"id": "5001", "ordered": "2026-01-10", "protection_days": 0}, "protection_days: Input "),
-    ({"id": "5001", "ordered": "2026-01-10", "paid": "2026-01-01"}, "is before ordered_at"),
-    ({"id": "5001", "ordered": "2026-01-10", "protection_days": 5,
-      "protection_until": "2026-03-01"}, "not both"),
-    ({"id": "5001", "ordered": 20260110}, "expected a date as a string"),
-    ([1, 2], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"id": "5001", "ordered": "10.01.2026"}, "ordered: '10.01.2026' is not a date; write"),
+        ({"id": "5001", "ordered": "2026-01-10T09:00:00"}, "has no UTC offset"),
+        ({"id": "5001"}, "ordered: Field required"),
+        ({"id": "5001", "ordered": "2026-01-10", "colour": "red"}, "colour: unknown field"),
+        ({"id": "5001", "ordered": "2026-01-10", "protection_days": 0}, "protection_days: Input "),
+        ({"id": "5001", "ordered": "2026-01-10", "paid": "2026-01-01"}, "is before ordered_at"),
+        (
+            {
+                "id": "5001",
+                "ordered": "2026-01-10",
+                "protection_days": 5,
+                "protection_until": "2026-03-01",
+            },
+            "not both",
+        ),
+        ({"id": "5001", "ordered": 20260110}, "expected a date as a string"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
 async def test_bad_fields_are_400_with_the_reason_and_change_nothing(
     api: Api, body: Any, reason: str
 ) -> None:
@@ -138,13 +169,13 @@ async def test_bad_json_unknown_ids_and_duplicates(api: Api) -> None:
 
 async def test_update_close_remove_and_the_timeline(api: Api) -> None:
     await api.call("POST", "/api/orders", NEW, headers=AUTH)
-    status, body = await api.call("PATCH", "/api/orders/5001", {"paid": "2026-01-09"},
-                                  headers=AUTH)
+    status, body = await api.call("PATCH", "/api/orders/5001", {"paid": "2026-01-09"}, headers=AUTH)
     assert status == 400 and "is before ordered_at" in body["error"]
     status, body = await api.call("PATCH", "/api/orders/5001", {}, headers=AUTH)
     assert status == 400 and body["error"] == "nothing to change"
-    status, body = await api.call("PATCH", "/api/orders/5001",
-                                  {"title": "Red kettle", "promised": "2026-02-20"}, headers=AUTH)
+    status, body = await api.call(
+        "PATCH", "/api/orders/5001", {"title": "Red kettle", "promised": "2026-02-20"}, headers=AUTH
+    )
     assert status == 200 and body["title"] == "Red kettle" and body["promised_by"] == "2026-02-20"
 
     api.pipeline.tracker.apply([builders.moved("RA100000001CN")])
@@ -152,7 +183,9 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
     assert status == 200
     assert timeline["status"] == "in_transit"
     assert [(c["status"], c["location"]) for c in timeline["checkpoints"]] == [
-        ("info_received", ""), ("in_transit", "Shenzhen")]
+        ("info_received", ""),
+        ("in_transit", "Shenzhen"),
+    ]
     assert timeline["eta_history"][-1]["eta"] == ["2026-02-01", "2026-02-10"]
     assert "stalled" in {w["rule"] for w in timeline["warnings"]}  # January, on the real clock
 
@@ -164,10 +197,13 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
 
 
 async def test_health_reports_what_is_wrong(api: Api) -> None:
-    assert await api.call("GET", "/healthz") == (200, {"status": "ok", "checks": {
-        "store": "ok", "sources": "ok", "notifier": "ok"}})
+    assert await api.call("GET", "/healthz") == (
+        200,
+        {"status": "ok", "checks": {"store": "ok", "sources": "ok", "notifier": "ok"}},
+    )
     api.pipeline.tracker.health["17track"] = SourceHealth(
-        failing_since=0.0, failures=3, last_error="HTTP 503")
+        failing_since=0.0, failures=3, last_error="HTTP 503"
+    )
     status, body = await api.call("GET", "/healthz")
     assert status == 503 and body["status"] == "degraded"
     assert body["checks"]["sources"] == "17track: HTTP 503 (3 failed polls in a row)"
@@ -179,7 +215,9 @@ async def test_health_reports_notifications_that_failed(api: Api) -> None:
     alert_id = api.pipeline.store.record_alert(builders.alert("5001", title="Test"))
     api.pipeline.store.connection.execute(
         "UPDATE outbox SET state = 'failed', attempts = 5, last_error = 'SMTP 550' "
-        "WHERE alert_id = ?", (alert_id,))
+        "WHERE alert_id = ?",
+        (alert_id,),
+    )
     status, body = await api.call("GET", "/healthz")
     assert status == 503
     assert body["checks"]["notifier"] == "1 notifications failed (last error: SMTP 550)"

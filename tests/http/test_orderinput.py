@@ -22,9 +22,16 @@ def test_the_cli_and_payloads_refuse_the_same_dates_with_the_same_words(text: st
 
 
 def test_a_new_order_from_a_payload() -> None:
-    order = parse(NewOrder, {"id": "77", "ordered": "2026-03-01T09:00:00+03:00",
-                             "protection_days": 10, "track": "RA1", "promised": "2026-04-01"}
-                  ).to_order()
+    order = parse(
+        NewOrder,
+        {
+            "id": "77",
+            "ordered": "2026-03-01T09:00:00+03:00",
+            "protection_days": 10,
+            "track": "RA1",
+            "promised": "2026-04-01",
+        },
+    ).to_order()
     assert order.ordered_at.utcoffset() == timedelta(hours=3)
     assert order.protection_until == order.ordered_at + timedelta(days=10)
     assert order.tracks == ("RA1",) and order.promised_by.isoformat() == "2026-04-01"
@@ -32,13 +39,13 @@ def test_a_new_order_from_a_payload() -> None:
 
 def test_protection_days_in_an_update_count_from_the_new_payment() -> None:
     current = builders.order()
-    update = changes_for(parse(OrderChanges, {"paid": "2026-01-12T00:00:00+00:00",
-                                              "protection_days": 5}), current)
+    update = changes_for(
+        parse(OrderChanges, {"paid": "2026-01-12T00:00:00+00:00", "protection_days": 5}), current
+    )
     assert update.changes["protection_until"] == datetime(2026, 1, 17, tzinfo=UTC)
     again = changes_for(parse(OrderChanges, {"protection_days": 5}), current)
     assert again.changes["protection_until"] == current.paid + timedelta(days=5)
-    assert changes_for(parse(OrderChanges, {"reopen": True}), current).changes == {
-        "closed": False}
+    assert changes_for(parse(OrderChanges, {"reopen": True}), current).changes == {"closed": False}
 
 
 def test_types_are_strict() -> None:

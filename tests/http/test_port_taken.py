@@ -22,7 +22,10 @@ def test_a_taken_port_is_logged_once_and_the_daemon_keeps_running(tmp_path: Path
         env.pop("PARCEL_MONITOR_HTTP__LISTEN", None)
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         assert proc.stderr is not None
         events = []

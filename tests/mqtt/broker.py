@@ -120,7 +120,11 @@ class Watcher:
                 await asyncio.sleep(0.05)
 
     async def wait_for(
-        self, topic: str, payload: str | None = None, *, after: int = 0,
+        self,
+        topic: str,
+        payload: str | None = None,
+        *,
+        after: int = 0,
         containing: str | None = None,
     ) -> tuple[int, str]:
         """The index and payload of the first message on `topic` past `after` that is `payload`
@@ -130,8 +134,10 @@ class Watcher:
         def arrived(messages: list[tuple[str, str, bool]]) -> bool:
             for index in range(after, len(messages)):
                 got_topic, got, _ = messages[index]
-                if got_topic == topic and (payload is None or got == payload) and (
-                    containing is None or containing in got
+                if (
+                    got_topic == topic
+                    and (payload is None or got == payload)
+                    and (containing is None or containing in got)
                 ):
                     found.append((index, got))
                     return True
@@ -147,5 +153,3 @@ class Watcher:
 
     def on(self, topic: str) -> list[str]:
         return [payload for got, payload, _ in self.messages if got == topic]
-
-

@@ -24,9 +24,12 @@ Broker = tuple[str, int]
 
 def settings_for(host: str, port: int, **extra: Any) -> MqttSettings:
     return MqttSettings(
-        url=f"mqtt://{host}:{port}", base_topic=unique_base(),
-        discovery_prefix=f"ha-test-{uuid.uuid4().hex[:8]}", reconnect_min=0.05,
-        reconnect_max=0.5, **extra,
+        url=f"mqtt://{host}:{port}",
+        base_topic=unique_base(),
+        discovery_prefix=f"ha-test-{uuid.uuid4().hex[:8]}",
+        reconnect_min=0.05,
+        reconnect_max=0.5,
+        **extra,
     )
 
 
@@ -35,8 +38,13 @@ async def running(
     pipeline: Pipeline, settings: MqttSettings
 ) -> AsyncIterator[tuple[MqttBridge, Watcher, Topics]]:
     """The bridge, and a watcher on everything it may publish (subscribed before it starts)."""
-    bridge = MqttBridge(settings=settings, store=pipeline.store, bus=pipeline.bus,
-                        clock=pipeline.clock, orders=pipeline.orders)
+    bridge = MqttBridge(
+        settings=settings,
+        store=pipeline.store,
+        bus=pipeline.bus,
+        clock=pipeline.clock,
+        orders=pipeline.orders,
+    )
     async with watch_all(settings) as watcher, bridge:
         topics = Topics.of(settings)
         await watcher.wait_for(topics.status, "online")
@@ -44,8 +52,9 @@ async def running(
 
 
 def watch_all(settings: MqttSettings) -> Watcher:
-    return Watcher(settings.host, settings.port, f"{settings.base_topic}/#",
-                   f"{settings.discovery_prefix}/#")
+    return Watcher(
+        settings.host, settings.port, f"{settings.base_topic}/#", f"{settings.discovery_prefix}/#"
+    )
 
 
 async def test_order_state_attributes_and_discovery_are_retained(
@@ -104,9 +113,7 @@ async def test_closing_or_removing_an_order_removes_its_sensor(
     assert topics.discovery("B/2").endswith("/B_2/config")  # ids are made topic-safe
 
 
-async def test_every_event_and_warning_is_published_as_json(
-    broker: Broker, tmp_path: Path
-) -> None:
+async def test_every_event_and_warning_is_published_as_json(broker: Broker, tmp_path: Path) -> None:
     pipeline = builders.pipeline(tmp_path)
     async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
         pipeline.orders.add(builders.order("8100002"))
@@ -118,11 +125,15 @@ async def test_every_event_and_warning_is_published_as_json(
         pipeline.bus.publish(WarningRaised(at=warning.at, alert=warning))
         _, raised = await watcher.wait_for(topics.event("warning"), after=mark)
         _, attributes = await watcher.wait_for(  # the attributes list the order's warnings
-            f"{topics.order('8100002')}/attributes", after=mark, containing=warning.title)
+            f"{topics.order('8100002')}/attributes", after=mark, containing=warning.title
+        )
         pipeline.bus.publish(OrderRemoved(at=warning.at, order_id="nothing"))
         await watcher.wait_for(topics.event("order_removed"))
-        assert not any(retained for topic, _, retained in watcher.messages
-                       if topic.startswith(f"{topics.base}/events/"))
+        assert not any(
+            retained
+            for topic, _, retained in watcher.messages
+            if topic.startswith(f"{topics.base}/events/")
+        )
     assert json.loads(added)["order"]["id"] == "8100002"
     assert json.loads(state)["view"]["status"] is None
     assert json.loads(raised)["title"] == "Test warning"
@@ -148,8 +159,10 @@ async def test_commands_are_validated_like_the_cli_and_answered(
 ) -> None:
     pipeline = builders.pipeline(tmp_path)
     settings = settings_for(*broker, commands=True)
-    async with running(pipeline, settings) as (_, watcher, topics), \
-            aiomqtt.Client(*broker) as phone:
+    async with (
+        running(pipeline, settings) as (_, watcher, topics),
+        aiomqtt.Client(*broker) as phone,
+    ):
 
         async def ask(command: str, payload: str) -> dict[str, Any]:
             mark = len(watcher.messages)
@@ -157,19 +170,28 @@ async def test_commands_are_validated_like_the_cli_and_answered(
             _, answer = await watcher.wait_for(topics.command_result, after=mark)
             return json.loads(answer)  # type: ignore[no-any-return]
 
-        bad_date = await ask("add", json.dumps({"id": "9001", "ordered": "10.01.2026",
-                                                "request_id": "r1"}))
+        bad_date = await ask(
+            "add", json.dumps({"id": "9001", "ordered": "10.01.2026", "request_id": "r1"})
+        )
         assert bad_date["ok"] is False and bad_date["request_id"] == "r1"
         assert "is not a date; write YYYY-MM-DD" in bad_date["error"]
         naive = await ask("add", json.dumps({"id": "9001", "ordered": "2026-01-10T09:00:00"}))
         assert "has no UTC offset" in naive["error"]
-        assert "unknown field" in (await ask("add", '{"id": "9001", "ordered": "2026-01-10", '
-                                                    '"colour": "red"}'))["error"]
+        assert (
+            "unknown field"
+            in (await ask("add", '{"id": "9001", "ordered": "2026-01-10", "colour": "red"}'))[
+                "error"
+            ]
+        )
         assert "not JSON" in (await ask("add", "{nope"))["error"]
         assert pipeline.store.views() == []  # nothing changed by any of them
 
-        added = await ask("add", json.dumps({"id": "9001", "ordered": "2026-01-10",
-                                             "protection_days": 30, "title": "Kettle"}))
+        added = await ask(
+            "add",
+            json.dumps(
+                {"id": "9001", "ordered": "2026-01-10", "protection_days": 30, "title": "Kettle"}
+            ),
+        )
         assert added == {"command": "add", "ok": True, "id": "9001"}
         updated = await ask("update", json.dumps({"id": "9001", "track": "RA300000003CN"}))
         assert updated["ok"] is True
@@ -182,10 +204,13 @@ async def test_commands_are_validated_like_the_cli_and_answered(
 
 async def test_commands_are_ignored_unless_enabled(broker: Broker, tmp_path: Path) -> None:
     pipeline = builders.pipeline(tmp_path)
-    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics), \
-            aiomqtt.Client(*broker) as phone:
-        await phone.publish(f"{topics.base}/cmd/add",
-                            json.dumps({"id": "9002", "ordered": "2026-01-10"}), qos=1)
+    async with (
+        running(pipeline, settings_for(*broker)) as (_, watcher, topics),
+        aiomqtt.Client(*broker) as phone,
+    ):
+        await phone.publish(
+            f"{topics.base}/cmd/add", json.dumps({"id": "9002", "ordered": "2026-01-10"}), qos=1
+        )
         # An event that the bridge publishes after it would have seen the command:
         pipeline.orders.add(builders.order("marker"))
         await watcher.wait_for(topics.event("order_added"))

@@ -54,8 +54,10 @@ async def test_a_clean_stop_says_offline_and_health_sees_the_broker(
             async with aiohttp.ClientSession() as http, http.get(url) as response:
                 health = json.loads(await response.text())
             assert response.status == 200, health
-            assert health == {"status": "ok", "checks": {
-                "store": "ok", "sources": "ok", "notifier": "ok", "broker": "ok"}}
+            assert health == {
+                "status": "ok",
+                "checks": {"store": "ok", "sources": "ok", "notifier": "ok", "broker": "ok"},
+            }
             proc.send_signal(signal.SIGTERM)
             await watcher.wait_for(topics.status, "offline", after=index)
             assert proc.wait(timeout=10) == 0

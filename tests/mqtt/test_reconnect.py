@@ -23,8 +23,13 @@ from tests.mqtt.test_bridge import settings_for, watch_all
 
 def bridge_for(pipeline: Pipeline, broker: Mosquitto, **extra: object) -> MqttBridge:
     settings = settings_for(broker.host, broker.port, **extra)
-    return MqttBridge(settings=settings, store=pipeline.store, bus=pipeline.bus,
-                      clock=pipeline.clock, orders=pipeline.orders)
+    return MqttBridge(
+        settings=settings,
+        store=pipeline.store,
+        bus=pipeline.bus,
+        clock=pipeline.clock,
+        orders=pipeline.orders,
+    )
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -65,8 +70,10 @@ async def test_events_raised_while_the_broker_is_down_arrive_in_order(tmp_path: 
         raised: list[Event] = []
         pipeline.bus.subscribe(Event, raised.append)
         session = f"watcher-{uuid.uuid4().hex[:8]}"
-        async with bridge, Watcher(broker.host, broker.port, f"{topics.base}/#",
-                                   session=session) as watcher:
+        async with (
+            bridge,
+            Watcher(broker.host, broker.port, f"{topics.base}/#", session=session) as watcher,
+        ):
             await watcher.wait_for(topics.status, "online")
             broker.stop()
             await until(lambda: not bridge.connected)
@@ -80,8 +87,11 @@ async def test_events_raised_while_the_broker_is_down_arrive_in_order(tmp_path: 
             expected = [event.kind for event in raised]
 
             def kinds(messages: list[tuple[str, str, bool]]) -> list[str]:
-                return [json.loads(payload)["kind"] for topic, payload, _ in messages[mark:]
-                        if topic.startswith(f"{topics.base}/events/")]
+                return [
+                    json.loads(payload)["kind"]
+                    for topic, payload, _ in messages[mark:]
+                    if topic.startswith(f"{topics.base}/events/")
+                ]
 
             await watcher.wait_until(lambda messages: len(kinds(messages)) >= len(expected))
             assert kinds(watcher.messages) == expected
@@ -99,14 +109,19 @@ async def test_past_the_bound_the_oldest_events_are_dropped_and_logged(tmp_path:
         topics = Topics.of(bridge._settings)
         session = f"watcher-{uuid.uuid4().hex[:8]}"
         with capture_logs() as logs:
-            async with bridge, Watcher(broker.host, broker.port, topics.event("source_failed"),
-                                       session=session) as watcher:
+            async with (
+                bridge,
+                Watcher(
+                    broker.host, broker.port, topics.event("source_failed"), session=session
+                ) as watcher,
+            ):
                 await until(lambda: bridge.connected)
                 broker.stop()
                 await until(lambda: not bridge.connected)
                 for n in range(1, 7):
                     pipeline.bus.publish(
-                        SourceFailed(at=datetime.now(UTC), source="test", reason=f"#{n}"))
+                        SourceFailed(at=datetime.now(UTC), source="test", reason=f"#{n}")
+                    )
                 broker.start()
                 # Events go out in order: once the last has arrived, all the kept ones have.
                 await watcher.wait_for(topics.event("source_failed"), containing='"#6"')

@@ -31,14 +31,17 @@ def test_environment_overrides_use_double_underscores(monkeypatch: pytest.Monkey
     assert settings.mqtt.host == "10.0.0.2" and settings.mqtt.base_topic == "home/parcels"
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ('url = "http://broker"', "mqtt://host"),
-    ('url = "mqtt://broker:port"', "bad port"),
-    ('base_topic = "parcels/#"', "wildcards"),
-    ('base_topic = "/parcels"', "must not start or end"),
-    ('password = "a"\npassword_file = "b"', "not both"),
-    ('colour = "red"', "unknown key"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('url = "http://broker"', "mqtt://host"),
+        ('url = "mqtt://broker:port"', "bad port"),
+        ('base_topic = "parcels/#"', "wildcards"),
+        ('base_topic = "/parcels"', "must not start or end"),
+        ('password = "a"\npassword_file = "b"', "not both"),
+        ('colour = "red"', "unknown key"),
+    ],
+)
 def test_mistakes_are_configuration_errors(tmp_path: Path, section: str, message: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f"[mqtt]\n{section}\n")

@@ -48,8 +48,14 @@ async def test_cainiao_hands_over_to_russian_post_and_the_right_warnings_follow(
     warnings: list[str] = []
     pipeline.bus.subscribe(WarningRaised, lambda e: warnings.append(e.alert.rule))
     pipeline.start()
-    pipeline.orders.add(Order(id="5004417700000777", ordered_at=day(1), tracks=(LP,),
-                              protection_until=day(1) + timedelta(days=75)))
+    pipeline.orders.add(
+        Order(
+            id="5004417700000777",
+            ordered_at=day(1),
+            tracks=(LP,),
+            protection_until=day(1) + timedelta(days=75),
+        )
+    )
 
     async def at(when: datetime) -> None:
         clock.set(when)
@@ -57,11 +63,14 @@ async def test_cainiao_hands_over_to_russian_post_and_the_right_warnings_follow(
         pipeline.tick()
 
     try:
-        cainiao.modules[LP] = module(LP, [
-            trace("CC_IM_START", day(14, 7), "GMT+3", "Import customs clearance started"),
-            trace("LH_DEPART", day(6, 9), "GMT+8", "Departed from origin hub"),
-            trace("GWMS_ACCEPT", day(3, 8), "GMT+8", "Order received by warehouse"),
-        ])
+        cainiao.modules[LP] = module(
+            LP,
+            [
+                trace("CC_IM_START", day(14, 7), "GMT+3", "Import customs clearance started"),
+                trace("LH_DEPART", day(6, 9), "GMT+8", "Departed from origin hub"),
+                trace("GWMS_ACCEPT", day(3, 8), "GMT+8", "Order received by warehouse"),
+            ],
+        )
         await at(day(15))
         assert pipeline.store.get_view("5004417700000777").tracking.status is Status.CUSTOMS
 
@@ -90,19 +99,31 @@ async def test_track_json_looks_a_number_up_through_base_url(
     tmp_path: Path, serve: Callable[[web.Application], Awaitable[str]]
 ) -> None:
     cainiao = FakeCainiao()
-    cainiao.modules[LP] = module(LP, [
-        trace("GTMS_STA_SIGNED", day(20, 10), "GMT+3", "Arrived at pickup point"),
-        trace("GWMS_ACCEPT", day(3, 8), "GMT+8", "Order received by warehouse"),
-    ], globalEtaInfo={"deliveryMinTime": 1793000000000, "deliveryMaxTime": 1793500000000})
+    cainiao.modules[LP] = module(
+        LP,
+        [
+            trace("GTMS_STA_SIGNED", day(20, 10), "GMT+3", "Arrived at pickup point"),
+            trace("GWMS_ACCEPT", day(3, 8), "GMT+8", "Order received by warehouse"),
+        ],
+        globalEtaInfo={"deliveryMinTime": 1793000000000, "deliveryMaxTime": 1793500000000},
+    )
     base = await serve(cainiao.app())
 
     async def track(*args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "track", *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={"PARCEL_MONITOR_SOURCES__CAINIAO__BASE_URL": base,
-                 "PARCEL_MONITOR_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
-                 "XDG_CONFIG_HOME": str(tmp_path)},
+            sys.executable,
+            "-m",
+            "monitor",
+            "track",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={
+                "PARCEL_MONITOR_SOURCES__CAINIAO__BASE_URL": base,
+                "PARCEL_MONITOR_STATE_DIR": str(tmp_path),
+                "PATH": "/usr/bin:/bin",
+                "XDG_CONFIG_HOME": str(tmp_path),
+            },
         )
         out, err = await proc.communicate()
         return proc.returncode or 0, out.decode(), err.decode()

@@ -22,10 +22,17 @@ def notify() -> Iterator[NotifySocket]:
 def base_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a service: nothing of the developer's leaks in."""
     env = {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if not name.startswith(("PARCEL_MONITOR_", "WATCHDOG_", "XDG_"))
-        and name not in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "CREDENTIALS_DIRECTORY",
-                         "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY")
+        and name
+        not in (
+            "NOTIFY_SOCKET",
+            "JOURNAL_STREAM",
+            "CREDENTIALS_DIRECTORY",
+            "STATE_DIRECTORY",
+            "CONFIGURATION_DIRECTORY",
+        )
     }
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg-config")
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
@@ -40,7 +47,10 @@ def start_daemon(
     started: list[Daemon] = []
 
     def start(
-        config: str, *, env: dict[str, str] | None = None, journal: bool = False,
+        config: str,
+        *,
+        env: dict[str, str] | None = None,
+        journal: bool = False,
         sandboxed: bool = False,
     ) -> Daemon:
         config_path = tmp_path / "config.toml"
@@ -54,12 +64,18 @@ def start_daemon(
             full_env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
         with log.open("ab") as stderr:
             process = subprocess.Popen(
-                [*(SANDBOX if sandboxed else []), str(PARCEL_MONITOR), "--config",
-                 str(config_path), "run"],
-                env=full_env, stdout=subprocess.DEVNULL, stderr=stderr,
+                [
+                    *(SANDBOX if sandboxed else []),
+                    str(PARCEL_MONITOR),
+                    "--config",
+                    str(config_path),
+                    "run",
+                ],
+                env=full_env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
-        daemon = Daemon(process=process, notify=notify, log=log, config=config_path,
-                        env=full_env)
+        daemon = Daemon(process=process, notify=notify, log=log, config=config_path, env=full_env)
         started.append(daemon)
         return daemon
 

@@ -84,7 +84,7 @@ class Daemon:
         for line in self.log.read_text(encoding="utf-8").splitlines():
             priority = None
             if line.startswith("<") and ">" in line:
-                priority, line = line[1:line.index(">")], line[line.index(">") + 1:]
+                priority, line = line[1 : line.index(">")], line[line.index(">") + 1 :]
             if line.startswith("{"):
                 events.append({**json.loads(line), "_priority": priority})
         return events
@@ -103,7 +103,11 @@ class Daemon:
         """Another `parcel-monitor` command on the same configuration and state."""
         return subprocess.run(
             [str(PARCEL_MONITOR), "--config", str(self.config), *args],
-            env=self.env, capture_output=True, text=True, timeout=WAIT, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
         )
 
 
@@ -113,8 +117,7 @@ def toml_config(tmp_path: Path, body: str = "") -> str:
 
 def replay_section(*scenarios: str) -> str:
     files = ", ".join(json.dumps(str(SCENARIOS / name)) for name in scenarios)
-    return f"[sources.replay]\nfiles = [{files}]\npoll_every = \"1h\"\n"
-
+    return f'[sources.replay]\nfiles = [{files}]\npoll_every = "1h"\n'
 
 
 def add_order(tmp_path: Path, env: dict[str, str], scenario: str) -> str:
@@ -126,9 +129,22 @@ def add_order(tmp_path: Path, env: dict[str, str], scenario: str) -> str:
     if not config.exists():
         config.write_text(toml_config(tmp_path), encoding="utf-8")
     done = subprocess.run(
-        [str(PARCEL_MONITOR), "--config", str(config), "add", order["id"],
-         "--ordered", order["ordered_at"], "--track", track],
-        env=env, capture_output=True, text=True, timeout=WAIT, check=False,
+        [
+            str(PARCEL_MONITOR),
+            "--config",
+            str(config),
+            "add",
+            order["id"],
+            "--ordered",
+            order["ordered_at"],
+            "--track",
+            track,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return str(order["id"])

@@ -37,15 +37,20 @@ def scmp_act_errno(code: int) -> int:
 
 
 class ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 def expand(group: str, seen: set[str] | None = None) -> set[str]:
     """The system calls in a systemd group, nested groups included."""
     seen = set() if seen is None else seen
-    listing = subprocess.run(["systemd-analyze", "syscall-filter", group],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["systemd-analyze", "syscall-filter", group], capture_output=True, text=True, check=True
+    ).stdout
     calls: set[str] = set()
     for line in listing.splitlines()[1:]:
         name = line.strip()
@@ -65,8 +70,13 @@ def install_filter() -> None:
     lib = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2", use_errno=True)
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                           ctypes.c_uint, ctypes.POINTER(ArgCmp)]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(ArgCmp),
+    ]
     lib.seccomp_load.argtypes = [ctypes.c_void_p]
     # SystemCallErrorNumber=EPERM: whatever is not allowed fails with EPERM.
     ctx = lib.seccomp_init(scmp_act_errno(errno.EPERM))

@@ -36,8 +36,9 @@ def blocker_config(tmp_path: Path) -> str:
     return toml_config(tmp_path, f'plugin_dirs = ["{plugins}"]\n[sources.blocker]\n')
 
 
-def test_ready_comes_with_a_status_summary(start_daemon: Callable[..., Daemon],
-                                          tmp_path: Path) -> None:
+def test_ready_comes_with_a_status_summary(
+    start_daemon: Callable[..., Daemon], tmp_path: Path
+) -> None:
     daemon = start_daemon(toml_config(tmp_path))
     ready = daemon.notify.wait_for("READY", "1")
     assert ready["STATUS"] == (
@@ -65,8 +66,9 @@ def test_ready_does_not_wait_for_the_first_poll(
     assert daemon.wait() == 0
 
 
-def test_watchdog_pings_at_half_the_interval(start_daemon: Callable[..., Daemon],
-                                             tmp_path: Path) -> None:
+def test_watchdog_pings_at_half_the_interval(
+    start_daemon: Callable[..., Daemon], tmp_path: Path
+) -> None:
     daemon = start_daemon(toml_config(tmp_path), env={"WATCHDOG_USEC": "400000"})
     daemon.notify.wait_for("READY", "1")
     pings = [daemon.notify.wait_for("WATCHDOG", "1", timeout=2) for _ in range(8)]
@@ -78,10 +80,10 @@ def test_watchdog_pings_at_half_the_interval(start_daemon: Callable[..., Daemon]
     assert daemon.wait() == 0
 
 
-def test_no_watchdog_for_another_pid(start_daemon: Callable[..., Daemon],
-                                     tmp_path: Path) -> None:
-    daemon = start_daemon(toml_config(tmp_path),
-                          env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
+def test_no_watchdog_for_another_pid(start_daemon: Callable[..., Daemon], tmp_path: Path) -> None:
+    daemon = start_daemon(
+        toml_config(tmp_path), env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"}
+    )
     daemon.notify.wait_for("READY", "1")
     daemon.send(signal.SIGTERM)
     daemon.notify.wait_for("STOPPING", "1")
@@ -89,8 +91,9 @@ def test_no_watchdog_for_another_pid(start_daemon: Callable[..., Daemon],
     assert not [m for _, m in daemon.notify.seen if "WATCHDOG" in m]
 
 
-def test_a_blocked_event_loop_stops_the_pings(start_daemon: Callable[..., Daemon],
-                                              tmp_path: Path, base_env: dict[str, str]) -> None:
+def test_a_blocked_event_loop_stops_the_pings(
+    start_daemon: Callable[..., Daemon], tmp_path: Path, base_env: dict[str, str]
+) -> None:
     add_order(tmp_path, base_env, "07-no-movement.json")  # gives the blocker a number to poll
     daemon = start_daemon(blocker_config(tmp_path), env={"WATCHDOG_USEC": "200000"})
     daemon.notify.wait_for("READY", "1")
@@ -131,8 +134,9 @@ def test_reload_applies_a_valid_config_and_keeps_state(
 def test_reload_with_an_invalid_config_keeps_the_old_one(
     start_daemon: Callable[..., Daemon], tmp_path: Path
 ) -> None:
-    daemon = start_daemon(toml_config(tmp_path, 'tick_every = "1h"\n'), journal=True,
-                          env={"WATCHDOG_USEC": "400000"})
+    daemon = start_daemon(
+        toml_config(tmp_path, 'tick_every = "1h"\n'), journal=True, env={"WATCHDOG_USEC": "400000"}
+    )
     daemon.notify.wait_for("READY", "1")
 
     daemon.config.write_text(toml_config(tmp_path, 'tick_every = "soon"\n'), encoding="utf-8")
@@ -162,8 +166,9 @@ def test_sigterm_stops_cleanly_without_losing_a_warning(
     daemon.send(signal.SIGTERM)
     daemon.notify.wait_for("STOPPING", "1")
     assert daemon.wait() == 0
-    logged = {(e["order"], e["rule"]) for e in daemon.log_events()
-              if e.get("event") == "monitor.warning"}
+    logged = {
+        (e["order"], e["rule"]) for e in daemon.log_events() if e.get("event") == "monitor.warning"
+    }
     with sqlite3.connect(tmp_path / "state" / "parcel-monitor.db") as db:
         stored = set(db.execute("SELECT order_id, rule FROM alerts").fetchall())
         queued = db.execute(
@@ -193,8 +198,9 @@ def test_invalid_config_at_start_exits_78_without_ready(
     assert notify.receive(0.01) is None, "a daemon that never started must not say READY"
 
 
-def test_no_memory_is_writable_and_executable(start_daemon: Callable[..., Daemon],
-                                              tmp_path: Path) -> None:
+def test_no_memory_is_writable_and_executable(
+    start_daemon: Callable[..., Daemon], tmp_path: Path
+) -> None:
     """What MemoryDenyWriteExecute=yes forbids: the daemon, fully started, maps none."""
     daemon = start_daemon(toml_config(tmp_path, replay_section("07-no-movement.json")))
     daemon.notify.wait_for("READY", "1")

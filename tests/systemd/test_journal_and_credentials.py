@@ -78,8 +78,11 @@ def test_a_missing_credential_names_the_key_and_the_fix(
     config = tmp_path / "config.toml"
     config.write_text('[sources.replay]\napi_key = "credential:nope"\n')
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(clean_env))
-    with pytest.raises(ConfigError, match=r"sources\.replay\.api_key: credential 'nope'.*"
-                                          r"LoadCredential=nope"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources\.replay\.api_key: credential 'nope'.*"
+        r"LoadCredential=nope",
+    ):
         load_settings(config)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY")
     with pytest.raises(ConfigError, match=r"CREDENTIALS_DIRECTORY is not set"):

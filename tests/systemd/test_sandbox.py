@@ -25,8 +25,9 @@ def sandbox_or_skip() -> None:
         pytest.skip("systemd-analyze is not installed: no syscall group lists to filter by")
     if ctypes.util.find_library("seccomp") is None:
         pytest.skip("libseccomp is not installed: cannot build the system call filter")
-    probe = subprocess.run([*SANDBOX, "/bin/true"], capture_output=True, text=True,
-                           timeout=WAIT, check=False)
+    probe = subprocess.run(
+        [*SANDBOX, "/bin/true"], capture_output=True, text=True, timeout=WAIT, check=False
+    )
     if probe.returncode != 0:
         pytest.skip(f"this kernel or container refuses the sandbox: {probe.stderr.strip()}")
 
@@ -37,8 +38,13 @@ def _sandbox_works() -> None:
 
 
 def in_sandbox(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SANDBOX, sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=WAIT, check=False)
+    return subprocess.run(
+        [*SANDBOX, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
 
 
 def test_the_sandbox_really_restricts() -> None:
@@ -93,8 +99,11 @@ def test_the_daemon_runs_its_whole_life_in_the_sandbox(
     start_daemon: Callable[..., Daemon], tmp_path: Path, base_env: dict[str, str]
 ) -> None:
     add_order(tmp_path, base_env, "07-no-movement.json")
-    daemon = start_daemon(toml_config(tmp_path, replay_section("07-no-movement.json")),
-                          sandboxed=True, env={"WATCHDOG_USEC": "400000"})
+    daemon = start_daemon(
+        toml_config(tmp_path, replay_section("07-no-movement.json")),
+        sandboxed=True,
+        env={"WATCHDOG_USEC": "400000"},
+    )
     daemon.notify.wait_for("READY", "1")
     daemon.wait_for_log("monitor.warning")
     daemon.notify.wait_for("WATCHDOG", "1")

@@ -38,7 +38,10 @@ def directives(path: Path) -> dict[str, list[str]]:
 def test_security_exposure_is_low() -> None:
     done = subprocess.run(
         [systemd_analyze(), "security", "--offline=true", str(SYSTEM_UNIT)],
-        capture_output=True, text=True, timeout=WAIT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
     )
     score = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)
     assert score, done.stdout + done.stderr
@@ -57,9 +60,17 @@ def test_system_unit_verifies_at_the_documented_location(tmp_path: Path) -> None
     installed.parent.mkdir(parents=True)
     shutil.copy(SYSTEM_UNIT, installed)
     done = subprocess.run(
-        [systemd_analyze(), "verify", f"--root={tmp_path}", "--recursive-errors=no",
-         str(installed)],
-        capture_output=True, text=True, timeout=WAIT, check=False,
+        [
+            systemd_analyze(),
+            "verify",
+            f"--root={tmp_path}",
+            "--recursive-errors=no",
+            str(installed),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
     )
     assert done.returncode == 0 and not done.stderr, done.stderr
 
@@ -71,7 +82,10 @@ def test_user_unit_for_this_install_verifies(tmp_path: Path) -> None:
     runtime.mkdir(mode=0o700)
     done = subprocess.run(
         [systemd_analyze(), "verify", "--user", "--recursive-errors=no", str(unit)],
-        capture_output=True, text=True, timeout=WAIT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
         env={"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0 and not done.stderr, done.stderr
@@ -81,10 +95,15 @@ def test_user_unit_for_this_install_verifies(tmp_path: Path) -> None:
 def test_units_have_the_service_contract(path: Path) -> None:
     found = directives(path)
     for key, value in {
-        "Type": "notify", "NotifyAccess": "main", "Restart": "on-failure",
-        "RestartPreventExitStatus": "78", "ExecReload": "/bin/kill -HUP $MAINPID",
-        "UMask": "0077", "StateDirectory": "parcel-monitor",
-        "ConfigurationDirectory": "parcel-monitor", "CacheDirectory": "parcel-monitor",
+        "Type": "notify",
+        "NotifyAccess": "main",
+        "Restart": "on-failure",
+        "RestartPreventExitStatus": "78",
+        "ExecReload": "/bin/kill -HUP $MAINPID",
+        "UMask": "0077",
+        "StateDirectory": "parcel-monitor",
+        "ConfigurationDirectory": "parcel-monitor",
+        "CacheDirectory": "parcel-monitor",
         "MemoryDenyWriteExecute": "yes",
     }.items():
         assert found.get(key) == [value], key
@@ -98,16 +117,28 @@ def test_system_unit_runs_as_a_dynamic_user() -> None:
 
 def test_service_install_user_writes_the_unit_for_this_install(tmp_path: Path) -> None:
     env = {"XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    dry = subprocess.run([str(PARCEL_MONITOR), "service", "install", "--user", "--dry-run"],
-                         env=env, capture_output=True, text=True, timeout=WAIT, check=False)
+    dry = subprocess.run(
+        [str(PARCEL_MONITOR), "service", "install", "--user", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
     assert dry.returncode == 0, dry.stderr
     assert f"ExecStart={PARCEL_MONITOR} run\n" in dry.stdout
     target = tmp_path / "systemd" / "user" / "parcel-monitor.service"
     assert f"would write {target}" in dry.stderr
     assert not target.exists()
 
-    done = subprocess.run([str(PARCEL_MONITOR), "service", "install", "--user"],
-                          env=env, capture_output=True, text=True, timeout=WAIT, check=False)
+    done = subprocess.run(
+        [str(PARCEL_MONITOR), "service", "install", "--user"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert target.read_text(encoding="utf-8") == dry.stdout
     assert "systemctl --user enable --now parcel-monitor" in done.stderr
