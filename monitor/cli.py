@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
@@ -655,6 +656,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parcel-monitor: configuration error:\n{exc}", file=sys.stderr)
     except StoreError as exc:
         print(f"parcel-monitor: {exc}", file=sys.stderr)
+    except sqlite3.DatabaseError as exc:  # damage found while reading, after a clean open
+        print(
+            f"parcel-monitor: the database is damaged ({exc}); move it aside and start "
+            "again, or restore a backup",
+            file=sys.stderr,
+        )
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

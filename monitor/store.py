@@ -293,16 +293,25 @@ class Store:
         self._depth = 1
         try:
             yield self._conn
+        except sqlite3.DatabaseError as exc:  # a full disk, a file gone bad under us
+            self._depth = 0
+            self._rollback()
+            raise StoreError(_explain(self.path, exc)) from exc
         except BaseException:
             self._depth = 0
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         self._depth = 0
         try:
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(_explain(self.path, exc)) from exc
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -740,6 +749,6 @@ def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
         )
     if "readonly" in text or "unable to open" in text:
         return f"cannot write the database {path} ({text}); check the state directory permissions"
-    if "disk is full" in text or "full" in text:
+    if "full" in text:
         return f"the disk holding {path} is full ({text}); nothing was written"
     return f"database {path}: {text}"
