@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.bus import Bus
-from monitor.clock import SimulatedClock
 from monitor.cli import main
+from monitor.clock import SimulatedClock
 from monitor.model import Checkpoint, Order, Snapshot, Status
 from monitor.pipeline import Pipeline
 from monitor.rules.base import RuleSettings
