@@ -6,7 +6,8 @@
 - `RateLimiter`: spaces requests out to a carrier's allowed rate;
 - `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
   (a `ValueError`) when the shape is wrong, so a parser has one exception type to catch;
-- `ParseCache`: skips parsing an answer identical to the last one for the same number.
+- `ParseCache`: skips parsing an answer identical to the last one for the same number;
+- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints.
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 """
@@ -20,7 +21,7 @@ import marshal
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
@@ -275,3 +276,19 @@ class ParseCache:
         snapshot = replace(parser(number, raw, fetched_at), fingerprint=mark)
         self._last[number] = (mark, snapshot)
         return snapshot
+
+
+_ZONES: dict[timedelta | None, tzinfo] = {}
+
+
+def shared_zone(at: datetime) -> datetime:
+    """`at` with a tzinfo shared by every datetime of the same offset.
+
+    `datetime.fromisoformat` makes a new timezone object per call; a cache of parsed histories
+    (thousands of parcels times dozens of scans) would keep every one of them.
+    """
+    offset = at.utcoffset()
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES.setdefault(offset, at.tzinfo)  # type: ignore[arg-type]
+    return at if at.tzinfo is zone else at.replace(tzinfo=zone)

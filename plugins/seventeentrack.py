@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from sys import intern
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from monitor.sourcekit import (
     ParseCache,
     PayloadError,
     RateLimiter,
+    shared_zone,
     as_list,
     as_object,
     as_text,
@@ -121,11 +123,11 @@ def _checkpoints(track_info: Mapping[str, Any], latest: Status | None) -> list[C
         fallback = latest if at == newest and latest is not None else Status.IN_TRANSIT
         checkpoints.append(
             Checkpoint(
-                at=at,
+                at=shared_zone(at),
                 status=_event_status(event) or fallback,
-                text=as_text(event.get("description")),
-                location=_location(event),
-                code=as_text(event.get("sub_status")) or as_text(event.get("stage")),
+                text=intern(as_text(event.get("description"))),
+                location=intern(_location(event)),
+                code=intern(as_text(event.get("sub_status")) or as_text(event.get("stage"))),
             )
         )
     return checkpoints
