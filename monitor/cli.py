@@ -9,7 +9,6 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ from monitor.clock import SystemClock
 from monitor.config import ConfigError, Settings, effective, load_settings
 from monitor.events import Alert, Event
 from monitor.logs import configure
-from monitor.model import Order, OrderView
+from monitor.model import OrderView
 from monitor.notify import report as notify_report
+from monitor.orders import OrderBook
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
 from monitor.render import (
@@ -47,19 +47,24 @@ class UserError(Exception):
 # --- argument types ------------------------------------------------------------------------
 
 
-def parse_when(text: str) -> datetime:
-    """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset."""
+def parse_when(text: str) -> str:
+    """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset.
+
+    Checked here so that argparse names the option; `monitor.orderinput` reads it.
+    """
     try:
-        return orderinput.parse_when(text)
+        orderinput.parse_when(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
-def parse_day(text: str) -> date:
+def parse_day(text: str) -> str:
     try:
-        return orderinput.parse_day(text)
+        orderinput.parse_day(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def positive_days(text: str) -> int:
@@ -86,21 +91,33 @@ def _open_pipeline(settings: Settings) -> Pipeline:
     return Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
 
 
-def _protection(args: argparse.Namespace, base: datetime | None) -> datetime | None:
-    if args.protection_until is not None:
-        return args.protection_until  # type: ignore[no-any-return]
-    if args.protection_days is not None:
-        if base is None:
-            raise UserError("--protection-days needs the order's payment or order date")
-        return base + timedelta(days=args.protection_days)
-    return None
+def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of `add`/`update` as an order payload (the HTTP API's and MQTT's too)."""
+    names = (
+        "paid",
+        "title",
+        "shop",
+        "protection_until",
+        "protection_days",
+        "promised",
+        "track",
+        "notes",
+    )
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _order_or_error(build: Callable[[], Order]) -> Order:
+def _change_orders(args: argparse.Namespace, change: Callable[[OrderBook], str]) -> int:
+    """Open the store, make one change through the order book, print what was done."""
+    settings, _ = _settings(args)
+    pipeline = _open_pipeline(settings)
     try:
-        return build()
-    except ValueError as exc:
+        done = change(pipeline.orders)
+    except orderinput.BadInput as exc:
         raise UserError(str(exc)) from None
+    finally:
+        pipeline.store.close()
+    print(done)
+    return 0
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -119,79 +136,42 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    settings, _ = _settings(args)
-    paid = args.paid or args.ordered
-    order = _order_or_error(
-        lambda: Order(
-            id=args.order_id,
-            ordered_at=args.ordered,
-            paid_at=args.paid,
-            title=args.title or "",
-            shop=args.shop or "",
-            protection_until=_protection(args, paid),
-            promised_by=args.promised,
-            tracks=(args.track,) if args.track else (),
-            notes=args.notes or "",
+    payload = {"id": args.order_id, "ordered": args.ordered, **_order_fields_of(args)}
+
+    def add(book: OrderBook) -> str:
+        view = orderinput.add(book, payload)
+        return f"added order {view.order.id}" + (
+            f" ({view.order.title})" if view.order.title else ""
         )
-    )
-    pipeline = _open_pipeline(settings)
-    try:
-        view = pipeline.orders.add(order)
-    finally:
-        pipeline.store.close()
-    print(f"added order {view.order.id}" + (f" ({view.order.title})" if view.order.title else ""))
-    return 0
+
+    return _change_orders(args, add)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    settings, _ = _settings(args)
-    pipeline = _open_pipeline(settings)
-    try:
-        current = pipeline.orders.get(args.order_id).order
-        changes: dict[str, Any] = {}
-        for name in ("title", "shop", "notes", "promised_by"):
-            value = getattr(args, name if name != "promised_by" else "promised")
-            if value is not None:
-                changes[name] = value
-        if args.paid is not None:
-            changes["paid_at"] = args.paid
-        protection = _protection(args, args.paid or current.paid)
-        if protection is not None:
-            changes["protection_until"] = protection
-        if args.reopen:
-            changes["closed"] = False
-        if not changes and args.track is None:
-            raise UserError("nothing to change; see `parcel-monitor update --help`")
-        try:
-            view = pipeline.orders.update(args.order_id, track=args.track, **changes)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    finally:
-        pipeline.store.close()
-    print(f"updated order {view.order.id}")
-    return 0
+    payload = _order_fields_of(args) | ({"reopen": True} if args.reopen else {})
+    if not payload:
+        raise UserError("nothing to change; see `parcel-monitor update --help`")
+
+    def update(book: OrderBook) -> str:
+        return f"updated order {orderinput.update(book, args.order_id, payload).order.id}"
+
+    return _change_orders(args, update)
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    settings, _ = _settings(args)
-    pipeline = _open_pipeline(settings)
-    try:
-        pipeline.orders.close(args.order_id)
-    finally:
-        pipeline.store.close()
-    print(f"closed order {args.order_id}: no more warnings for it")
-    return 0
+    def close(book: OrderBook) -> str:
+        book.close(args.order_id)
+        return f"closed order {args.order_id}: no more warnings for it"
+
+    return _change_orders(args, close)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    settings, _ = _settings(args)
-    pipeline = _open_pipeline(settings)
-    try:
-        pipeline.orders.remove(args.order_id)
-    finally:
-        pipeline.store.close()
-    print(f"removed order {args.order_id}")
-    return 0
+    def remove(book: OrderBook) -> str:
+        book.remove(args.order_id)
+        return f"removed order {args.order_id}"
+
+    return _change_orders(args, remove)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

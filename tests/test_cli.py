@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.rules.engine import RULES
 from tests.conftest import REPO
 
 
@@ -175,18 +176,7 @@ def test_check_twice_never_repeats_a_warning(
 def test_demo_runs_offline_and_shows_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo")
     assert code == 0
-    for rule in (
-        "track_missing",
-        "not_trackable",
-        "eta_shifted",
-        "stalled",
-        "customs_delay",
-        "stuck_at_post_office",
-        "overdue",
-        "protection_expiring",
-        "returning",
-        "delivered",
-    ):
+    for rule in RULES:
         assert f"[{rule}]" in out
 
 
