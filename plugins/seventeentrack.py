@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from sys import intern
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from sys import intern
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -29,13 +29,13 @@ from monitor.sourcekit import (
     ParseCache,
     PayloadError,
     RateLimiter,
-    shared_zone,
     as_list,
     as_object,
     as_text,
     decode_json,
     http_error,
     request,
+    shared_zone,
 )
 
 SERVICE = "17TRACK"
