@@ -120,6 +120,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
+    CREATE TABLE notify_deliveries (
+        alert_id INTEGER NOT NULL REFERENCES alerts (id),
+        target TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (alert_id, target)
+    );
     CREATE TABLE cursors (
         source TEXT NOT NULL,
         key TEXT NOT NULL,

@@ -4,8 +4,8 @@
 everything after that lives here. A row is `pending` until every channel it is routed to has
 confirmed it (`sent`), it is given up on (`failed`) or its order is muted (`muted`).
 `notify_deliveries` remembers each channel that confirmed a message, so a retry after a partial
-failure goes only to the channels still missing it. It is this module's own table, created on
-first use (`Store.connection` is meant for such parts).
+failure goes only to the channels still missing it. Both tables are created by the store's
+migrations; the queries are this module's (`Store.connection` is meant for such parts).
 """
 
 from __future__ import annotations
@@ -18,15 +18,6 @@ from monitor.events import Alert
 from monitor.store import Store, alert_from_row
 
 PENDING, SENT, FAILED, MUTED = "pending", "sent", "failed", "muted"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_deliveries (
-    alert_id INTEGER NOT NULL REFERENCES alerts (id),
-    target TEXT NOT NULL,
-    sent_at TEXT NOT NULL,
-    PRIMARY KEY (alert_id, target)
-)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +41,6 @@ class Undelivered:
     state: str
     attempts: int
     last_error: str
-
-
-def ensure_schema(store: Store) -> None:
-    with store.transaction() as db:
-        db.execute(_SCHEMA)
 
 
 def pending(store: Store) -> list[Item]:

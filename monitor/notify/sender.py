@@ -67,7 +67,6 @@ class Sender:
 
     def start(self) -> None:
         """Start delivering (in a task this sender owns); `aclose` ends it."""
-        outbox.ensure_schema(self._store)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="notify-sender")
         log.info("monitor.notify_started", channels=[t.name for t in self._channels.targets])
 
