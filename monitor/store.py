@@ -514,6 +514,15 @@ class Store:
                 owners.setdefault(number, []).append(order_id)
         return owners
 
+    def newest_scans(self, source: str) -> dict[str, float]:
+        """Number -> time (epoch) of its newest checkpoint as this source last reported it."""
+        return {
+            row[0]: row[1] if row[1] is not None else float("-inf")
+            for row in self._conn.execute(
+                "SELECT number, newest_ts FROM snapshots WHERE source = ?", (source,)
+            )
+        }
+
     def snapshot_digests(self) -> dict[tuple[str, str], str]:
         return {
             (row[0], row[1]): row[2]

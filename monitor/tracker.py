@@ -125,6 +125,10 @@ class Tracker:
         report = PollReport()
         if not numbers:
             return report
+        # Numbers never answered for come first, then those that moved last: a source that runs
+        # out of budget or patience mid-cycle has spent it where news is likeliest.
+        newest = self._store.newest_scans(name)
+        numbers.sort(key=lambda n: -newest.get(n, float("inf")))
         started = self._clock.monotonic()
         gate = asyncio.Semaphore(settings.concurrency)
         size = max(1, source.batch_size)

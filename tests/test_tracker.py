@@ -1,0 +1,83 @@
+"""The tracker's polling order and its handling of a source that runs out mid-cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from monitor.clock import SimulatedClock
+from monitor.model import Checkpoint, Order, Snapshot, Status
+from monitor.pipeline import Pipeline
+from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
+from monitor.rules.base import RuleSettings
+from monitor.store import SourceCursors, Store
+from tests.conftest import at
+
+T0 = at("2026-03-01T10:00:00+03:00")
+
+
+class Budgeted(BaseSource):
+    """Answers two lookups a cycle, then says its budget is gone."""
+
+    name = "budgeted"
+    batch_size = 1
+
+    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+        super().__init__(settings, context)
+        self.asked: list[str] = []
+        self.moved = {"A": T0 - timedelta(days=2), "B": T0 - timedelta(days=10)}
+
+    async def lookup(self, numbers: Sequence[str]) -> LookupResult:
+        if len(self.asked) == 2:
+            raise SourceError("daily request budget used up")
+        self.asked += numbers
+        now = self.context.clock.now()
+        return {
+            n: Snapshot(
+                n,
+                self.name,
+                Status.IN_TRANSIT,
+                now,
+                (Checkpoint(at=self.moved.get(n, T0), status=Status.IN_TRANSIT, text="scan"),),
+            )
+            for n in numbers
+        }
+
+
+async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
+    clock = SimulatedClock(T0)
+    store = Store.open(":memory:")
+    settings = SourceSettings()
+    source = Budgeted(
+        settings,
+        SourceContext(
+            clock=clock,
+            http=lambda: None,  # type: ignore[arg-type,return-value]
+            cursors=SourceCursors(store, "budgeted"),
+        ),
+    )
+    pipeline = Pipeline.build(
+        store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
+    )
+    for number in ("A", "B"):
+        pipeline.orders.add(Order(id=number, ordered_at=T0 - timedelta(days=20), tracks=(number,)))
+    pipeline.tracker.apply(
+        [
+            Snapshot(
+                n,
+                "budgeted",
+                Status.IN_TRANSIT,
+                T0,
+                (Checkpoint(at=source.moved[n], status=Status.IN_TRANSIT, text="scan"),),
+            )
+            for n in ("A", "B")
+        ]
+    )
+    pipeline.orders.add(Order(id="C", ordered_at=T0, tracks=("C",)))
+
+    report = await pipeline.tracker.poll_source("budgeted")
+
+    assert source.asked == ["C", "A"]  # never seen, then the one that moved last
+    assert report.checked == 2 and report.failed_batches == 1
+    assert not pipeline.tracker.health["budgeted"].healthy
+    store.close()
