@@ -183,3 +183,34 @@ def test_demo_runs_offline_and_shows_every_rule(capsys: pytest.CaptureFixture[st
 def test_plugins_lists_the_builtin_replay_source(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "plugins")
     assert code == 0 and "replay" in out and "entry point" in out
+
+
+def test_the_example_configuration_is_valid_with_its_sources_turned_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = (REPO / "config" / "parcel-monitor.example.toml").read_text()
+    assert (
+        run(
+            capsys,
+            "--config",
+            str(REPO / "config" / "parcel-monitor.example.toml"),
+            "config",
+            "check",
+        )[0]
+        == 0
+    )
+    # Uncomment the built-in sources' sections (not replay: it needs real files).
+    lines, uncomment = [], False
+    for line in example.splitlines():
+        if line.startswith("# [sources."):
+            uncomment = "replay" not in line
+        elif not line.strip():
+            uncomment = False
+        lines.append(line[2:] if uncomment and line.startswith("# ") else line)
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines))
+    code, out, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 0, err
+    sources = json.loads(out)["sources"]
+    assert set(sources) == {"cainiao", "seventeentrack", "russianpost"}
+    assert sources["seventeentrack"]["api_key"] == "********"
