@@ -298,7 +298,7 @@ class Tracker:
             status_seen_at=old.status_seen_at if old and old.status == snapshot.status else now,
             eta=snapshot.eta,
             handover=snapshot.handover,
-            newest_ts=max((cp.at.timestamp() for cp in snapshot.checkpoints), default=None),
+            newest_ts=newest.timestamp() if (newest := _newest_time(snapshot)) else None,
             digest=digest,
             fetched_at=snapshot.fetched_at,
         )
@@ -385,3 +385,7 @@ class Tracker:
                 OrderStateChanged(at=now, view=replace(view, order=order, tracking=state))
             )
         return events
+
+
+def _newest_time(snapshot: Snapshot) -> datetime | None:
+    return max((cp.at for cp in snapshot.checkpoints), default=None)

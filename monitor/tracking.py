@@ -39,15 +39,23 @@ def new_checkpoints(
     Two reports are the same checkpoint when time, status and text agree; another source's report
     of the same scan (same time and status, other wording) is the same checkpoint too.
     """
-    seen = {cp.key for cp in known}
-    seen_scans = {(cp.at, cp.status) for cp in known}
     fresh: dict[tuple[datetime, str, str], Checkpoint] = {}
-    for cp in incoming:
-        key = cp.key
-        if key in seen or key in fresh or (cp.at, cp.status) in seen_scans:
-            continue
-        fresh[key] = cp
-    return tuple(sorted(fresh.values(), key=lambda c: c.at))
+    if not known:  # a number seen for the first time: only repeats within the answer to drop
+        for cp in incoming:
+            fresh.setdefault(cp.key, cp)
+    else:
+        seen = {cp.key for cp in known}
+        seen_scans = {(cp.at, cp.status) for cp in known}
+        for cp in incoming:
+            key = cp.key
+            if key in seen or key in fresh or (cp.at, cp.status) in seen_scans:
+                continue
+            fresh[key] = cp
+    return tuple(sorted(fresh.values(), key=_time_of))
+
+
+def _time_of(checkpoint: Checkpoint) -> datetime:
+    return checkpoint.at
 
 
 def _status_run_start(checkpoints: Sequence[Checkpoint]) -> datetime | None:
