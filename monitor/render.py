@@ -18,6 +18,13 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def status_text(view: OrderView) -> str:
+    """The status as a person reads it, also before any source has answered."""
+    if view.tracking.status is not None:
+        return view.tracking.status.value
+    return "not checked yet" if view.order.tracks else "awaiting track number"
+
+
 def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
@@ -84,7 +91,7 @@ def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -
     rows = [("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS")]
     for view in views:
         order, tracking = view.order, view.tracking
-        status = tracking.status.value if tracking.status else "awaiting track"
+        status = status_text(view)
         if order.closed:
             status += " (closed)"
         rows.append(
@@ -129,7 +136,7 @@ def print_timeline(
     if order.promised_by:
         print(f"  promised by {order.promised_by}")
     print(f"  track numbers: {', '.join(order.tracks) or 'none yet'}")
-    status = tracking.status.value if tracking.status else "awaiting track"
+    status = status_text(view)
     print(f"  status: {status}" + (" (closed)" if order.closed else ""))
     merged = sorted(
         ((cp, number) for number, cps in checkpoints.items() for cp in cps),
