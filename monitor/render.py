@@ -128,7 +128,7 @@ def print_timeline(
     etas: Sequence[tuple[datetime, EtaWindow | None]],
     alerts: Sequence[Alert],
 ) -> None:
-    order, tracking = view.order, view.tracking
+    order = view.order
     print(f"Order {order.id}" + (f" — {order.title}" if order.title else ""))
     print(f"  ordered {order.ordered_at:%Y-%m-%d %H:%M}, paid {order.paid:%Y-%m-%d %H:%M}")
     if order.protection_until:
