@@ -25,11 +25,12 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from monitor.durations import Duration
 from monitor.mqtt.settings import MqttSettings
-from monitor.notify.masking import mask_url
+from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
 from monitor.rules.base import RuleSettings
 from monitor.web.settings import HttpSettings
@@ -178,7 +179,7 @@ def describe_errors(error: ValidationError, origin: str, *, prefix: tuple[str, .
     for problem in error.errors():
         loc = (*prefix, *problem["loc"])
         key = ".".join(str(part) for part in loc)
-        message = problem["msg"].removeprefix("Value error, ")
+        message = mask_urls_in(problem["msg"].removeprefix("Value error, "))
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
         got = problem.get("input")
@@ -190,8 +191,13 @@ def describe_errors(error: ValidationError, origin: str, *, prefix: tuple[str, .
 
 
 def mask(key: str, value: Any) -> Any:
+    """A value fit to print: secrets by their key's name hidden, credentials in URLs masked."""
     if any(word in key.lower().rsplit(".", 1)[-1] for word in SECRET_WORDS) and value:
         return "********"
+    if isinstance(value, str):
+        return mask_urls_in(value)
+    if isinstance(value, list | tuple):
+        return [mask(key, item) for item in value]
     return value
 
 
@@ -206,11 +212,13 @@ def load_settings(explicit: Path | None = None) -> tuple[Settings, Path | None]:
             raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    origin = str(path) if path else "environment"
     try:
         return Settings(**data), path
     except ValidationError as exc:
-        origin = str(path) if path else "environment"
         raise ConfigError(describe_errors(exc, origin)) from None
+    except SettingsError as exc:  # an environment value that should be JSON and is not
+        raise ConfigError(f"{origin}: {mask_urls_in(str(exc))}") from None
 
 
 def effective(settings: Settings, sources: dict[str, BaseModel]) -> dict[str, Any]:
@@ -218,6 +226,8 @@ def effective(settings: Settings, sources: dict[str, BaseModel]) -> dict[str, An
     data = settings.model_dump(mode="json", exclude={"sources"})
     data["state_dir"] = str(settings.resolved_state_dir())
     data["notify"]["urls"] = [mask_url(url) for url in settings.notify.urls]
+    if data["mqtt"].get("url"):
+        data["mqtt"]["url"] = mask_url(data["mqtt"]["url"])
     data["sources"] = {
         name: {key: mask(key, value) for key, value in model.model_dump(mode="json").items()}
         for name, model in sources.items()

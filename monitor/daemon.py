@@ -165,6 +165,7 @@ class Sources(Part):
         plugins = discover(settings.plugin_dirs)
         checked = validate_sections(settings, plugins, origin)
         self._tracker = running.pipeline.tracker
+        self._clock = running.pipeline.clock
 
         async def push(snapshots: Sequence[Snapshot]) -> None:
             self._tracker.apply(snapshots)
@@ -187,8 +188,15 @@ class Sources(Part):
         )
 
     def start(self, running: Running) -> None:
+        # A reload keeps each source's schedule (and backoff): no extra poll out of a budget.
+        now = self._clock.monotonic()
         self._tasks = [
-            running.spawn(self._tracker.run_source(name), name=f"poll:{name}")
+            running.spawn(
+                self._tracker.run_source(
+                    name, first_delay=max(0.0, self._tracker.next_poll.get(name, now) - now)
+                ),
+                name=f"poll:{name}",
+            )
             for name in self.active
         ]
 
@@ -247,22 +255,26 @@ class Mqtt(Part):
 
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
         self.settings = settings.mqtt
-        self.password = _secret("mqtt.password_file", self.settings.resolved_password)
         self.bridge: MqttBridge | None = None
-
-    def start(self, running: Running) -> None:
         if not self.settings.active:
             return
+        password = _secret("mqtt.password_file", self.settings.resolved_password)
         pipeline = running.pipeline
-        self.bridge = MqttBridge(
-            settings=self.settings,
-            store=pipeline.store,
-            bus=pipeline.bus,
-            clock=pipeline.clock,
-            orders=pipeline.orders,
-            password=self.password,
-        )
-        self.bridge.start()
+        try:  # built now, not in start(): what can fail must fail before the old parts stop
+            self.bridge = MqttBridge(
+                settings=self.settings,
+                store=pipeline.store,
+                bus=pipeline.bus,
+                clock=pipeline.clock,
+                orders=pipeline.orders,
+                password=password,
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"{origin}: mqtt: cannot set up the connection: {exc}") from None
+
+    def start(self, running: Running) -> None:
+        if self.bridge is not None:
+            self.bridge.start()
 
     async def stop(self) -> None:
         if self.bridge is not None:
@@ -321,13 +333,15 @@ def _secret(key: str, read: Callable[[], str | None]) -> str | None:
 PARTS: list[PartFactory] = [
     lambda settings, origin, running: Logging(settings),
     lambda settings, origin, running: Rules(settings, running.pipeline),
-    Sources,
-    lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
     Notifications,
     Mqtt,
     Http,
+    Sources,
+    lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
 ]
-"""Built, applied and started in this order; stopped in reverse."""
+"""Built in this order, then all applied, then all started; stopped in reverse. The parts that
+consume events come before those that produce them, so a stop ends polling and ticking first and
+the bridge and the sender still see the last events."""
 
 
 async def _relay(stop: asyncio.Event, inbox: asyncio.Queue[str | BaseException]) -> None:
@@ -372,10 +386,11 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
     try:
         new_settings, path = load_settings(config_path)
         build_parts(new_settings, str(path) if path else "configuration", running, into=new_parts)
-    except (ConfigError, PluginError) as exc:
+    except Exception as exc:  # whatever the new configuration breaks, the old one keeps running
         for part in reversed(new_parts):
             await part.stop()
-        log.error("monitor.reload_rejected", error=str(exc), kept="the previous configuration")
+        reason = str(exc) if isinstance(exc, ConfigError | PluginError) else repr(exc)
+        log.error("monitor.reload_rejected", error=reason, kept="the previous configuration")
         return settings
     if new_settings.database != settings.database:
         log.warning(
@@ -388,6 +403,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
     running.parts = new_parts
     for part in new_parts:
         part.apply()
+    for part in new_parts:
         part.start(running)
     log.info("monitor.reloaded", sources=sorted(running.pipeline.tracker.sources))
     return new_settings
@@ -417,9 +433,10 @@ async def serve(
     if stop is not None:
         background.append(running.spawn(_relay(stop, running.inbox), name="stop-relay"))
     try:
-        pipeline.start()
         for part in running.parts:
             part.start(running)
+        # After the parts: the warnings that fell due while the daemon was down reach MQTT too.
+        pipeline.start()
         interval = watchdog_interval()
         if interval is not None:
             background.append(running.spawn(keep_alive(notifier, interval), name="watchdog"))

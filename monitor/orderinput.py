@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from monitor.model import Order, OrderView
 from monitor.orders import OrderBook
@@ -41,8 +48,9 @@ def parse_when(text: str) -> datetime:
 
 
 def parse_day(text: str) -> date:
+    """`YYYY-MM-DD`, or a full ISO 8601 date-time whose date is taken."""
     try:
-        return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
+        return date.fromisoformat(text) if len(text) == 10 else parse_when(text).date()
     except ValueError:
         raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
@@ -70,10 +78,17 @@ class _Fields(BaseModel):
     title: str | None = None
     shop: str | None = None
     protection_until: When | None = None
-    protection_days: int | None = Field(None, ge=1)
+    protection_days: int | None = Field(None, ge=1, le=3650)
     promised: Day | None = None
     track: str | None = Field(None, min_length=1)
     notes: str | None = None
+
+    @field_validator("track")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not a track number: it has spaces")
+        return value
 
     def protection(self, base: datetime | None) -> datetime | None:
         if self.protection_until is not None and self.protection_days is not None:
@@ -91,6 +106,14 @@ class NewOrder(_Fields):
     """The payload of `add`: the order id and its date are required."""
 
     id: str = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError(f"{value!r} has spaces around it; an order id is written without")
+        return value
+
     ordered: When
 
     def to_order(self) -> Order:

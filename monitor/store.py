@@ -416,15 +416,21 @@ class Store:
         return self._views("" if include_closed else "WHERE o.closed = 0", ())
 
     def views_changed_since(self, rev: int) -> tuple[list[OrderView], list[str], int]:
-        """Orders written and ids removed after `rev`, and the rev to ask from next time."""
-        changed = self._views("WHERE o.rev > ?", (rev,))
+        """Orders written and ids removed after `rev`, and the rev to ask from next time.
+
+        The revision is read first: a change committed while the queries run is then seen again
+        next time (harmless), never skipped.
+        """
+        now = self.current_rev()
+        changed = self._views("WHERE o.rev > ? AND o.rev <= ?", (rev, now))
         removed = [
             row[0]
             for row in self._conn.execute(
-                "SELECT order_id FROM removed_orders WHERE rev > ? ORDER BY rev", (rev,)
+                "SELECT order_id FROM removed_orders WHERE rev > ? AND rev <= ? ORDER BY rev",
+                (rev, now),
             )
         ]
-        return changed, removed, self.current_rev()
+        return changed, removed, now
 
     def _views(self, where: str, args: Sequence[object]) -> list[OrderView]:
         rows = self._conn.execute(

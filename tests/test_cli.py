@@ -214,3 +214,16 @@ def test_the_example_configuration_is_valid_with_its_sources_turned_on(
     sources = json.loads(out)["sources"]
     assert set(sources) == {"cainiao", "seventeentrack", "russianpost"}
     assert sources["seventeentrack"]["api_key"] == "********"
+
+
+def test_errors_and_config_check_never_show_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[notify]\nurls = "tgram://123456789:AAHsecretbottoken/987654321"\n'
+        '[mqtt]\nurl = "mqtt://user:hunter2@broker"\n'
+    )
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2 and "notify.urls" in err and "mqtt.url" in err
+    assert "AAHsecretbottoken" not in err and "hunter2" not in err

@@ -135,6 +135,13 @@ class MqttBridge:
     # --- from the bus (synchronous: only bookkeeping here) ----------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, Tick):
+            if event.at.date() != self._day:
+                self._day = event.at.date()  # "days in transit" moved on for every order
+                self._full = True
+                self._wake.set()
+            if not self.connected:
+                return  # a tick is news only now: an outage's ticks must not crowd out warnings
         if len(self._events) == self._events.maxlen:
             dropped = self._events[0]
             if not self._dropped:
@@ -146,9 +153,6 @@ class MqttBridge:
             self._dropped[dropped.kind] += 1
         self._events.append(event)
         self._dirty.update(_orders_touched(event))
-        if isinstance(event, Tick) and event.at.date() != self._day:
-            self._day = event.at.date()  # "days in transit" moved on for every order
-            self._full = True
         self._wake.set()
 
     # --- the connection loop ----------------------------------------------------------------

@@ -37,6 +37,9 @@ def execute(book: OrderBook, command: str, raw: bytes) -> dict[str, Any]:
     except (BadInput, StoreError) as exc:  # StoreError: unknown or duplicate id, store trouble
         log.info("monitor.mqtt.command_refused", command=command, reason=str(exc))
         return {**answer, "ok": False, "error": str(exc)}
+    except Exception:  # a bug must not cost the connection: answer, log, carry on
+        log.exception("monitor.mqtt.command_failed", command=command)
+        return {**answer, "ok": False, "error": "internal error; see the daemon's log"}
     log.info("monitor.mqtt.command_done", command=command, order=view.order.id)
     return {**answer, "ok": True, "id": view.order.id}
 

@@ -53,10 +53,23 @@ class MqttSettings(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("write the broker as mqtt://host[:port] or mqtts://host[:port]")
+        if parts.username or parts.password:
+            # Credentials here would be ignored (and printed in logs); they have their own keys.
+            raise ValueError(
+                "put the user name in `username` and the password in `password` or "
+                "`password_file`, not in the URL"
+            )
         try:
             parts.port  # noqa: B018 - raises on a port that is not a number
         except ValueError as exc:
             raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
         return value
 
     @field_validator("base_topic")

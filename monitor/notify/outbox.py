@@ -29,6 +29,7 @@ class Item:
     attempts: int
     created_at: datetime
     last_error: str
+    next_attempt_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,8 @@ class Undelivered:
 
 def pending(store: Store) -> list[Item]:
     rows = store.connection.execute(
-        """SELECT a.*, o.attempts, o.created_at AS queued_at, o.last_error FROM outbox o
+        """SELECT a.*, o.attempts, o.created_at AS queued_at, o.last_error, o.next_attempt_at
+           FROM outbox o
            JOIN alerts a ON a.id = o.alert_id WHERE o.state = ? ORDER BY o.alert_id""",
         (PENDING,),
     )
@@ -56,6 +58,7 @@ def pending(store: Store) -> list[Item]:
             attempts=row["attempts"],
             created_at=datetime.fromisoformat(row["queued_at"]),
             last_error=row["last_error"],
+            next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]),
         )
         for row in rows
     ]

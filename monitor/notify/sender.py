@@ -31,6 +31,9 @@ log = structlog.get_logger("monitor.notify")
 MIN_WAIT = 0.01  # never spin: even "due now" waits a moment for the loop's other work
 
 
+GIVE_UP_AFTER_ATTEMPTS = 3
+
+
 class Sender:
     def __init__(
         self,
@@ -116,7 +119,10 @@ class Sender:
             if item.alert.order_id in self._settings.muted_orders:
                 outbox.mark_final(self._store, [item.id], outbox.MUTED)
                 continue
-            retry_at = self._retry_at.get(item.id, loop_now)
+            retry_at = self._retry_at.get(item.id)
+            if retry_at is None:  # first sight since start: the stored backoff still holds
+                waited = (item.next_attempt_at - now).total_seconds()
+                retry_at = self._retry_at[item.id] = loop_now + max(0.0, waited)
             if retry_at > loop_now:
                 wait = min(wait, retry_at - loop_now)
                 continue
@@ -197,7 +203,10 @@ class Sender:
         ids = [item.id for item in items]
         reason = "; ".join(f"{d.target.name}: {d.reason}" for d in failures)
         oldest = min(item.created_at for item in items)
-        if now - oldest >= self._settings.give_up_after:
+        attempt = max(item.attempts for item in items) + 1
+        # Both a long time and a few tries: a warning that waited for a channel to be configured
+        # is not given up on at its first hiccup.
+        if now - oldest >= self._settings.give_up_after and attempt >= GIVE_UP_AFTER_ATTEMPTS:
             outbox.mark_final(self._store, ids, outbox.FAILED, reason)
             for item in items:
                 self._retry_at.pop(item.id, None)
@@ -208,7 +217,6 @@ class Sender:
                 hint="parcel-monitor notify retry",
             )
             return
-        attempt = max(item.attempts for item in items) + 1
         delay = backoff(attempt, self._settings.retry_first, self._settings.retry_max, self._rng)
         loop_now = asyncio.get_running_loop().time()
         for item in items:

@@ -202,7 +202,8 @@ async def remove_order(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request) -> Any:
     try:
-        return json.loads(await request.text())
+        # JSON is UTF-8 (RFC 8259) whatever charset the client claims.
+        return json.loads((await request.read()).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"the body is not JSON: {exc}") from None
 

@@ -143,6 +143,10 @@ async def test_without_a_configured_token_nothing_can_be_changed(tmp_path: Path)
         ),
         ({"id": "5001", "ordered": 20260110}, "expected a date as a string"),
         ([1, 2], "expected a JSON object"),
+        ({"id": "5001", "ordered": "2026-01-10", "protection_days": 3_000_000}, "protection_days"),
+        ({"id": "5001", "ordered": "2026-01-10", "track": "   "}, "it has spaces"),
+        ({"id": " 5001 ", "ordered": "2026-01-10"}, "has spaces around it"),
+        ({"id": "5001", "ordered": "2026-01-10", "promised": "2026-01-20junk"}, "is not a date"),
     ],
 )
 async def test_bad_fields_are_400_with_the_reason_and_change_nothing(
@@ -250,3 +254,13 @@ async def test_source_webhooks_are_mounted_and_failures_hide_their_details(api: 
     assert (status, body) == (200, {"got": {"number": "RA1"}})  # no bearer: the source checks
     status, body = await api.call("GET", "/hooks/hooked/broken")
     assert (status, body) == (500, {"error": "internal error"})
+
+
+async def test_a_body_claiming_an_unknown_charset_is_read_as_utf8_json(api: Api) -> None:
+    status, answer = await api.call(
+        "POST",
+        "/api/orders",
+        raw='{"id": "5002", "ordered": "2026-01-10"}',
+        headers={**AUTH, "Content-Type": "application/json; charset=bogus"},
+    )
+    assert status == 201, answer

@@ -84,3 +84,34 @@ async def test_a_crashed_task_ends_serve_with_its_error(
     settings, _ = load_settings(config)
     with pytest.raises(RuntimeError, match="a bug in a part"):
         await serve(settings, config, notifier=Notifier(None))
+
+
+@pytest.fixture
+def tls_config(tmp_path: Path) -> Path:
+    """A configuration whose MQTT CA file exists but holds no certificate."""
+    not_a_certificate = tmp_path / "ca.pem"
+    not_a_certificate.write_text("hello", encoding="utf-8")
+    path = tmp_path / "tls.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        '[mqtt]\nurl = "mqtts://127.0.0.1:8883"\n'
+        f'ca_file = "{not_a_certificate}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_a_reload_whose_new_parts_cannot_even_be_built_keeps_the_old_ones(
+    config: Path, tls_config: Path
+) -> None:
+    """Not only errors the settings models catch: here a CA file that is no certificate."""
+    settings, _ = load_settings(config)
+    running = assemble(settings, str(config))
+    for part in running.parts:
+        part.start(running)
+    before = list(running.parts)
+    try:
+        kept = await reload(running, settings, tls_config)
+        assert kept is settings and running.parts == before
+    finally:
+        await running.close()
