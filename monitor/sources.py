@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from monitor.clock import Clock
 from monitor.config import ConfigError, Settings, describe_errors
 from monitor.model import Snapshot
-from monitor.plugin import PluginInfo, SourceContext, SourceSettings, TrackingSource
+from monitor.plugin import PluginError, PluginInfo, SourceContext, SourceSettings, TrackingSource
 from monitor.store import SourceCursors, Store
 
 ActiveSources = dict[str, tuple[TrackingSource, SourceSettings]]
@@ -66,7 +66,13 @@ def start_sources(
         context = SourceContext(
             clock=clock, http=http, cursors=SourceCursors(store, name), push=push
         )
-        active[name] = (plugins[name].factory(source_settings, context), source_settings)
+        try:
+            source = plugins[name].factory(source_settings, context)
+        except Exception as exc:  # a third-party constructor: any error is the plugin's to name
+            raise PluginError(
+                f"sources.{name}: the plugin from {plugins[name].origin} failed to start: {exc}"
+            ) from exc
+        active[name] = (source, source_settings)
     return active
 
 

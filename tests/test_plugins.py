@@ -75,3 +75,21 @@ def test_malformed_plugins_are_rejected_with_the_reason(
 def test_a_missing_plugin_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PluginError, match="does not exist"):
         discover([tmp_path / "nowhere"])
+
+
+def test_a_plugin_whose_constructor_fails_stops_the_start_with_its_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main
+
+    broken = GOOD.format(name="fragile").replace(
+        "    async def lookup",
+        "    def __init__(self, settings, context):\n"
+        "        raise RuntimeError('no token file')\n\n    async def lookup",
+    )
+    write(tmp_path / "p", "fragile.py", broken)
+    config = tmp_path / "config.toml"
+    config.write_text(f'plugin_dirs = ["{tmp_path / "p"}"]\n[sources.fragile]\n')
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "sources.fragile" in err and "no token file" in err and "Traceback" not in err
