@@ -141,7 +141,7 @@ class Expectation(_Strict):
 
 
 class Scenario(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
     poll_every: Duration = timedelta(hours=6)
@@ -214,6 +214,8 @@ def parse_scenario(raw: Any, *, source: str = "<scenario>") -> Scenario:
         problems = []
         for error in exc.errors()[:5]:
             message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (see SCENARIOS.md for the format)"
             got = error.get("input")
             shown = (
                 ""

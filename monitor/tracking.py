@@ -10,10 +10,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, TrackingState
+from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, Status, TrackingState
 from monitor.store import SnapshotRow
 
 _NEVER = float("-inf")
+_UNSCANNED = (Status.NOT_FOUND, Status.INFO_RECEIVED)
 
 
 def snapshot_digest(snapshot: Snapshot) -> str:
@@ -110,7 +111,12 @@ def derive(
 
     def rank(number: str) -> tuple[float, int]:
         cps = checkpoints.get(number, ())
-        return (cps[-1].at.timestamp() if cps else _NEVER, position[number])
+        if cps:
+            return (cps[-1].at.timestamp(), position[number])
+        reported = by_number[number]
+        if reported.status not in _UNSCANNED:  # a status without a scan yet, e.g. after a
+            return (reported.status_seen_at.timestamp(), position[number])  # hand-over
+        return (_NEVER, position[number])
 
     speaker = max(by_number, key=rank)
     row = by_number[speaker]
@@ -128,7 +134,8 @@ def derive(
         key=lambda cp: cp.at,
         default=None,
     )
-    eta = row.eta if row.eta is not None else _latest_eta(order, by_number)
+    # The newest number's estimate: after a hand-over the last-mile carrier knows best.
+    eta = _latest_eta(order, by_number)
     first, last, moves = _eta_history(previous, eta)
     return TrackingState(
         status=status,

@@ -81,6 +81,7 @@ def _scenario(**overrides: object) -> dict[str, object]:
             "timeline[0].eta",
         ),
         (_scenario(poll_every="often"), "poll_every"),
+        (_scenario(poll_evry="1d"), "poll_evry"),
         (
             _scenario(expect=[{"rule": "late", "due": "2026-01-02T00:00:00+03:00"}]),
             "expect[0].rule",

@@ -46,7 +46,8 @@ def overdue(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     if order.promised_by is not None:
         key, day = f"promised@{order.promised_by.isoformat()}", order.promised_by
     elif tracking.eta is not None:
-        key, day = "eta", tracking.eta.latest
+        # Keyed by the day: an estimate that moves later and passes again is overdue again.
+        key, day = f"eta@{tracking.eta.latest.isoformat()}", tracking.eta.latest
     else:
         return
     yield Condition(
