@@ -122,6 +122,8 @@ class Order:
     shop: str = ""
     protection_until: datetime | None = None
     promised_by: date | None = None
+    # The delivery estimate the shop shows before any carrier gives one; a carrier's wins.
+    estimate: EtaWindow | None = None
     tracks: tuple[str, ...] = ()  # oldest first; the last one is the current number
     notes: str = ""
     closed: bool = False

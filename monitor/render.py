@@ -36,6 +36,9 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
         "paid_at": _iso(order.paid_at),
         "protection_until": _iso(order.protection_until),
         "promised_by": _iso(order.promised_by),
+        "estimate": [order.estimate.earliest.isoformat(), order.estimate.latest.isoformat()]
+        if order.estimate
+        else None,
         "track": order.track,
         "tracks": list(order.tracks),
         "status": tracking.status.value if tracking.status else None,

@@ -81,6 +81,9 @@ async def replay(
                 while pending and pending[0].at <= now:
                     entry = pending.pop(0)
                     changes = entry.order.changes() if entry.order else {}
+                    if entry.sets_eta and not entry.track and not _tracked(pipeline, order_id):
+                        # An estimate before any number: the one the shop shows on the order.
+                        changes["estimate"] = entry.eta
                     if entry.track or changes:
                         pipeline.orders.update(order_id, track=entry.track, **changes)
                 await pipeline.tracker.poll_all()
@@ -88,6 +91,10 @@ async def replay(
         return raised
     finally:
         store.close()
+
+
+def _tracked(pipeline: Pipeline, order_id: str) -> bool:
+    return bool(pipeline.orders.get(order_id).order.tracks)
 
 
 def _no_http() -> aiohttp.ClientSession:

@@ -40,6 +40,8 @@ MIGRATIONS: tuple[str, ...] = (
         paid_at TEXT,
         protection_until TEXT,
         promised_by TEXT,
+        estimate_from TEXT,
+        estimate_to TEXT,
         notes TEXT NOT NULL DEFAULT '',
         closed INTEGER NOT NULL DEFAULT 0,
         status TEXT,
@@ -353,8 +355,8 @@ class Store:
         db = self._conn
         db.execute(
             """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
-               protection_until = ?, promised_by = ?, notes = ?, closed = ?, rev = ?
-               WHERE id = ?""",
+               protection_until = ?, promised_by = ?, estimate_from = ?, estimate_to = ?,
+               notes = ?, closed = ?, rev = ? WHERE id = ?""",
             (
                 order.title,
                 order.shop,
@@ -362,6 +364,8 @@ class Store:
                 _iso(order.paid_at),
                 _iso(order.protection_until),
                 _iso(order.promised_by),
+                _iso(order.estimate.earliest) if order.estimate else None,
+                _iso(order.estimate.latest) if order.estimate else None,
                 order.notes,
                 int(order.closed),
                 self._next_rev(),
@@ -744,6 +748,7 @@ def _view_from_row(
         shop=row["shop"],
         protection_until=_dt(row["protection_until"]),
         promised_by=_day(row["promised_by"]),
+        estimate=_eta(row["estimate_from"], row["estimate_to"]),
         tracks=tracks,
         notes=row["notes"],
         closed=bool(row["closed"]),

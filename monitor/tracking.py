@@ -100,12 +100,13 @@ def derive(
     current = order.track
     track_since = track_added_at.get(current) if current else None
     if not by_number:
+        first, last, moves = _eta_history(previous, order.estimate)
         return TrackingState(
             status=None,
-            eta=None,
-            eta_first_latest=previous.eta_first_latest,
-            eta_last_latest=previous.eta_last_latest,
-            eta_later_moves=previous.eta_later_moves,
+            eta=order.estimate,
+            eta_first_latest=first,
+            eta_last_latest=last,
+            eta_later_moves=moves,
             track_since=track_since,
         )
 
@@ -135,7 +136,7 @@ def derive(
         default=None,
     )
     # The newest number's estimate: after a hand-over the last-mile carrier knows best.
-    eta = _latest_eta(order, by_number)
+    eta = _latest_eta(order, by_number) or order.estimate
     first, last, moves = _eta_history(previous, eta)
     return TrackingState(
         status=status,
