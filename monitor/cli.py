@@ -67,6 +67,14 @@ def parse_day(text: str) -> str:
     return text
 
 
+def parse_window_text(text: str) -> str:
+    try:
+        orderinput.parse_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def positive_days(text: str) -> int:
     try:
         days = int(text)
@@ -100,6 +108,7 @@ def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
         "protection_until",
         "protection_days",
         "promised",
+        "estimate",
         "track",
         "notes",
     )
@@ -526,6 +535,12 @@ def _order_fields(p: argparse.ArgumentParser, *, new: bool) -> None:
         type=parse_day,
         metavar="DATE",
         help="the latest delivery date the shop promised",
+    )
+    p.add_argument(
+        "--estimate",
+        type=parse_window_text,
+        metavar="DATE[..DATE]",
+        help="the delivery estimate the order page shows (until a carrier gives one)",
     )
     p.add_argument(
         "--track",

@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from monitor.model import Order, OrderView
+from monitor.model import EtaWindow, Order, OrderView
 from monitor.orders import OrderBook
 
 M = TypeVar("M", bound=BaseModel)
@@ -65,8 +65,18 @@ def _text_only(parse: Callable[[str], Any]) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def parse_window(text: str) -> EtaWindow:
+    """`YYYY-MM-DD` or `YYYY-MM-DD..YYYY-MM-DD`: a delivery estimate."""
+    first, _, last = text.partition("..")
+    try:
+        return EtaWindow(parse_day(first), parse_day(last or first))
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}; write YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD") from None
+
+
 When = Annotated[datetime, _text_only(parse_when)]
 Day = Annotated[date, _text_only(parse_day)]
+Window = Annotated[EtaWindow, _text_only(parse_window)]
 
 
 class _Fields(BaseModel):
@@ -80,6 +90,7 @@ class _Fields(BaseModel):
     protection_until: When | None = None
     protection_days: int | None = Field(None, ge=1, le=3650)
     promised: Day | None = None
+    estimate: Window | None = None
     track: str | None = Field(None, min_length=1)
     notes: str | None = None
 
@@ -127,6 +138,7 @@ class NewOrder(_Fields):
                 shop=self.shop or "",
                 protection_until=self.protection(paid),
                 promised_by=self.promised,
+                estimate=self.estimate,
                 tracks=(self.track,) if self.track else (),
                 notes=self.notes or "",
             )
@@ -155,6 +167,7 @@ def changes_for(payload: OrderChanges, current: Order) -> Update:
         ("shop", "shop"),
         ("notes", "notes"),
         ("promised", "promised_by"),
+        ("estimate", "estimate"),
         ("paid", "paid_at"),
     ):
         value = getattr(payload, name)

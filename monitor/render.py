@@ -138,6 +138,8 @@ def print_timeline(
         print(f"  buyer protection ends {order.protection_until:%Y-%m-%d %H:%M}")
     if order.promised_by:
         print(f"  promised by {order.promised_by}")
+    if order.estimate:
+        print(f"  the shop's estimate: {order.estimate}")
     print(f"  track numbers: {', '.join(order.tracks) or 'none yet'}")
     status = status_text(view)
     print(f"  status: {status}" + (" (closed)" if order.closed else ""))

@@ -227,3 +227,15 @@ def test_errors_and_config_check_never_show_credentials(
     code, _, err = run(capsys, "--config", str(config), "config", "check")
     assert code == 2 and "notify.urls" in err and "mqtt.url" in err
     assert "AAHsecretbottoken" not in err and "hunter2" not in err
+
+
+def test_the_shops_estimate_is_kept_and_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "add", "42", "--ordered", "2026-03-01", "--estimate", "2026-03-20..03-25"
+    )
+    assert code == 2 and "--estimate" in err and "YYYY-MM-DD..YYYY-MM-DD" in err
+    assert run(capsys, "add", "42", "--ordered", "2026-03-01", "--estimate", "2026-03-25")[0] == 0
+    assert run(capsys, "update", "42", "--estimate", "2026-03-20..2026-03-28")[0] == 0
+    (order,) = json.loads(run(capsys, "list", "--json")[1])
+    assert order["estimate"] == ["2026-03-20", "2026-03-28"]
+    assert order["eta"] == ["2026-03-20", "2026-03-28"]  # no carrier estimate yet
