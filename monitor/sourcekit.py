@@ -267,9 +267,14 @@ class ParseCache:
         raw: Any,
         fetched_at: datetime,
         parser: Callable[[str, Any, datetime], Snapshot],
+        mark: str | None = None,
     ) -> Snapshot:
-        """`parser(number, raw, fetched_at)`, unless `raw` is what was parsed last time."""
-        mark = fingerprint(raw)
+        """`parser(number, raw, fetched_at)`, unless `raw` is what was parsed last time.
+
+        `mark` is the service's own change marker for `raw` when it has one (cheaper than
+        fingerprinting the whole answer); by default the answer is fingerprinted.
+        """
+        mark = mark or fingerprint(raw)
         cached = self._last.get(number)
         if cached is not None and cached[0] == mark:
             return replace(cached[1], fetched_at=fetched_at)

@@ -232,6 +232,33 @@ def _rejection(item: Mapping[str, Any]) -> tuple[str, int | None, str]:
     )
 
 
+def change_mark(track_info: Any) -> str | None:
+    """17TRACK's own change markers for a `track_info`, or None where they are missing.
+
+    The API hashes each provider's event list (`events_hash`) and the provider set
+    (`providers_hash`) so that clients can tell a changed history without reading it; the latest
+    status, the estimate and the hand-over number are added because they can change alone.
+    """
+    try:
+        tracking = track_info["tracking"]
+        marks = [tracking["providers_hash"]] + [p["events_hash"] for p in tracking["providers"]]
+        latest = track_info.get("latest_status") or {}
+        window = (track_info.get("time_metrics") or {}).get("estimated_delivery_date") or {}
+        misc = track_info.get("misc_info") or {}
+        marks += [
+            latest.get("status"),
+            latest.get("sub_status"),
+            window.get("from"),
+            window.get("to"),
+            misc.get("local_number"),
+        ]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if any(mark is None or isinstance(mark, dict | list) for mark in marks[:-5]):
+        return None
+    return "17track:" + "|".join(map(str, marks))
+
+
 def parse_trackinfo(
     payload: Any,
     requested: Collection[str],
@@ -249,8 +276,9 @@ def parse_trackinfo(
         if number not in requested:
             continue
         try:
+            info = item.get("track_info")
             results[number] = cache.parse(
-                number, item.get("track_info"), fetched_at, snapshot_from_track_info
+                number, info, fetched_at, snapshot_from_track_info, change_mark(info)
             )
         except ValueError as exc:
             results[number] = LookupFailure(number, f"{SERVICE} sent malformed tracking: {exc}")

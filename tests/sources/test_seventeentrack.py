@@ -419,3 +419,23 @@ async def test_webhook_through_a_real_app(
 def test_no_webhook_route_without_push(context: SourceContext) -> None:
     without = SourceContext(clock=context.clock, http=context.http, cursors=context.cursors)
     assert make_source(without).webhook_routes() == []
+
+
+def test_the_change_mark_follows_17tracks_own_hashes_and_the_latest_status() -> None:
+    from parcel_monitor_plugins.seventeentrack import change_mark
+
+    info = {
+        "latest_status": {"status": "InTransit", "sub_status": "InTransit_Other"},
+        "tracking": {"providers_hash": 7, "providers": [{"events_hash": 11, "events": []}]},
+    }
+    same = change_mark(info)
+    assert same is not None and same == change_mark(dict(info))
+    moved = {**info, "tracking": {"providers_hash": 7, "providers": [{"events_hash": 12}]}}
+    assert change_mark(moved) != same
+    customs = {
+        **info,
+        "latest_status": {"status": "InTransit", "sub_status": "InTransit_CustomsProcessing"},
+    }
+    assert change_mark(customs) != same
+    assert change_mark({"tracking": {"providers": [{}]}}) is None  # no hashes: fingerprint it
+    assert change_mark({**info, "latest_status": "weird"}) is None
