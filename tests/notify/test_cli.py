@@ -15,10 +15,11 @@ from monitor.config import ConfigError, load_settings
 from monitor.notify.channels import ChannelError, Channels
 from monitor.notify.masking import mask_url
 from monitor.store import Store
-from tests.conftest import SHARED_SCENARIOS
+from tests.conftest import REPO
 from tests.notify.conftest import Receiver, alert
 
 DISPUTE = "I request a full refund"
+SCENARIOS = REPO / "monitor" / "scenarios"  # the project's own: tests pass without ../shared
 
 
 async def cli(*args: str) -> tuple[int, str, str]:
@@ -35,11 +36,13 @@ async def cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-@pytest.mark.parametrize("name", ["protection-expiring", "stuck-at-post-office", "not-trackable"])
+@pytest.mark.parametrize(
+    "name", ["04-protection-running-out", "05-waiting-at-post-office", "02-never-scanned"]
+)
 async def test_replay_notify_delivers_one_message_per_warning(
     receiver: Receiver, name: str
 ) -> None:
-    scenario = SHARED_SCENARIOS / f"{name}.json"
+    scenario = SCENARIOS / f"{name}.json"
     code, out, err = await cli("replay", str(scenario), "--json", "--notify", receiver.url)
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]  # stdout stays pure JSON lines
@@ -51,7 +54,7 @@ async def test_replay_notify_delivers_one_message_per_warning(
 
 async def test_replay_notify_to_a_dead_receiver_says_so_on_stderr(receiver: Receiver) -> None:
     await receiver.stop()
-    scenario = SHARED_SCENARIOS / "track-missing.json"
+    scenario = SCENARIOS / "01-no-track-number.json"
     code, out, err = await cli("replay", str(scenario), "--json", "--notify", receiver.url)
     assert code == 1 and len(out.splitlines()) == 1 and "notification failed" in err
 
