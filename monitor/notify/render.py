@@ -67,10 +67,6 @@ class _Body:
         self.text += ["-----", block, "-----"]
         self.markdown += ["```", block, "```"]
 
-    def blank(self) -> None:
-        self.text.append("")
-        self.markdown.append("")
-
 
 def _order_fields(
     body: _Body, view: OrderView, alert: Alert, lang: Language, zone: tzinfo | None
