@@ -47,32 +47,25 @@ class UserError(Exception):
 # --- argument types ------------------------------------------------------------------------
 
 
-def parse_when(text: str) -> str:
-    """`YYYY-MM-DD` (midnight, local time) or a full ISO 8601 date-time with offset.
+def _checked_by(parse: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type that checks the text with `monitor.orderinput`'s parser and keeps it.
 
-    Checked here so that argparse names the option; `monitor.orderinput` reads it.
+    Checked here so that argparse names the option; `monitor.orderinput` reads the value later.
     """
-    try:
-        orderinput.parse_when(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    return check
 
 
-def parse_day(text: str) -> str:
-    try:
-        orderinput.parse_day(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
-def parse_window_text(text: str) -> str:
-    try:
-        orderinput.parse_window(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+parse_when = _checked_by(orderinput.parse_when)  # YYYY-MM-DD, or ISO 8601 with an offset
+parse_day = _checked_by(orderinput.parse_day)
+parse_window_text = _checked_by(orderinput.parse_window)  # DATE or DATE..DATE
 
 
 def positive_days(text: str) -> int:
