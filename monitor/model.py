@@ -31,6 +31,24 @@ class Status(StrEnum):
         return self in (Status.DELIVERED, Status.RETURNING)
 
 
+class Point(StrEnum):
+    """The kind of place that keeps a parcel for the buyer to collect (storage periods differ)."""
+
+    OFFICE = "office"
+    LOCKER = "locker"
+    PICKUP_POINT = "pickup_point"
+
+
+class Action(StrEnum):
+    """What the carrier or customs waits for the buyer to do before the parcel moves on."""
+
+    CUSTOMS_DOCUMENTS = "customs_documents"
+    PASSPORT_DATA = "passport_data"
+    DUTY_PAYMENT = "duty_payment"
+    ADDRESS = "address"
+    OTHER = "other"
+
+
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
@@ -52,6 +70,13 @@ class Checkpoint:
     text: str = ""
     location: str = ""
     code: str = ""  # the carrier's raw code, kept for people debugging a mapping
+    # The last mile, where the carrier says it (DOMAIN.md, second set): the kind of pick-up
+    # point of an `at_post_office` scan, the carrier's own keep-until day, what the carrier
+    # waits for the buyer to do, and the postcode of the place of the scan.
+    point: Point | None = None
+    storage_until: date | None = None
+    action: Action | None = None
+    postcode: str = ""
 
     def __post_init__(self) -> None:
         _require_aware(self.at, "checkpoint time")
@@ -80,6 +105,17 @@ class EtaWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Destination:
+    """Where the carrier says the parcel is addressed; either part may be unknown ("")."""
+
+    country: str = ""  # ISO 3166 alpha-2, upper case
+    postcode: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.country or self.postcode)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What one source says about one track number at one moment.
 
@@ -95,6 +131,7 @@ class Snapshot:
     eta: EtaWindow | None = None
     handover: str | None = None
     carrier: str = ""
+    destination: Destination | None = None
     # A source's stable fingerprint of the raw answer, when it has a cheap one: equal
     # fingerprints promise equal snapshots, which lets the tracker skip unchanged answers.
     fingerprint: str = ""
