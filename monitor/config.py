@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +75,10 @@ class Settings(BaseSettings):
     sync_every: Duration = Field(
         timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
     )
+    timezone: str | None = Field(
+        None,
+        description="IANA zone for every date people see or type (default: the system's zone)",
+    )
     log: LogSettings = LogSettings()
     rules: RuleSettings = RuleSettings()
     notify: NotifySettings = Field(default_factory=NotifySettings, description="[notify]")
@@ -99,6 +111,26 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's contents arrive as init arguments; the environment overrides the file.
         return (env_settings, init_settings, file_secret_settings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Moscow") from None
+        return value
+
+    def zone(self) -> tzinfo:
+        """The one zone dates are shown and typed in: `timezone`, else [notify] timezone (its
+        older name), else the system's local zone."""
+        name = self.timezone or self.notify.timezone
+        if name:
+            return ZoneInfo(name)
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None  # astimezone() always attaches one
+        return local
 
     def resolved_state_dir(self) -> Path:
         if self.state_dir is not None:
