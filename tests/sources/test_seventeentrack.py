@@ -263,7 +263,12 @@ async def test_lookup_registers_then_maps_the_tracking(
         status="InTransit",
         sub_status="InTransit_CustomsProcessing",
         events=[
-            event("2024-02-20T09:15:00+03:00", "Customs examination", sub_status="InTransit_Other"),
+            event(
+                "2024-02-20T09:15:00+03:00",
+                "Customs examination",
+                sub_status="InTransit_Other",
+                address=address("102976", "Moscow"),
+            ),
             event("2024-02-18T22:40:00+08:00", "Left the origin hub", stage="Departure"),
             event("2024-02-17T10:05:00+08:00", "Parcel accepted"),
             {"time_iso": None, "description": "An event without a time is dropped"},
@@ -287,6 +292,8 @@ async def test_lookup_registers_then_maps_the_tracking(
         (Status.IN_TRANSIT, "Parcel accepted"),  # older events without either
     ]
     assert snapshot.checkpoints[0].at.utcoffset() == timedelta(hours=3)
+    assert [c.postcode for c in snapshot.checkpoints] == ["102976", "", ""]
+    assert snapshot.destination == Destination("RU", "420111")
     assert fake.requests == [("register", ["UA902211334CN"]), ("gettrackinfo", ["UA902211334CN"])]
     assert cursors.get("registered:UA902211334CN") == NOW.isoformat()
 
