@@ -7,7 +7,9 @@
 - `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
   (a `ValueError`) when the shape is wrong, so a parser has one exception type to catch;
 - `ParseCache`: skips parsing an answer identical to the last one for the same number;
-- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints.
+- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints;
+- `Meaning` / `UnknownCodes`: a row of a carrier's code table, and the reading of a code no table
+  knows (`in_transit`, logged once per process and code).
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 """
@@ -26,10 +28,11 @@ from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
 import aiohttp
+import structlog
 from pydantic import AfterValidator
 from yarl import URL
 
-from monitor.model import Snapshot
+from monitor.model import Action, Point, Snapshot, Status
 from monitor.plugin import SourceError
 
 
@@ -297,3 +300,38 @@ def shared_zone(at: datetime) -> datetime:
     if zone is None:
         zone = _ZONES.setdefault(offset, at.tzinfo)  # type: ignore[arg-type]
     return at if at.tzinfo is zone else at.replace(tzinfo=zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """What one carrier code says: our status, the kind of pick-up point, what the buyer must do."""
+
+    status: Status
+    point: Point | None = None
+    action: Action | None = None
+
+
+class UnknownCodes:
+    """The reading of codes a carrier's table does not know: `in_transit`, never dropped.
+
+    Each unknown code is logged once per process (not once per poll), so a carrier that starts
+    sending a new code shows up in the log without flooding it.
+    """
+
+    IN_TRANSIT = Meaning(Status.IN_TRANSIT)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._seen: set[str] = set()
+        self._log = structlog.get_logger("monitor.sources")
+
+    def read(self, code: str, fallback: Meaning = IN_TRANSIT) -> Meaning:
+        """`fallback` (by default in_transit) for `code`, logging the code the first time."""
+        if code not in self._seen:
+            self._seen.add(code)
+            self._log.warning(
+                "unknown carrier code, read as " + fallback.status.value,
+                source=self.source,
+                code=code,
+            )
+        return fallback

@@ -4,10 +4,13 @@
 number (`mailNo`), so a batch of a few numbers costs one request. Being unofficial, the endpoint
 may answer with an anti-bot page; that is a `SourceError` the tracker backs off from.
 
-Statuses come from the newest event's `actionCode` (table below), and from the module's `status`
-only when there are no events. Customs: entering or waiting is `customs`; the codes that say
-clearance finished (`CC_EX_SUCCESS`, `CC_IM_SUCCESS`, `CC_HO_OUT_SUCCESS`) are `in_transit`, so a
-parcel released by customs no longer looks stuck there.
+Statuses come from the newest event's `actionCode`, and from the module's `status` only when
+there are no events. Every code of Cainiao's published list is in `cainiao_codes` (and
+docs/carrier-codes.md) with its status, kind of pick-up point and buyer action. Customs: entering
+or waiting is `customs`; the codes that say clearance finished (`CC_EX_SUCCESS`, `CC_IM_SUCCESS`,
+`CC_HO_OUT_SUCCESS`) are `in_transit`, so a parcel released by customs no longer looks stuck there.
+A code the list lacks is read by its family (customs, warehouse, return) or as in_transit, and
+logged once. `destCountry` (a country's English name) is the snapshot's destination country.
 """
 
 from __future__ import annotations
@@ -19,54 +22,42 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from monitor.model import Checkpoint, EtaWindow, LookupFailure, Snapshot, Status
+from monitor.model import Checkpoint, Destination, EtaWindow, LookupFailure, Snapshot, Status
 from monitor.numbers import CAINIAO, S10, detect
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
-from monitor.sourcekit import BaseUrl, PayloadError, as_list, as_object, as_text, fetch_json
+from monitor.sourcekit import (
+    BaseUrl,
+    Meaning,
+    PayloadError,
+    UnknownCodes,
+    as_list,
+    as_object,
+    as_text,
+    fetch_json,
+)
+
+from .cainiao_codes import ACTIONS, MODULE_STATUSES, PREFIXES, country_code
 
 SERVICE = "Cainiao"
 NAME = "cainiao"
 
-_ACTIONS = {
-    "GTMS_SIGNED": Status.DELIVERED,
-    "GTMS_STA_SIGNED": Status.AT_POST_OFFICE,  # at a pick-up point, not yet collected
-    "GTMS_DO_DEPART": Status.OUT_FOR_DELIVERY,
-    "CC_EX_SUCCESS": Status.IN_TRANSIT,
-    "CC_IM_SUCCESS": Status.IN_TRANSIT,
-    "CC_HO_OUT_SUCCESS": Status.IN_TRANSIT,
-}
-_ACTION_PREFIXES = (
-    ("CC_", Status.CUSTOMS),
-    ("CUSTOMS_", Status.CUSTOMS),
-    ("GWMS_", Status.INFO_RECEIVED),  # still in the seller's or the consolidator's warehouse
-    ("WMS_", Status.INFO_RECEIVED),
-)
-# Module statuses seen in answers, plus the obvious siblings of the delivered/return family.
-_MODULE_STATUSES = {
-    "SELLER_PREPARING": Status.INFO_RECEIVED,
-    "WAIT_SELLER_SEND_GOODS": Status.INFO_RECEIVED,
-    "PICKEDUP": Status.IN_TRANSIT,
-    "SHIPPING": Status.IN_TRANSIT,
-    "DEPART_FROM_ORIGINAL_COUNTRY": Status.IN_TRANSIT,
-    "ARRIVED_AT_DEST_COUNTRY": Status.IN_TRANSIT,
-    "CLEAR_CUSTOMS": Status.CUSTOMS,
-    "WAIT4SIGNIN": Status.AT_POST_OFFICE,
-    "DELIVERING": Status.OUT_FOR_DELIVERY,
-    "DELIVERED": Status.DELIVERED,
-    "SIGNIN": Status.DELIVERED,
-    "RETURN": Status.RETURNING,
-    "RETURNED": Status.RETURNING,
-}
+_UNKNOWN = UnknownCodes(NAME)
 _GMT = re.compile(r"(?:GMT|UTC)?\s*([+-])(\d{1,2})(?::?(\d{2}))?")
 
 
-def map_action(code: str) -> Status:
-    if code in _ACTIONS:
-        return _ACTIONS[code]
-    for prefix, status in _ACTION_PREFIXES:
+def read_action(code: str) -> Meaning:
+    """An event's action code as a row of Cainiao's code table (unknown ones logged once)."""
+    known = ACTIONS.get(code)
+    if known is not None:
+        return known[1]
+    for prefix, meaning in PREFIXES:
         if code.startswith(prefix):
-            return status
-    return Status.IN_TRANSIT
+            return _UNKNOWN.read(code, meaning)
+    return _UNKNOWN.read(code)
+
+
+def map_action(code: str) -> Status:
+    return read_action(code).status
 
 
 def _zone(text: str) -> timezone:
@@ -98,11 +89,14 @@ def _checkpoint(raw: Any) -> Checkpoint:
     # `time` is the instant; `timeZone` only says where the scan happened (and can be empty).
     at = _epoch_ms(event.get("time"), _zone(as_text(event.get("timeZone"))), "event time")
     code = as_text(event.get("actionCode"))
+    meaning = read_action(code)
     return Checkpoint(
         at=at,
-        status=map_action(code),
+        status=meaning.status,
         text=as_text(event.get("standerdDesc")) or as_text(event.get("desc")),
         code=code,
+        point=meaning.point,
+        action=meaning.action,
     )
 
 
@@ -118,6 +112,11 @@ def _eta(module: Mapping[str, Any]) -> EtaWindow | None:
     return EtaWindow(min(days), max(days)) if days else None
 
 
+def _destination(module: Mapping[str, Any]) -> Destination | None:
+    country = country_code(as_text(module.get("destCountry")))
+    return Destination(country=country) if country else None
+
+
 def snapshot_from_module(module: Mapping[str, Any], fetched_at: datetime) -> Snapshot:
     """One `module` entry as a Snapshot; ValueError when it is malformed."""
     number = as_text(module.get("mailNo"))
@@ -125,7 +124,8 @@ def snapshot_from_module(module: Mapping[str, Any], fetched_at: datetime) -> Sna
     if checkpoints:
         status = max(checkpoints, key=lambda c: c.at).status
     else:
-        status = _MODULE_STATUSES.get(as_text(module.get("status")), Status.NOT_FOUND)
+        known = MODULE_STATUSES.get(as_text(module.get("status")))
+        status = known.status if known is not None else Status.NOT_FOUND
     real_number = as_text(module.get("realMailNo"))
     carrier = module.get("destCpInfo")
     return Snapshot(
@@ -137,6 +137,7 @@ def snapshot_from_module(module: Mapping[str, Any], fetched_at: datetime) -> Sna
         eta=_eta(module),
         handover=real_number if real_number and real_number != number else None,
         carrier=as_text(carrier.get("cpName")) if isinstance(carrier, Mapping) else "",
+        destination=_destination(module),
     )
 
 

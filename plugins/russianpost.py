@@ -3,26 +3,16 @@
 Without a contract the service allows 100 requests a day, so the source counts its requests per UTC
 day in its cursors (`budget:YYYY-MM-DD`) and stops before the service starts refusing.
 
-How operations map onto statuses (the codes are in the service's specification, "Единичный
-доступ", at tracking.pochta.ru/specification):
+Every operation type and type/attribute pair the carrier publishes is read through the table in
+`russianpost_codes` (documented, with its sources, in docs/carrier-codes.md): a status, the kind of
+pick-up point (office, parcel locker, pick-up point), what the buyer must do (customs documents, a
+duty payment, the address) and, for "storage ends in N days", the keep-until day. A code the table
+does not know is logged once and read as in_transit (an unlisted attribute of a known type: as its
+type).
 
-| operation (OperType.OperAttr)                  | status            |
-|------------------------------------------------|-------------------|
-| 1 acceptance                                   | in_transit (*)    |
-| 2 handed over                                  | delivered         |
-| 2.2 handed back to the sender                  | returning         |
-| 3 return                                       | returning         |
-| 5 non-delivery (lost, seized, ...)             | exception         |
-| 6, 7 storage; 8.2, 8.9 arrived for pick-up     | at_post_office    |
-| 8.15, 8.18 given to a courier or postman       | out_for_delivery  |
-| 11 customs intake; 14 customs clearance        | customs           |
-| 14.1 released by customs                       | in_transit        |
-| 12 failed delivery attempt                     | delivery_failed   |
-| 13 electronic registration                     | info_received     |
-| anything else (4, other 8.x, 9, 10, ...)       | in_transit        |
-
-(*) Acceptance means the parcel is physically in the post's hands, which is what in_transit means
-to the rules; info_received is kept for the electronic pre-registration (13) that precedes it.
+Each scan carries its office's postcode (`OperationAddress/Index`); the snapshot's destination is
+the newest `DestinationAddress/Index` with the country of `MailDirect` (the item's destination
+country), or RU for a six-digit destination index when no record names the country.
 """
 
 from __future__ import annotations
@@ -30,17 +20,19 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar, Literal
 from xml.sax.saxutils import escape
 
 from pydantic import Field, SecretStr
 
 from monitor.durations import Duration
-from monitor.model import Checkpoint, LookupFailure, Snapshot, Status
+from monitor.model import Checkpoint, Destination, LookupFailure, Snapshot, Status
 from monitor.numbers import russian14_valid, s10_valid
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
-from monitor.sourcekit import BaseUrl, HttpReply, http_error, request
+from monitor.sourcekit import BaseUrl, HttpReply, UnknownCodes, http_error, request
+
+from .russianpost_codes import PAIRS, TYPES, Operation
 
 SERVICE = "Russian Post"
 NAME = "russianpost"
@@ -68,36 +60,38 @@ xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
 </soap:Body>
 </soap:Envelope>"""
 
-_BY_TYPE = {
-    1: Status.IN_TRANSIT,
-    2: Status.DELIVERED,
-    3: Status.RETURNING,
-    5: Status.EXCEPTION,
-    6: Status.AT_POST_OFFICE,
-    7: Status.AT_POST_OFFICE,
-    11: Status.CUSTOMS,
-    12: Status.DELIVERY_FAILED,
-    13: Status.INFO_RECEIVED,
-    14: Status.CUSTOMS,
-}
-_BY_TYPE_AND_ATTR = {
-    (2, 2): Status.RETURNING,  # handed back to the sender: final, and not the buyer's
-    (8, 2): Status.AT_POST_OFFICE,
-    (8, 9): Status.AT_POST_OFFICE,  # arrived at a parcel locker
-    (8, 15): Status.OUT_FOR_DELIVERY,
-    (8, 18): Status.OUT_FOR_DELIVERY,
-    (14, 1): Status.IN_TRANSIT,  # released by customs
-}
 _NOT_FOUND_FAULT = re.compile(r"не найден|not found", re.IGNORECASE)
 
 
-def map_operation(oper_type: int | None, oper_attr: int | None) -> Status:
-    """An operation's type and attribute as our status (see the module's table)."""
-    return (
-        _BY_TYPE_AND_ATTR.get((oper_type or 0, oper_attr or 0))
-        or _BY_TYPE.get(oper_type or 0)
-        or Status.IN_TRANSIT
+_UNKNOWN = UnknownCodes(NAME)
+_TYPES_WITH_ATTRIBUTES = frozenset(oper_type for oper_type, _ in PAIRS)
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+def read_operation(oper_type: int | None, oper_attr: int | None) -> Operation:
+    """An operation's type and attribute as a row of the carrier's code table.
+
+    An attribute the table does not list for a known type reads as the type (and is logged once:
+    the carrier may have added it); an unknown type is in_transit.
+    """
+    if oper_type is not None and oper_attr is not None:
+        known = PAIRS.get((oper_type, oper_attr))
+        if known is not None:
+            return known
+    code = (
+        f"{oper_type if oper_type is not None else ''}.{oper_attr if oper_attr is not None else ''}"
     )
+    by_type = TYPES.get(oper_type) if oper_type is not None else None
+    if by_type is None:
+        return Operation("unknown operation", _UNKNOWN.read(code))
+    if oper_type in _TYPES_WITH_ATTRIBUTES and oper_attr not in (None, 0):
+        _UNKNOWN.read(code, by_type.meaning)
+    return by_type
+
+
+def map_operation(oper_type: int | None, oper_attr: int | None) -> Status:
+    """An operation's type and attribute as our status."""
+    return read_operation(oper_type, oper_attr).meaning.status
 
 
 def _local(tag: str) -> str:
@@ -121,17 +115,39 @@ def _checkpoint(record: ET.Element) -> Checkpoint:
     oper_type, oper_attr = _int(_text(params, "OperType/Id")), _int(_text(params, "OperAttr/Id"))
     names = [_text(params, "OperType/Name"), _text(params, "OperAttr/Name")]
     address = record.find("{*}AddressParameters/{*}OperationAddress")
-    location = [_text(address, "Index"), _text(address, "Description")]
+    postcode = _text(address, "Index")
+    location = [postcode, _text(address, "Description")]
     at = datetime.fromisoformat(_text(params, "OperDate"))
     if at.utcoffset() is None:
         raise ValueError(f"operation date {at.isoformat()} has no UTC offset")
+    operation = read_operation(oper_type, oper_attr)
+    storage_until: date | None = None
+    if operation.storage_days is not None and at.date() < date.max - timedelta(days=31):
+        storage_until = at.date() + timedelta(days=operation.storage_days - 1)
     return Checkpoint(
         at=at,
-        status=map_operation(oper_type, oper_attr),
+        status=operation.meaning.status,
         text=": ".join(part for part in names if part),
         location=" ".join(part for part in location if part),
         code=f"{_text(params, 'OperType/Id')}.{_text(params, 'OperAttr/Id')}",
+        point=operation.meaning.point,
+        storage_until=storage_until,
+        action=operation.meaning.action,
+        postcode=postcode,
     )
+
+
+def _destination(records: list[ET.Element]) -> Destination | None:
+    """The newest destination index, with MailDirect's country (RU for a bare 6-digit index)."""
+    postcode = country = ""
+    for record in records:  # oldest first: later records win
+        address = record.find("{*}AddressParameters")
+        postcode = _text(address, "DestinationAddress/Index") or postcode
+        country = _text(address, "MailDirect/Code2A").upper() or country
+    if not country and _SIX_DIGITS.fullmatch(postcode):
+        country = "RU"  # the carrier's own office indexes are Russian postcodes
+    destination = Destination(country=country, postcode=postcode)
+    return destination or None
 
 
 def _fault(root: ET.Element) -> ET.Element | None:
@@ -200,8 +216,9 @@ def parse_reply(reply: HttpReply, barcode: str, fetched_at: datetime) -> Snapsho
     data = root.find("{*}Body/{*}getOperationHistoryResponse/{*}OperationHistoryData")
     if data is None:
         raise SourceError(f"{SERVICE} sent a SOAP answer without OperationHistoryData")
+    records = data.findall("{*}historyRecord")
     try:
-        checkpoints = [_checkpoint(record) for record in data.findall("{*}historyRecord")]
+        checkpoints = [_checkpoint(record) for record in records]
     except ValueError as exc:
         return LookupFailure(barcode, f"{SERVICE} sent a malformed operation: {exc}")
     if not checkpoints:
@@ -215,6 +232,7 @@ def parse_reply(reply: HttpReply, barcode: str, fetched_at: datetime) -> Snapsho
         fetched_at=fetched_at,
         checkpoints=tuple(checkpoints),
         carrier=CARRIER,
+        destination=_destination(records),
     )
 
 

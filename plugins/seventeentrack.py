@@ -6,7 +6,14 @@ key per number so a lookup only reads the keys of its own batch.
 
 Checkpoint statuses: a v2.2 event carries its own `sub_status` (and every version a key `stage`);
 when an event has neither, the newest event takes the parcel's latest status and older ones count
-as `in_transit`, the one thing every scan between acceptance and the end certainly is.
+as `in_transit`, the one thing every scan between acceptance and the end certainly is. Every main
+status and sub-status 17TRACK documents is in `seventeentrack_codes` (and docs/carrier-codes.md):
+status, kind of pick-up point, buyer action. An unknown sub-status reads as its main status, an
+unknown main status as in_transit; either is logged once.
+
+The last mile: an event's `address.postal_code` is the checkpoint's postcode, the kind of pick-up
+point comes from the event's wording, and `shipping_info.recipient_address` (country, postal code)
+is the snapshot's destination.
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from typing import Any, ClassVar
 from aiohttp import web
 from pydantic import Field, SecretStr
 
-from monitor.model import Checkpoint, EtaWindow, LookupFailure, Snapshot, Status
+from monitor.model import Checkpoint, Destination, EtaWindow, LookupFailure, Snapshot, Status
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
 from monitor.sourcekit import (
     BaseUrl,
+    Meaning,
     ParseCache,
     PayloadError,
     RateLimiter,
+    UnknownCodes,
     as_list,
     as_object,
     as_text,
@@ -37,6 +46,8 @@ from monitor.sourcekit import (
     request,
     shared_zone,
 )
+
+from .seventeentrack_codes import MAIN_STATUSES, STAGES, SUB_STATUSES, point_from_text
 
 SERVICE = "17TRACK"
 NAME = "seventeentrack"
@@ -48,44 +59,42 @@ NO_INFO_YET = -18019909
 DAILY_LIMIT = -18019907
 QUOTA_USED_UP = -18019908
 
-_STATUSES = {
-    "NotFound": Status.NOT_FOUND,
-    "InfoReceived": Status.INFO_RECEIVED,
-    "InTransit": Status.IN_TRANSIT,
-    "AvailableForPickup": Status.AT_POST_OFFICE,
-    "OutForDelivery": Status.OUT_FOR_DELIVERY,
-    "DeliveryFailure": Status.DELIVERY_FAILED,
-    "Delivered": Status.DELIVERED,
-    "Exception": Status.EXCEPTION,
-    "Expired": Status.EXCEPTION,  # 17TRACK gave up following it: someone has to look
-}
-_SUB_STATUSES = {
-    "InTransit_CustomsProcessing": Status.CUSTOMS,
-    "InTransit_CustomsRequiringInformation": Status.CUSTOMS,
-    "Exception_Returning": Status.RETURNING,
-    "Exception_Returned": Status.RETURNING,
-}
-# An event's `stage` names a milestone rather than a status.
-_STAGES = {
-    "PickedUp": Status.IN_TRANSIT,
-    "Departure": Status.IN_TRANSIT,
-    "Arrival": Status.IN_TRANSIT,
-    "Returning": Status.RETURNING,
-    "Returned": Status.RETURNING,
-}
+_UNKNOWN = UnknownCodes(NAME)
+
+
+def read_status(status: str, sub_status: str = "") -> Meaning | None:
+    """17TRACK's status/sub-status pair as a code-table row; None when both are empty.
+
+    A sub-status 17TRACK added since reads as its main status, an unknown main status as
+    in_transit; both are logged once.
+    """
+    if sub_status:
+        known = SUB_STATUSES.get(sub_status)
+        if known is not None:
+            return known
+        return _UNKNOWN.read(sub_status, MAIN_STATUSES.get(status, UnknownCodes.IN_TRANSIT))
+    if not status:
+        return None
+    return MAIN_STATUSES.get(status) or _UNKNOWN.read(status)
 
 
 def map_status(status: str, sub_status: str = "") -> Status | None:
-    """17TRACK's status/sub-status pair as our status; None for names this code does not know."""
-    return _SUB_STATUSES.get(sub_status) or _STATUSES.get(status)
+    """17TRACK's status/sub-status pair as our status; None when both are empty."""
+    meaning = read_status(status, sub_status)
+    return meaning.status if meaning is not None else None
 
 
-def _event_status(event: Mapping[str, Any]) -> Status | None:
+def _event_meaning(event: Mapping[str, Any]) -> Meaning | None:
     sub_status = as_text(event.get("sub_status"))
     if sub_status:
-        return map_status(sub_status.split("_", 1)[0], sub_status)
+        return read_status(sub_status.split("_", 1)[0], sub_status)
     stage = as_text(event.get("stage"))
-    return _STAGES.get(stage) or _STATUSES.get(stage)
+    if not stage:
+        return None
+    known = STAGES.get(stage) or MAIN_STATUSES.get(stage)
+    if known is None:
+        _UNKNOWN.read(f"stage {stage}")  # logged; the event then takes the fallback below
+    return known
 
 
 def _time(event: Mapping[str, Any]) -> datetime | None:
@@ -108,7 +117,12 @@ def _location(event: Mapping[str, Any]) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def _checkpoints(track_info: Mapping[str, Any], latest: Status | None) -> list[Checkpoint]:
+def _postcode(event: Mapping[str, Any]) -> str:
+    address = event.get("address")
+    return as_text(address.get("postal_code")) if isinstance(address, Mapping) else ""
+
+
+def _checkpoints(track_info: Mapping[str, Any], latest: Meaning | None) -> list[Checkpoint]:
     tracking = as_object(track_info.get("tracking") or {}, "tracking")
     dated: list[tuple[datetime, Mapping[str, Any]]] = []
     for provider in as_list(tracking.get("providers"), "tracking.providers"):
@@ -120,17 +134,38 @@ def _checkpoints(track_info: Mapping[str, Any], latest: Status | None) -> list[C
     newest = max((at for at, _ in dated), default=None)
     checkpoints = []
     for at, event in dated:
-        fallback = latest if at == newest and latest is not None else Status.IN_TRANSIT
+        fallback = latest if at == newest and latest is not None else UnknownCodes.IN_TRANSIT
+        meaning = _event_meaning(event) or fallback
+        text = as_text(event.get("description"))
+        location = _location(event)
+        point = meaning.point
+        if meaning.status is Status.AT_POST_OFFICE and point is None:
+            point = point_from_text(f"{text} {location}")
         checkpoints.append(
             Checkpoint(
                 at=shared_zone(at),
-                status=_event_status(event) or fallback,
-                text=intern(as_text(event.get("description"))),
-                location=intern(_location(event)),
+                status=meaning.status,
+                text=intern(text),
+                location=intern(location),
                 code=intern(as_text(event.get("sub_status")) or as_text(event.get("stage"))),
+                point=point,
+                action=meaning.action,
+                postcode=_postcode(event),
             )
         )
     return checkpoints
+
+
+def _destination(track_info: Mapping[str, Any]) -> Destination | None:
+    shipping = track_info.get("shipping_info")
+    recipient = shipping.get("recipient_address") if isinstance(shipping, Mapping) else None
+    if not isinstance(recipient, Mapping):
+        return None
+    destination = Destination(
+        country=as_text(recipient.get("country")).upper(),
+        postcode=as_text(recipient.get("postal_code")),
+    )
+    return destination or None
 
 
 def _eta(track_info: Mapping[str, Any]) -> EtaWindow | None:
@@ -159,11 +194,13 @@ def snapshot_from_track_info(
     """A `track_info` (from gettrackinfo or a push) as a Snapshot; ValueError if malformed."""
     info = as_object(track_info or {}, "track_info")
     latest_status = as_object(info.get("latest_status") or {}, "latest_status")
-    latest = map_status(
+    latest_meaning = read_status(
         as_text(latest_status.get("status")), as_text(latest_status.get("sub_status"))
     )
-    checkpoints = _checkpoints(info, latest)
-    if latest is None:
+    checkpoints = _checkpoints(info, latest_meaning)
+    if latest_meaning is not None:
+        latest = latest_meaning.status
+    else:
         newest = max(checkpoints, key=lambda c: c.at, default=None)
         latest = newest.status if newest else Status.NOT_FOUND
     misc = as_object(info.get("misc_info") or {}, "misc_info")
@@ -177,6 +214,7 @@ def snapshot_from_track_info(
         eta=_eta(info),
         handover=local_number if local_number and local_number != number else None,
         carrier=_carrier(info) or as_text(misc.get("local_provider")),
+        destination=_destination(info),
     )
 
 
@@ -237,25 +275,30 @@ def change_mark(track_info: Any) -> str | None:
 
     The API hashes each provider's event list (`events_hash`) and the provider set
     (`providers_hash`) so that clients can tell a changed history without reading it; the latest
-    status, the estimate and the hand-over number are added because they can change alone.
+    status, the estimate, the hand-over number and the recipient's address are added because they
+    can change alone.
     """
     try:
         tracking = track_info["tracking"]
-        marks = [tracking["providers_hash"]] + [p["events_hash"] for p in tracking["providers"]]
+        hashes = [tracking["providers_hash"]] + [p["events_hash"] for p in tracking["providers"]]
         latest = track_info.get("latest_status") or {}
         window = (track_info.get("time_metrics") or {}).get("estimated_delivery_date") or {}
         misc = track_info.get("misc_info") or {}
-        marks += [
+        recipient = (track_info.get("shipping_info") or {}).get("recipient_address") or {}
+        extras = [
             latest.get("status"),
             latest.get("sub_status"),
             window.get("from"),
             window.get("to"),
             misc.get("local_number"),
+            recipient.get("country"),
+            recipient.get("postal_code"),
         ]
     except (KeyError, TypeError, AttributeError):
         return None
-    if any(mark is None or isinstance(mark, dict | list) for mark in marks[:-5]):
+    if any(mark is None or isinstance(mark, dict | list) for mark in hashes):
         return None
+    marks = hashes + extras
     return "17track:" + "|".join(map(str, marks))
 
 

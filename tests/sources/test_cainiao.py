@@ -7,10 +7,18 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from parcel_monitor_plugins.cainiao import CainiaoSettings, CainiaoSource, map_action
+from parcel_monitor_plugins.cainiao import (
+    CainiaoSettings,
+    CainiaoSource,
+    map_action,
+    parse_detail,
+)
+from parcel_monitor_plugins.cainiao_codes import ACTIONS, MODULE_STATUSES, country_code
+from structlog.testing import capture_logs
 
-from monitor.model import Snapshot, Status
+from monitor.model import Action, Destination, Point, Snapshot, Status
 from monitor.plugin import SourceContext, SourceError
+from monitor.sourcekit import Meaning
 
 from .conftest import hang, new_app
 
@@ -106,6 +114,80 @@ async def source(serve: Any, fake: FakeCainiao, context: SourceContext) -> Caini
 )
 def test_action_mapping(code: str, expected: Status) -> None:
     assert map_action(code) is expected
+
+
+WHEN = datetime(2024, 2, 12, 8, 0, tzinfo=UTC)
+
+
+def parse_module(entry: dict[str, Any]) -> Snapshot:
+    result = parse_detail({"module": [entry], "success": True}, {entry["mailNo"]}, WHEN)
+    snapshot = result[entry["mailNo"]]
+    assert isinstance(snapshot, Snapshot)
+    return snapshot
+
+
+@pytest.mark.parametrize(("code", "row"), ACTIONS.items())
+def test_every_action_code_of_the_table(code: str, row: tuple[str, Meaning]) -> None:
+    """Each published action code, as the newest event of a real-shaped answer, reads as its row."""
+    _, meaning = row
+    snapshot = parse_module(module("LP00123456789012", [trace(code, WHEN, "GMT+3", row[0])]))
+    [checkpoint] = snapshot.checkpoints
+    assert snapshot.status is meaning.status
+    assert (checkpoint.status, checkpoint.point, checkpoint.action, checkpoint.code) == (
+        meaning.status,
+        meaning.point,
+        meaning.action,
+        code,
+    )
+
+
+@pytest.mark.parametrize(("status", "meaning"), MODULE_STATUSES.items())
+def test_every_parcel_status_of_the_table(status: str, meaning: Meaning) -> None:
+    """Without events, the parcel's own status decides."""
+    assert parse_module(module("LP00123456789012", [], status=status)).status is meaning.status
+
+
+def test_last_mile_rows_the_rules_depend_on() -> None:
+    assert ACTIONS["GTMS_STA_SIGNED"][1] == Meaning(Status.AT_POST_OFFICE, Point.PICKUP_POINT)
+    assert ACTIONS["POSTMAN_POST"][1].point is Point.LOCKER
+    assert ACTIONS["CUS_TAX"][1].action is Action.DUTY_PAYMENT
+    assert ACTIONS["GTMS_STA_WAIT_CUST_CHANGE_ADDRESS"][1].action is Action.ADDRESS
+    assert map_action("GTMS_DEL_FAILURE") is Status.DELIVERY_FAILED
+    # The China leg's "signed" is the consolidation warehouse, never the buyer.
+    assert map_action("SIGNED") is Status.IN_TRANSIT
+
+
+def test_unknown_codes_are_read_by_family_or_in_transit_and_logged_once() -> None:
+    with capture_logs() as logs:
+        for _ in range(3):  # three polls
+            assert map_action("CC_IM_TELEPORTED") is Status.CUSTOMS
+            assert map_action("ZZ_SOMETHING_NEW") is Status.IN_TRANSIT
+    codes = [e["code"] for e in logs if e.get("source") == "cainiao"]
+    assert codes == ["CC_IM_TELEPORTED", "ZZ_SOMETHING_NEW"]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Russia", "RU"),
+        ("Russian Federation", "RU"),
+        ("Israel", "IL"),
+        ("RU", "RU"),
+        ("  united   states ", "US"),
+        ("Mainland China", "CN"),
+        ("Turkey", "TR"),
+        ("Narnia", ""),
+        ("", ""),
+    ],
+)
+def test_dest_country_names_become_iso_codes(name: str, code: str) -> None:
+    assert country_code(name) == code
+
+
+def test_destination_from_dest_country() -> None:
+    snapshot = parse_module(module("LP00123456789012", [], destCountry="Russia"))
+    assert snapshot.destination == Destination("RU", "")
+    assert parse_module(module("LP00123456789012", [], destCountry="")).destination is None
 
 
 async def test_batch_of_numbers_in_one_request(source: CainiaoSource, fake: FakeCainiao) -> None:

@@ -66,10 +66,17 @@ seventeen_event = obj(
     description=json_values,
     location=json_values,
     stage=maybe(st.sampled_from(["PickedUp", "Delivered", "Exception", "Nope"])),
-    sub_status=maybe(st.sampled_from(["InTransit_CustomsProcessing", "Exception_Returned", "X"])),
-    address=obj(city=json_values, country=json_values),
+    sub_status=maybe(
+        st.sampled_from(
+            ["InTransit_CustomsProcessing", "Exception_Returned", "AvailableForPickup_Other", "X"]
+        )
+    ),
+    address=obj(city=json_values, country=json_values, postal_code=json_values),
 )
 seventeen_track_info = obj(
+    shipping_info=obj(
+        recipient_address=obj(country=maybe(st.just("RU")), postal_code=json_values),
+    ),
     latest_status=obj(
         status=maybe(st.sampled_from(["InTransit", "Delivered", "Expired", "Odd"])),
         sub_status=json_values,
@@ -146,6 +153,9 @@ def test_17track_push(body: bytes) -> None:
     assert snapshot is None or isinstance(snapshot, Snapshot)
 
 
+# pycountry loads its databases on first use, slower than hypothesis' deadline for one example.
+cainiao.country_code("??")
+
 cainiao_event = obj(
     time=maybe(epoch_ms),
     timeZone=maybe(st.sampled_from(["GMT+8", "GMT-3", "GMT+0800", "GMT+99", "GMT+5:30", ""])),
@@ -160,6 +170,7 @@ cainiao_module_object = st.fixed_dictionaries(
         globalEtaInfo=obj(deliveryMinTime=maybe(epoch_ms), deliveryMaxTime=maybe(epoch_ms)),
         destCpInfo=obj(cpName=json_values),
         realMailNo=json_values,
+        destCountry=maybe(st.sampled_from(["Russia", "Israel", "Mainland China", "??"])),
     )
 )
 cainiao_module = maybe(cainiao_module_object)
@@ -192,9 +203,12 @@ xml_text = st.text(
 ).map(escape)
 
 
-def operation(oper_type: str, oper_attr: str, when: str, place: str) -> str:
+def operation(oper_type: str, oper_attr: str, when: str, place: str, country: str) -> str:
     return (
-        "<ns3:historyRecord><ns3:AddressParameters><ns3:OperationAddress>"
+        "<ns3:historyRecord><ns3:AddressParameters>"
+        f"<ns3:DestinationAddress><ns3:Index>{place}</ns3:Index></ns3:DestinationAddress>"
+        f"<ns3:MailDirect><ns3:Code2A>{country}</ns3:Code2A></ns3:MailDirect>"
+        "<ns3:OperationAddress>"
         f"<ns3:Index>{place}</ns3:Index></ns3:OperationAddress></ns3:AddressParameters>"
         f"<ns3:OperationParameters><ns3:OperType><ns3:Id>{oper_type}</ns3:Id></ns3:OperType>"
         f"<ns3:OperAttr><ns3:Id>{oper_attr}</ns3:Id></ns3:OperAttr>"
@@ -231,10 +245,11 @@ russianpost_bodies = (
     | st.lists(
         st.builds(
             operation,
-            st.integers(-5, 30).map(str) | xml_text,
-            st.integers(-5, 30).map(str) | xml_text,
+            st.integers(-5, 55).map(str) | xml_text,
+            st.integers(-5, 50).map(str) | xml_text,
             iso_times | xml_text,
             xml_text,
+            st.sampled_from(["RU", "", "kz"]) | xml_text,
         ),
         max_size=3,
     ).map(history)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +13,15 @@ from parcel_monitor_plugins.russianpost import (
     RussianPostSettings,
     RussianPostSource,
     map_operation,
+    parse_reply,
 )
+from parcel_monitor_plugins.russianpost_codes import PAIRS, TYPES
+from parcel_monitor_plugins.russianpost_codes import Operation as CodeRow
+from structlog.testing import capture_logs
 
-from monitor.model import LookupFailure, Snapshot, Status
+from monitor.model import Action, Destination, LookupFailure, Point, Snapshot, Status
 from monitor.plugin import SourceContext, SourceError
+from monitor.sourcekit import HttpReply
 
 from .conftest import FixedClock, MemoryCursors, hang, new_app
 
@@ -37,16 +42,30 @@ class Operation:
     place: str = "Москва"
     type_name: str = "Операция"
     attr_name: str = "Атрибут"
+    destination: str = "190000"
+    mail_direct: str = ""  # the destination country's Code2A, as MailDirect carries it
 
 
 def record(op: Operation) -> str:
+    destination = (
+        f"<ns3:DestinationAddress><ns3:Index>{op.destination}</ns3:Index>"
+        "<ns3:Description>Почтамт</ns3:Description></ns3:DestinationAddress>"
+        if op.destination
+        else ""
+    )
+    mail_direct = (
+        f"<ns3:MailDirect><ns3:Id>0</ns3:Id><ns3:Code2A>{op.mail_direct}</ns3:Code2A>"
+        "</ns3:MailDirect>"
+        if op.mail_direct
+        else ""
+    )
     return f"""
 <ns3:historyRecord>
   <ns3:AddressParameters>
-    <ns3:DestinationAddress><ns3:Index>190000</ns3:Index><ns3:Description>СПб</ns3:Description>
-    </ns3:DestinationAddress>
+    {destination}
     <ns3:OperationAddress><ns3:Index>{op.index}</ns3:Index>
       <ns3:Description>{op.place}</ns3:Description></ns3:OperationAddress>
+    {mail_direct}
     <ns3:CountryOper><ns3:Id>643</ns3:Id><ns3:Code2A>RU</ns3:Code2A></ns3:CountryOper>
   </ns3:AddressParameters>
   <ns3:ItemParameters><ns3:Barcode>X</ns3:Barcode><ns3:Mass>412</ns3:Mass></ns3:ItemParameters>
@@ -129,34 +148,94 @@ async def source(serve: Any, fake: FakeRussianPost, context: SourceContext) -> R
     return make_source(context, base_url=await serve(fake.app()))
 
 
-@pytest.mark.parametrize(
-    ("oper_type", "oper_attr", "expected"),
-    [
-        (1, 1, Status.IN_TRANSIT),
-        (2, 1, Status.DELIVERED),
-        (2, 2, Status.RETURNING),
-        (3, 4, Status.RETURNING),
-        (4, 0, Status.IN_TRANSIT),
-        (5, 1, Status.EXCEPTION),
-        (6, 0, Status.AT_POST_OFFICE),
-        (7, 0, Status.AT_POST_OFFICE),
-        (8, 2, Status.AT_POST_OFFICE),
-        (8, 9, Status.AT_POST_OFFICE),
-        (8, 4, Status.IN_TRANSIT),
-        (8, 15, Status.OUT_FOR_DELIVERY),
-        (9, 0, Status.IN_TRANSIT),
-        (10, 0, Status.IN_TRANSIT),
-        (11, 0, Status.CUSTOMS),
-        (12, 3, Status.DELIVERY_FAILED),
-        (13, 0, Status.INFO_RECEIVED),
-        (14, 1, Status.IN_TRANSIT),
-        (14, 7, Status.CUSTOMS),
-        (23, 0, Status.IN_TRANSIT),
-        (None, None, Status.IN_TRANSIT),
-    ],
+ROWS = sorted(
+    [((oper_type, None), row) for oper_type, row in TYPES.items()]
+    + [(pair, row) for pair, row in PAIRS.items()],
+    key=lambda item: (item[0][0], -1 if item[0][1] is None else item[0][1]),
 )
-def test_operation_mapping(oper_type: int | None, oper_attr: int | None, expected: Status) -> None:
-    assert map_operation(oper_type, oper_attr) is expected
+
+
+def parse_one(op: Operation) -> Snapshot:
+    body = history([op]).encode()
+    result = parse_reply(HttpReply(200, {}, body), DOMESTIC, datetime(2024, 3, 1, tzinfo=UTC))
+    assert isinstance(result, Snapshot)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("code", "row"), ROWS, ids=[f"{t}.{'-' if a is None else a}" for (t, a), _ in ROWS]
+)
+def test_every_row_of_the_code_table(code: tuple[int, int | None], row: CodeRow) -> None:
+    """Each published operation, in an answer of the real shape, reads as its table row."""
+    oper_type, oper_attr = code
+    op = Operation(oper_type, 0 if oper_attr is None else oper_attr,
+                   "2024-02-14T15:45:00.000+03:00", "420111", "Казань 111")  # fmt: skip
+    if oper_attr is None:  # a type without its attribute element, as types 9-11 come
+        body = history([op]).replace("<ns3:OperAttr><ns3:Id>0</ns3:Id>", "<ns3:OperAttr>")
+        result = parse_reply(HttpReply(200, {}, body.encode()), DOMESTIC, datetime.now(UTC))
+        assert isinstance(result, Snapshot)
+        snapshot = result
+    else:
+        snapshot = parse_one(op)
+    [checkpoint] = snapshot.checkpoints
+    assert (checkpoint.status, checkpoint.point, checkpoint.action) == (
+        row.meaning.status,
+        row.meaning.point,
+        row.meaning.action,
+    )
+    assert snapshot.status is row.meaning.status
+    assert checkpoint.postcode == "420111"
+    expected_until = (
+        None if row.storage_days is None else date(2024, 2, 13) + timedelta(days=row.storage_days)
+    )
+    assert checkpoint.storage_until == expected_until
+
+
+def test_last_mile_rows_the_rules_depend_on() -> None:
+    """The rows DOMAIN.md names, spelled out (a table edit that breaks one shows here)."""
+    assert map_operation(8, 2) is Status.AT_POST_OFFICE
+    assert PAIRS[(8, 2)].meaning.point is Point.OFFICE
+    assert PAIRS[(8, 9)].meaning.point is Point.LOCKER  # arrived at a parcel locker
+    assert PAIRS[(8, 14)].meaning.point is Point.PICKUP_POINT
+    assert map_operation(3, 1) is Status.RETURNING  # return: storage expired
+    assert map_operation(12, 1) is Status.DELIVERY_FAILED
+    assert PAIRS[(12, 4)].meaning.action is Action.ADDRESS
+    assert PAIRS[(14, 14)].meaning.action is Action.DUTY_PAYMENT
+    assert PAIRS[(24, 1054)].meaning.action is Action.CUSTOMS_DOCUMENTS
+    assert PAIRS[(8, 28)].storage_days == 5
+    # Statuses the old ten-type table had that the carrier's list corrected:
+    assert map_operation(7, 2) is Status.EXCEPTION  # unclaimed, in undeliverable storage
+    assert map_operation(2, 7) is Status.RETURNING  # handed to the sender by a postman
+    assert map_operation(21, 2) is Status.DELIVERED
+
+
+def test_storage_notice_gives_the_keep_until_day() -> None:
+    snapshot = parse_one(Operation(8, 28, "2024-03-10T23:30:00.000+10:00"))
+    [checkpoint] = snapshot.checkpoints
+    # Five days left on the scan's own day (10 March, local): the last safe day is 14 March.
+    assert checkpoint.storage_until == date(2024, 3, 14)
+
+
+def test_unknown_codes_are_in_transit_and_logged_once() -> None:
+    with capture_logs() as logs:
+        for _ in range(3):  # three polls
+            unknown_type = parse_one(Operation(97, 3, "2024-02-14T15:45:00.000+03:00"))
+            new_reason = parse_one(Operation(12, 97, "2024-02-14T15:45:00.000+03:00"))
+    assert unknown_type.status is Status.IN_TRANSIT
+    assert new_reason.status is Status.DELIVERY_FAILED  # an unlisted reason of a failed attempt
+    warned = [(e["source"], e["code"]) for e in logs if e.get("code") in ("97.3", "12.97")]
+    assert warned == [("russianpost", "97.3"), ("russianpost", "12.97")]
+
+
+def test_destination_from_the_destination_index() -> None:
+    domestic = parse_one(Operation(1, 1, "2024-02-14T15:45:00.000+03:00", destination="420111"))
+    assert domestic.destination == Destination("RU", "420111")
+    abroad = parse_one(
+        Operation(1, 1, "2024-02-14T15:45:00.000+03:00", destination="050000", mail_direct="kz")
+    )
+    assert abroad.destination == Destination("KZ", "050000")
+    unknown = parse_one(Operation(1, 1, "2024-02-14T15:45:00.000+03:00", destination=""))
+    assert unknown.destination is None
 
 
 async def test_history_becomes_a_snapshot(source: RussianPostSource, fake: FakeRussianPost) -> None:
@@ -180,6 +259,8 @@ async def test_history_becomes_a_snapshot(source: RussianPostSource, fake: FakeR
     ]
     last = snapshot.checkpoints[-1]
     assert last.location == "630099 Новосибирск 99"
+    assert (last.postcode, last.point) == ("630099", Point.OFFICE)
+    assert snapshot.destination == Destination("RU", "190000")
     assert last.text == "Обработка: Прибыло в место вручения"
     assert last.code == "8.2"
     assert last.at == datetime(2024, 2, 14, 12, 45, tzinfo=UTC)

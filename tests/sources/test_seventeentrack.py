@@ -13,14 +13,19 @@ from aiohttp import web
 from parcel_monitor_plugins.seventeentrack import (
     SeventeenTrackSettings,
     SeventeenTrackSource,
+    change_mark,
     map_status,
     parse_push,
+    snapshot_from_track_info,
     verify_signature,
 )
+from parcel_monitor_plugins.seventeentrack_codes import MAIN_STATUSES, SUB_STATUSES
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
-from monitor.model import LookupFailure, Snapshot, Status
+from monitor.model import Action, Destination, LookupFailure, Point, Snapshot, Status
 from monitor.plugin import SourceContext, SourceError
+from monitor.sourcekit import Meaning
 
 from .conftest import NOW, MemoryCursors, Pushes, hang, new_app
 
@@ -33,9 +38,21 @@ def track_info(
     events: list[dict[str, Any]] | None = None,
     eta: tuple[str | None, str | None] = (None, None),
     local_number: str | None = None,
+    recipient: tuple[str | None, str | None] = ("RU", "420111"),
 ) -> dict[str, Any]:
     """A v2.2 `track_info` in the documented shape, with only the fields the source reads."""
     return {
+        "shipping_info": {
+            "shipper_address": {"country": "CN", "postal_code": None},
+            "recipient_address": {
+                "country": recipient[0],
+                "state": None,
+                "city": None,
+                "street": None,
+                "postal_code": recipient[1],
+                "coordinates": {"longitude": None, "latitude": None},
+            },
+        },
         "latest_status": {"status": status, "sub_status": sub_status, "sub_status_descr": None},
         "time_metrics": {
             "days_after_order": 9,
@@ -143,28 +160,100 @@ def make_source(context: SourceContext, **settings: Any) -> SeventeenTrackSource
     return SeventeenTrackSource(SeventeenTrackSettings(**values), context)
 
 
+def address(postal_code: str | None = None, city: str | None = None) -> dict[str, Any]:
+    return {
+        "country": "RU" if postal_code else None,
+        "state": None,
+        "city": city,
+        "street": None,
+        "postal_code": postal_code,
+        "coordinates": {"longitude": None, "latitude": None},
+    }
+
+
+@pytest.mark.parametrize(("sub_status", "meaning"), SUB_STATUSES.items())
+def test_every_sub_status_of_the_code_table(sub_status: str, meaning: Meaning) -> None:
+    """Each documented sub-status, as a v2.2 event and latest status, reads as its row."""
+    main = sub_status.split("_", 1)[0]
+    scan = event("2024-02-12T08:00:00+03:00", "Scan", stage=main, sub_status=sub_status,
+                 address=address("420111", "Kazan"))  # fmt: skip
+    snapshot = snapshot_from_track_info("N1", track_info(main, sub_status, [scan]), NOW)
+    [checkpoint] = snapshot.checkpoints
+    assert snapshot.status is meaning.status
+    assert (checkpoint.status, checkpoint.point, checkpoint.action) == (
+        meaning.status,
+        meaning.point,
+        meaning.action,
+    )
+    assert (checkpoint.code, checkpoint.postcode) == (sub_status, "420111")
+
+
+@pytest.mark.parametrize(("status", "meaning"), MAIN_STATUSES.items())
+def test_every_main_status_of_the_code_table(status: str, meaning: Meaning) -> None:
+    """Before v2.2 events name only a `stage`, and a latest status may lack its sub-status."""
+    scan = event("2024-02-12T08:00:00+03:00", "Scan", stage=status)
+    snapshot = snapshot_from_track_info("N1", track_info(status, "", [scan]), NOW)
+    assert snapshot.status is meaning.status
+    assert snapshot.checkpoints[0].status is meaning.status
+    assert map_status(status) is meaning.status
+
+
+def test_last_mile_rows_the_rules_depend_on() -> None:
+    assert SUB_STATUSES["InTransit_CustomsRequiringInformation"] == Meaning(
+        Status.CUSTOMS, action=Action.CUSTOMS_DOCUMENTS
+    )
+    assert SUB_STATUSES["DeliveryFailure_InvalidAddress"].action is Action.ADDRESS
+    assert map_status("AvailableForPickup", "AvailableForPickup_Other") is Status.AT_POST_OFFICE
+    assert map_status("Exception", "Exception_Returned") is Status.RETURNING
+    assert map_status("Exception", "Exception_Lost") is Status.EXCEPTION
+
+
 @pytest.mark.parametrize(
-    ("status", "sub_status", "expected"),
+    ("description", "point"),
     [
-        ("NotFound", "NotFound_Other", Status.NOT_FOUND),
-        ("InfoReceived", "InfoReceived", Status.INFO_RECEIVED),
-        ("InTransit", "InTransit_PickedUp", Status.IN_TRANSIT),
-        ("InTransit", "InTransit_CustomsProcessing", Status.CUSTOMS),
-        ("InTransit", "InTransit_CustomsRequiringInformation", Status.CUSTOMS),
-        ("InTransit", "InTransit_CustomsReleased", Status.IN_TRANSIT),
-        ("AvailableForPickup", "AvailableForPickup_Other", Status.AT_POST_OFFICE),
-        ("OutForDelivery", "OutForDelivery_Other", Status.OUT_FOR_DELIVERY),
-        ("DeliveryFailure", "DeliveryFailure_NoBody", Status.DELIVERY_FAILED),
-        ("Delivered", "Delivered_Other", Status.DELIVERED),
-        ("Exception", "Exception_Returning", Status.RETURNING),
-        ("Exception", "Exception_Returned", Status.RETURNING),
-        ("Exception", "Exception_Lost", Status.EXCEPTION),
-        ("Expired", "Expired_Other", Status.EXCEPTION),
-        ("SomethingNew", "SomethingNew_Other", None),
+        ("Прибыло в почтомат", Point.LOCKER),
+        ("Arrived at the parcel locker, code sent by SMS", Point.LOCKER),
+        ("Available for pick-up from the retail outlet Valentinskamp 88", Point.PICKUP_POINT),
+        ("Прибыло в пункт выдачи", Point.PICKUP_POINT),
+        ("Arrived at the post office", Point.OFFICE),
+        ("Прибыло в место вручения", None),  # the place is not named
     ],
 )
-def test_status_mapping(status: str, sub_status: str, expected: Status | None) -> None:
-    assert map_status(status, sub_status) is expected
+def test_the_kind_of_pick_up_point_comes_from_the_wording(
+    description: str, point: Point | None
+) -> None:
+    scan = event("2024-02-12T08:00:00+03:00", description, sub_status="AvailableForPickup_Other")
+    info = track_info("AvailableForPickup", "AvailableForPickup_Other", [scan])
+    [checkpoint] = snapshot_from_track_info("N1", info, NOW).checkpoints
+    assert (checkpoint.status, checkpoint.point) == (Status.AT_POST_OFFICE, point)
+
+
+def test_unknown_statuses_are_in_transit_or_their_main_status_and_logged_once() -> None:
+    with capture_logs() as logs:
+        for _ in range(3):  # three polls
+            new_main = snapshot_from_track_info("N1", track_info("Teleported", "", []), NOW)
+            new_sub = snapshot_from_track_info(
+                "N1", track_info("DeliveryFailure", "DeliveryFailure_Dog", []), NOW
+            )
+    assert new_main.status is Status.IN_TRANSIT
+    assert new_sub.status is Status.DELIVERY_FAILED
+    codes = [e["code"] for e in logs if e.get("source") == "seventeentrack"]
+    assert codes == ["Teleported", "DeliveryFailure_Dog"]
+
+
+def test_destination_from_the_recipient_address() -> None:
+    def destination(recipient: tuple[str | None, str | None]) -> Destination | None:
+        return snapshot_from_track_info("N1", track_info(recipient=recipient), NOW).destination
+
+    assert destination(("ru", "420 111")) == Destination("RU", "420 111")
+    assert destination(("DE", None)) == Destination("DE", "")
+    assert destination((None, None)) is None
+    info, moved = track_info(), track_info(recipient=("RU", "101000"))
+    for answer in (info, moved):
+        answer["tracking"]["providers"][0]["events_hash"] = 5
+    assert (
+        None is not change_mark(info) != change_mark(moved)
+    )  # an address change alone is a change
 
 
 async def test_lookup_registers_then_maps_the_tracking(
@@ -174,7 +263,12 @@ async def test_lookup_registers_then_maps_the_tracking(
         status="InTransit",
         sub_status="InTransit_CustomsProcessing",
         events=[
-            event("2024-02-20T09:15:00+03:00", "Customs examination", sub_status="InTransit_Other"),
+            event(
+                "2024-02-20T09:15:00+03:00",
+                "Customs examination",
+                sub_status="InTransit_Other",
+                address=address("102976", "Moscow"),
+            ),
             event("2024-02-18T22:40:00+08:00", "Left the origin hub", stage="Departure"),
             event("2024-02-17T10:05:00+08:00", "Parcel accepted"),
             {"time_iso": None, "description": "An event without a time is dropped"},
@@ -198,6 +292,8 @@ async def test_lookup_registers_then_maps_the_tracking(
         (Status.IN_TRANSIT, "Parcel accepted"),  # older events without either
     ]
     assert snapshot.checkpoints[0].at.utcoffset() == timedelta(hours=3)
+    assert [c.postcode for c in snapshot.checkpoints] == ["102976", "", ""]
+    assert snapshot.destination == Destination("RU", "420111")
     assert fake.requests == [("register", ["UA902211334CN"]), ("gettrackinfo", ["UA902211334CN"])]
     assert cursors.get("registered:UA902211334CN") == NOW.isoformat()
 

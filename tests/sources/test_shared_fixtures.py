@@ -17,7 +17,7 @@ from parcel_monitor_plugins.cainiao import CainiaoSettings, CainiaoSource
 from parcel_monitor_plugins.russianpost import RussianPostSettings, RussianPostSource
 from parcel_monitor_plugins.seventeentrack import SeventeenTrackSettings, SeventeenTrackSource
 
-from monitor.model import Snapshot, Status
+from monitor.model import Destination, Point, Snapshot, Status
 from monitor.plugin import SourceContext, SourceError
 
 from .conftest import Pushes
@@ -64,6 +64,8 @@ async def test_cainiao_samples(serve: Any, context: SourceContext) -> None:
     assert isinstance(long_history, Snapshot)
     assert len(long_history.checkpoints) == 19
     assert {c.status for c in long_history.checkpoints} >= {Status.INFO_RECEIVED, Status.CUSTOMS}
+    # destCountry "Israel" in all three answers, even the one without events.
+    assert {r.destination for r in (customs_done, preparing, long_history)} == {Destination("IL")}
 
 
 async def test_17track_samples(serve: Any, context: SourceContext) -> None:
@@ -81,7 +83,10 @@ async def test_17track_samples(serve: Any, context: SourceContext) -> None:
 
     assert isinstance(snapshot, Snapshot)
     assert (snapshot.status, snapshot.carrier) == (Status.EXCEPTION, "DHL Paket")
-    assert snapshot.checkpoints[0].status is Status.AT_POST_OFFICE  # its stage says so
+    [pickup] = snapshot.checkpoints
+    assert pickup.status is Status.AT_POST_OFFICE  # its stage says so
+    assert pickup.point is Point.PICKUP_POINT  # "available for pick-up from the retail outlet"
+    assert snapshot.destination == Destination("DE", "")  # recipient_address, no postal code
     assert context.cursors.get("registered:1234567890")
 
 
@@ -123,7 +128,13 @@ async def test_russianpost_samples(serve: Any, context: SourceContext) -> None:
     assert isinstance(snapshot, Snapshot)
     assert snapshot.status is Status.DELIVERED
     assert len(snapshot.checkpoints) == 8
-    assert snapshot.checkpoints[-2].status is Status.AT_POST_OFFICE  # 8.2 arrived for pick-up
+    arrived = snapshot.checkpoints[-2]
+    assert (arrived.status, arrived.point) == (Status.AT_POST_OFFICE, Point.OFFICE)  # 8.2
+    assert [c.postcode for c in snapshot.checkpoints] == [
+        "443063", "443960", "443960", "140983", "140980", "170000", "170100", "170100"
+    ]  # fmt: skip
+    # DestinationAddress/Index of the first record, MailDirect's Code2A for the country.
+    assert snapshot.destination == Destination("RU", "170971")
 
     # The specification's own example is not well-formed XML (an unclosed element).
     broken = web.Application()
