@@ -268,6 +268,9 @@ class Mqtt(Part):
                 clock=pipeline.clock,
                 orders=pipeline.orders,
                 password=password,
+                language=settings.notify.language,
+                zone=settings.zone(),
+                ledger_every_s=settings.sync_every.total_seconds(),
             )
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise ConfigError(f"{origin}: mqtt: cannot set up the connection: {exc}") from None

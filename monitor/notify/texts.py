@@ -311,6 +311,13 @@ STATUS_NAMES: dict[Language, dict[Status, str]] = {
     },
 }
 
+STATE_NAMES: dict[Language, dict[str, str]] = {
+    "en": {"unknown": "not checked yet", "awaiting_track": "awaiting track number"},
+    "ru": {"unknown": "ещё не проверен", "awaiting_track": "ждём трек-номер"},
+}
+"""The states before any carrier has said anything (MQTT's `unknown` and `awaiting_track`)."""
+
+
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(
