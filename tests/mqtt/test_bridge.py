@@ -6,14 +6,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import pytest
 
 from monitor.events import OrderRemoved, WarningRaised
+from monitor.mqtt import bridge as bridge_module
 from monitor.mqtt.bridge import MqttBridge
-from monitor.mqtt.payloads import Topics
+from monitor.mqtt.payloads import Message, Topics
 from monitor.mqtt.settings import MqttSettings
 from monitor.pipeline import Pipeline
 from tests import builders
@@ -217,3 +220,84 @@ async def test_commands_are_ignored_unless_enabled(broker: Broker, tmp_path: Pat
         await watcher.wait_for(topics.event("order_added"))
     assert watcher.on(topics.command_result) == []
     assert [v.order.id for v in pipeline.store.views()] == ["marker"]
+
+
+async def test_discovery_names_the_entity_and_offers_the_statuses(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100001"))
+        _, config = await watcher.wait_for(topics.discovery("8100001"), containing="8100001")
+        _, attributes = await watcher.wait_for(
+            f"{topics.order('8100001')}/attributes", containing="8100001"
+        )
+    discovery = json.loads(config)
+    assert "object_id" not in discovery  # ignored by Home Assistant since 2026.4
+    assert discovery["default_entity_id"] == "sensor.parcel_8100001"  # the docs' automation
+    assert discovery["device_class"] == "enum"
+    assert {"unknown", "awaiting_track", "in_transit", "at_post_office"} <= set(
+        discovery["options"]
+    )
+    assert json.loads(attributes)["status_text"] == "not checked yet"
+
+
+async def test_home_assistant_coming_online_gets_availability_again(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        async with aiomqtt.Client(*broker) as other:
+            # A restarted broker without persistence, or a stray client, lost `online`.
+            await other.publish(topics.status, "offline", qos=1, retain=True)
+            index, _ = await watcher.wait_for(topics.status, "offline")
+            await other.publish(topics.ha_status, "online", qos=1)
+        await watcher.wait_for(topics.status, "online", after=index)
+
+
+async def test_order_notes_stay_private_unless_asked(broker: Broker, tmp_path: Path) -> None:
+    secret = "ул. Ленина 1, +7 900 000-00-00"
+    for publish_notes in (False, True):
+        pipeline = builders.pipeline(tmp_path / str(publish_notes))
+        settings = settings_for(*broker, publish_notes=publish_notes)
+        async with running(pipeline, settings) as (_, watcher, topics):
+            pipeline.orders.add(replace(builders.order("8100005"), notes=secret))
+            await watcher.wait_for(topics.event("order_added"))
+            await watcher.wait_for(topics.event("order_state"))
+            await watcher.wait_for(f"{topics.order('8100005')}/attributes", containing="8100005")
+        leaked = [topic for topic, payload, _ in watcher.messages if "Ленина" in payload]
+        if publish_notes:
+            assert f"{topics.order('8100005')}/attributes" in leaked
+        else:
+            assert leaked == []
+
+
+async def test_odd_ids_get_their_own_short_topics_and_never_break_the_bridge(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    odd = ["x" * 70_000, "a/b", "a\0b", "a_b", "+#", "заказ 1"]
+    for order_id in odd:  # as an old database may hold them: no entrance checks on this path
+        pipeline.store.add_order(builders.order(order_id), now=builders.ORDERED)
+    pipeline.store.add_order(builders.order("8100009"), now=builders.ORDERED)
+    topics_of = {order_id: Topics.of(settings_for(*broker)).order(order_id) for order_id in odd}
+    assert len({topic.rsplit("/", 1)[1] for topic in topics_of.values()}) == len(odd)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        await watcher.wait_for(f"{topics.order('8100009')}/state", "unknown")
+        for order_id in odd:
+            await watcher.wait_for(topics.discovery(order_id), containing='"device_class"')
+            topic = topics.order(order_id)
+            assert len(topic) < 120 and "\0" not in topic and "+" not in topic
+            await watcher.wait_for(f"{topic}/state", "unknown")
+        assert topics.order("a/b") != topics.order("a\0b") != topics.order("a_b")
+
+
+async def test_a_message_the_client_refuses_is_logged_and_skipped(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = unique_base()
+    async with Watcher(*broker, f"{base}/#") as watcher, aiomqtt.Client(*broker) as client:
+        await bridge_module._publish(client, Message(f"{base}/{'x' * 70_000}", "too long"))
+        await bridge_module._publish(client, Message(f"{base}/next", "still going"))
+        await watcher.wait_for(f"{base}/next", "still going")
+    assert "monitor.mqtt.message_skipped" in capsys.readouterr().out
