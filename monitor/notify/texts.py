@@ -342,6 +342,97 @@ STATE_NAMES: dict[Language, dict[str, str]] = {
 """The states before any carrier has said anything (MQTT's `unknown` and `awaiting_track`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What `list`, `show`, `check` and `demo` print around the data."""
+
+    columns: tuple[str, str, str, str, str, str, str]
+    closed: str
+    no_orders: str
+    order: str
+    ordered: str
+    paid: str
+    protection_ends: str
+    promised_by: str
+    shop_estimate: str
+    tracks: str
+    none_yet: str
+    status: str
+    checkpoints: str
+    estimates: str
+    no_estimate: str
+    warnings: str
+    no_warnings: str
+    local_time: str
+    nothing_changed: str
+    undelivered: str
+    demo_intro: str
+    demo_order: str
+    demo_quiet: str
+    demo_total: str
+
+
+SCREEN: dict[Language, Screen] = {
+    "en": Screen(
+        columns=("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS"),
+        closed="closed",
+        no_orders="no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`",
+        order="Order",
+        ordered="ordered",
+        paid="paid",
+        protection_ends="buyer protection ends",
+        promised_by="promised by",
+        shop_estimate="the shop's estimate",
+        tracks="track numbers",
+        none_yet="none yet",
+        status="status",
+        checkpoints="Checkpoints",
+        estimates="Estimated delivery",
+        no_estimate="no estimate",
+        warnings="Warnings",
+        no_warnings="none",
+        local_time="local time",
+        nothing_changed="nothing changed",
+        undelivered="Notifications not delivered yet:",
+        demo_intro="parcel-monitor demo: replaying the bundled example orders on a simulated "
+        "clock.\nNothing is stored and nothing is sent; this is what the daemon would tell you.\n",
+        demo_order="order {order}, {start} → {end}",
+        demo_quiet="(no warnings: all went well)",
+        demo_total="{total} warnings from {orders} example orders. "
+        "Add your own with `parcel-monitor add --help`.",
+    ),
+    "ru": Screen(
+        columns=("ЗАКАЗ", "НАЗВАНИЕ", "ТРЕК", "СТАТУС", "ОЖИДАЕТСЯ", "ЗАЩИТА ДО", "ПРЕДУПРЕЖДЕНИЙ"),
+        closed="закрыт",
+        no_orders="заказов пока нет; добавьте заказ: "
+        "`parcel-monitor add НОМЕР_ЗАКАЗА --ordered ГГГГ-ММ-ДД`",
+        order="Заказ",
+        ordered="заказан",
+        paid="оплачен",
+        protection_ends="защита покупателя до",
+        promised_by="обещано до",
+        shop_estimate="срок по данным магазина",
+        tracks="трек-номера",
+        none_yet="пока нет",
+        status="статус",
+        checkpoints="События",
+        estimates="Ожидаемая доставка",
+        no_estimate="срока нет",
+        warnings="Предупреждения",
+        no_warnings="нет",
+        local_time="местное время",
+        nothing_changed="изменений нет",
+        undelivered="Ещё не доставленные уведомления:",
+        demo_intro="parcel-monitor demo: примеры заказов на ускоренных часах.\n"
+        "Ничего не сохраняется и не отправляется; так предупреждал бы демон.\n",
+        demo_order="заказ {order}, {start} → {end}",
+        demo_quiet="(предупреждений нет: всё прошло хорошо)",
+        demo_total="Предупреждений: {total}, примеров заказов: {orders}. "
+        "Свои заказы: `parcel-monitor add --help`.",
+    ),
+}
+
+
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(

@@ -301,3 +301,17 @@ async def test_a_message_the_client_refuses_is_logged_and_skipped(
         await bridge_module._publish(client, Message(f"{base}/next", "still going"))
         await watcher.wait_for(f"{base}/next", "still going")
     assert "monitor.mqtt.message_skipped" in capsys.readouterr().out
+
+
+def test_attributes_show_local_times_in_the_display_zone_and_the_status_in_the_language() -> None:
+    from zoneinfo import ZoneInfo
+
+    from monitor.model import OrderView
+    from monitor.mqtt.payloads import Presentation, attributes
+
+    view = OrderView(order=builders.order("8100010"))
+    shown = Presentation(language="ru", zone=ZoneInfo("Asia/Vladivostok"))
+    data = attributes(view, [], builders.ORDERED, shown)
+    assert data["protection_until"] == "2026-03-11T19:00:00+10:00"  # 09:00 UTC
+    assert data["status"] == "unknown" and data["status_text"] == "ещё не проверен"
+    assert "notes" not in data
