@@ -238,7 +238,7 @@ class Notifications(Part):
     configuration error; on stop it finishes the send in flight and leaves the rest queued."""
 
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
-        self._service = NotifyService(settings.notify, running.pipeline)
+        self._service = NotifyService(settings.notify, running.pipeline, settings.zone())
 
     def apply(self) -> None:
         self._service.apply()
