@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
+from structlog.testing import capture_logs
 
 from monitor.events import OrderRemoved, WarningRaised
 from monitor.mqtt import bridge as bridge_module
@@ -292,15 +292,15 @@ async def test_odd_ids_get_their_own_short_topics_and_never_break_the_bridge(
         assert topics.order("a/b") != topics.order("a\0b") != topics.order("a_b")
 
 
-async def test_a_message_the_client_refuses_is_logged_and_skipped(
-    broker: Broker, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_a_message_the_client_refuses_is_logged_and_skipped(broker: Broker) -> None:
     base = unique_base()
     async with Watcher(*broker, f"{base}/#") as watcher, aiomqtt.Client(*broker) as client:
-        await bridge_module._publish(client, Message(f"{base}/{'x' * 70_000}", "too long"))
+        with capture_logs() as logs:
+            await bridge_module._publish(client, Message(f"{base}/{'x' * 70_000}", "too long"))
         await bridge_module._publish(client, Message(f"{base}/next", "still going"))
         await watcher.wait_for(f"{base}/next", "still going")
-    assert "monitor.mqtt.message_skipped" in capsys.readouterr().out
+    skipped = [entry for entry in logs if entry["event"] == "monitor.mqtt.message_skipped"]
+    assert len(skipped) == 1 and skipped[0]["topic_length"] > 70_000
 
 
 def test_attributes_show_local_times_in_the_display_zone_and_the_status_in_the_language() -> None:
