@@ -33,13 +33,19 @@ def status_text(view: OrderView, lang: Language = "en") -> str:
 
 def when(value: datetime, zone: tzinfo | None) -> str:
     """A moment in the display zone (None: the system's)."""
-    return f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+    try:
+        return f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+    except OverflowError:  # a date at the edge of the calendar: as it was given, with its offset
+        return f"{value:%Y-%m-%d %H:%M} UTC{_offset(value)}"
 
 
 def checkpoint_when(value: datetime, zone: tzinfo | None, lang: Language = "en") -> str:
     """A scan's moment in the display zone, so a journey across zones never seems to run
     backwards; the scan's own local time follows when its zone is another."""
-    shown = value.astimezone(zone)
+    try:
+        shown = value.astimezone(zone)
+    except OverflowError:
+        return when(value, zone)
     text = f"{shown:%Y-%m-%d %H:%M}"
     if value.utcoffset() != shown.utcoffset():
         text += f" ({SCREEN[lang].local_time} {value:%H:%M} UTC{_offset(value)})"

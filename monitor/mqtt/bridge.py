@@ -304,15 +304,19 @@ class MqttBridge:
     def _warning(self, stored: StoredAlert) -> str:
         """The warning in the buyer's language, rendered as a push would be."""
         alert = stored.alert
-        message = render(
-            alert, self._store.get_view(alert.order_id), self._shown.language, self._shown.zone
-        )
+        view = self._store.get_view(alert.order_id)
+        title, body = alert.title, alert.body
+        try:
+            message = render(alert, view, self._shown.language, self._shown.zone)
+            title, body = message.title, message.text
+        except Exception:  # one warning that cannot be rendered must not hold up the others
+            log.exception("monitor.mqtt.render_failed", alert_id=stored.id, rule=alert.rule)
         data = {
             "kind": WarningRaised.kind,
             **alert_json(alert),
             "id": stored.id,
-            "title": message.title,
-            "body": message.text,
+            "title": title,
+            "body": body,
         }
         return json.dumps(data, ensure_ascii=False)
 
@@ -331,14 +335,17 @@ class MqttBridge:
                 messages += removal_messages(self._topics, view.order.id, discovery=discovery)
             else:
                 watched.add(view.order.id)
-                messages += order_messages(
-                    self._topics,
-                    view,
-                    alerts.get(view.order.id, []),
-                    now,
-                    discovery=discovery,
-                    shown=self._shown,
-                )
+                try:
+                    messages += order_messages(
+                        self._topics,
+                        view,
+                        alerts.get(view.order.id, []),
+                        now,
+                        discovery=discovery,
+                        shown=self._shown,
+                    )
+                except Exception:  # one order that cannot be shown must not hide the others
+                    log.exception("monitor.mqtt.order_skipped", order=view.order.id[:100])
         for order_id in dict.fromkeys(removed):
             if order_id not in watched:
                 messages += removal_messages(self._topics, order_id, discovery=discovery)
@@ -350,9 +357,12 @@ class MqttBridge:
         if view is None or view.order.closed:
             return removal_messages(self._topics, order_id, discovery=discovery)
         alerts = [stored.alert for stored in self._store.alerts(order_id)]
-        return order_messages(
-            self._topics, view, alerts, self._clock.now(), discovery=discovery, shown=self._shown
-        )
+        now, shown = self._clock.now(), self._shown
+        try:
+            return order_messages(self._topics, view, alerts, now, discovery=discovery, shown=shown)
+        except Exception:  # one order that cannot be shown must not hide the others
+            log.exception("monitor.mqtt.order_skipped", order=order_id[:100])
+            return []
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Home Assistant's birth message and commands; ends with MqttError when the link drops."""

@@ -128,7 +128,12 @@ class Presentation:
     notes: bool = False
 
     def time(self, value: datetime | None) -> str | None:
-        return value.astimezone(self.zone).isoformat() if value is not None else None
+        if value is None:
+            return None
+        try:
+            return value.astimezone(self.zone).isoformat()
+        except OverflowError:  # a date at the edge of the calendar: as it was given
+            return value.isoformat()
 
 
 def attributes(

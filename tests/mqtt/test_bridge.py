@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,35 @@ def test_attributes_show_local_times_in_the_display_zone_and_the_status_in_the_l
     assert data["protection_until"] == "2026-03-11T19:00:00+10:00"  # 09:00 UTC
     assert data["status"] == "unknown" and data["status_text"] == "ещё не проверен"
     assert "notes" not in data
+
+
+async def test_a_warning_that_cannot_be_rendered_goes_out_plain_and_the_next_follows(
+    broker: Broker, tmp_path: Path
+) -> None:
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    pipeline = builders.pipeline(tmp_path)
+    edge = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+    bad = replace(builders.order("8100011"), protection_until=edge)  # an old database's date
+    pipeline.store.add_order(bad, now=builders.ORDERED)
+    pipeline.store.add_order(builders.order("8100012"), now=builders.ORDERED)
+    settings = settings_for(*broker)
+    bridge = MqttBridge(
+        settings=settings,
+        store=pipeline.store,
+        bus=pipeline.bus,
+        clock=pipeline.clock,
+        orders=pipeline.orders,
+        zone=ZoneInfo("Asia/Vladivostok"),  # 9999-12-31 -14:00 is past year 9999 there
+        ledger_every_s=0.05,
+    )
+    async with watch_all(settings) as watcher, bridge:
+        topics = Topics.of(settings)
+        await watcher.wait_for(topics.status, "online")
+        pipeline.store.record_alert(builders.alert("8100011", title="stored title"))
+        pipeline.store.record_alert(builders.alert("8100012"))
+        await watcher.wait_until(lambda _: len(watcher.on(topics.event("warning"))) == 2)
+    first, second = (json.loads(p) for p in watcher.on(topics.event("warning")))
+    assert first["order"] == "8100011" and first["title"] == "stored title"
+    assert second["order"] == "8100012" and second["title"].startswith("No movement")
