@@ -9,6 +9,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from monitor.events import Alert, Event
 from monitor.logs import configure
 from monitor.model import OrderView
 from monitor.notify import report as notify_report
+from monitor.notify.settings import system_language
+from monitor.notify.texts import LANGUAGES, SCREEN, Language
 from monitor.orders import OrderBook
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover
@@ -198,7 +201,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print_order_table(views, counts)
+        print_order_table(views, counts, settings.notify.language, settings.zone())
         if unsent_line:
             print(f"\n{unsent_line}")
     return 0
@@ -230,9 +233,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_timeline(view, checkpoints, etas, alerts)
+        lang = settings.notify.language
+        print_timeline(view, checkpoints, etas, alerts, lang, settings.zone())
         if unsent_lines:
-            print("\nNotifications not delivered yet:", *unsent_lines, sep="\n")
+            print(f"\n{SCREEN[lang].undelivered}", *unsent_lines, sep="\n")
     return 0
 
 
@@ -245,7 +249,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except PluginError as exc:
         raise ConfigError(str(exc)) from None
 
-    async def once() -> list[Any]:
+    async def once() -> tuple[list[Any], dict[str, OrderView]]:
         pipeline = running.pipeline
         seen: list[Any] = []
         pipeline.bus.subscribe(Event, seen.append)
@@ -253,27 +257,37 @@ def cmd_check(args: argparse.Namespace) -> int:
             pipeline.start()
             await pipeline.tracker.poll_all()
             pipeline.tick()
+            views = {view.order.id: view for view in pipeline.store.views()}
         finally:
             await running.close()
-        return seen
+        return seen, views
 
-    events = asyncio.run(once())
-    return _print_check(events, running, as_json=args.json)
+    events, views = asyncio.run(once())
+    return _print_check(events, views, running, settings, as_json=args.json)
 
 
-def _print_check(events: Sequence[Any], running: Any, *, as_json: bool) -> int:
+def _print_check(
+    events: Sequence[Any],
+    views: dict[str, OrderView],
+    running: Any,
+    settings: Settings,
+    *,
+    as_json: bool,
+) -> int:
     from monitor.events import WarningRaised
 
     interesting = [e for e in events if getattr(e, "kind", "") not in ("tick", "order_state")]
+    lang, zone = settings.notify.language, settings.zone()
     if as_json:
         for event in interesting:
             print(json.dumps(_event_json(event), ensure_ascii=False))
     else:
         if not interesting:
-            print("nothing changed")
+            print(SCREEN[lang].nothing_changed)
         for event in interesting:
             if isinstance(event, WarningRaised):
-                print_warning(event.alert)
+                alert = event.alert
+                print_warning(alert, view=views.get(alert.order_id), lang=lang, zone=zone)
             else:
                 print(
                     f"{event.kind}: "
@@ -438,28 +452,35 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     configure("warning", "auto")
+    lang, zone = _demo_language(args)
+    screen = SCREEN[lang]
     folder = resources.files("monitor") / "scenarios"
     paths = sorted((p for p in folder.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
-    print(
-        "parcel-monitor demo: replaying the bundled example orders on a simulated clock.\n"
-        "Nothing is stored and nothing is sent; this is what the daemon would tell you.\n"
-    )
+    print(screen.demo_intro)
     total = 0
     for path in paths:
         scenario = load_scenario(Path(str(path)))
-        alerts = asyncio.run(replay(scenario))
-        total += len(alerts)
+        raised: list[tuple[Alert, OrderView | None]] = []
+        asyncio.run(replay(scenario, on_warning=_collect(raised)))
+        total += len(raised)
         print(f"━━ {scenario.name}")
-        print(f"   order {scenario.order.id}, {scenario.start:%Y-%m-%d} → {scenario.end:%Y-%m-%d}")
-        if not alerts:
-            print("   (no warnings: all went well)\n")
-        for alert in alerts:
-            print_warning(alert, indent="   ")
-    print(
-        f"{total} warnings from {len(paths)} example orders. "
-        "Add your own with `parcel-monitor add --help`."
-    )
+        dates = {"start": f"{scenario.start:%Y-%m-%d}", "end": f"{scenario.end:%Y-%m-%d}"}
+        print(f"   {screen.demo_order.format(order=scenario.order.id, **dates)}")
+        if not raised:
+            print(f"   {screen.demo_quiet}\n")
+        for alert, view in raised:
+            print_warning(alert, indent="   ", view=view, lang=lang, zone=zone)
+    print(screen.demo_total.format(total=total, orders=len(paths)))
     return 0
+
+
+def _demo_language(args: argparse.Namespace) -> tuple[Language, tzinfo | None]:
+    """`--language`, else the configured one; the demo runs without any configuration too."""
+    try:
+        settings, _ = load_settings(args.config)
+    except ConfigError:
+        return args.language or system_language(), None
+    return args.language or settings.notify.language, settings.zone()
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -604,7 +625,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='one object: {"number", "source", "status", "eta", "events"}',
     )
-    command("demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)")
+    p = command(
+        "demo", cmd_demo, "replay the bundled example orders and show their warnings (offline)"
+    )
+    p.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="en or ru (default: [notify] language, else the system's language)",
+    )
     command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
     p = command("notify", lambda a: 0, "notification commands")
     notify_sub = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)

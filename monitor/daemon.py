@@ -238,7 +238,7 @@ class Notifications(Part):
     configuration error; on stop it finishes the send in flight and leaves the rest queued."""
 
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
-        self._service = NotifyService(settings.notify, running.pipeline)
+        self._service = NotifyService(settings.notify, running.pipeline, settings.zone())
 
     def apply(self) -> None:
         self._service.apply()
@@ -268,6 +268,9 @@ class Mqtt(Part):
                 clock=pipeline.clock,
                 orders=pipeline.orders,
                 password=password,
+                language=settings.notify.language,
+                zone=settings.zone(),
+                ledger_every_s=settings.sync_every.total_seconds(),
             )
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise ConfigError(f"{origin}: mqtt: cannot set up the connection: {exc}") from None

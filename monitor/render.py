@@ -1,14 +1,20 @@
-"""How orders, timelines and warnings look on a terminal and in JSON."""
+"""How orders, timelines and warnings look on a terminal and in JSON.
+
+The terminal speaks the configured language and shows every time in the one display zone
+(`Settings.zone()`); JSON keeps ISO 8601 times with their offsets and English keys.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView
+from monitor.notify.render import render
+from monitor.notify.texts import SCREEN, STATE_NAMES, STATUS_NAMES, Language
 from monitor.replay import alert_json
 
 _MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
@@ -18,11 +24,37 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status_text(view: OrderView) -> str:
+def status_text(view: OrderView, lang: Language = "en") -> str:
     """The status as a person reads it, also before any source has answered."""
     if view.tracking.status is not None:
-        return view.tracking.status.value
-    return "not checked yet" if view.order.tracks else "awaiting track number"
+        return STATUS_NAMES[lang][view.tracking.status]
+    return STATE_NAMES[lang]["unknown" if view.order.tracks else "awaiting_track"]
+
+
+def when(value: datetime, zone: tzinfo | None) -> str:
+    """A moment in the display zone (None: the system's)."""
+    try:
+        return f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+    except OverflowError:  # a date at the edge of the calendar: as it was given, with its offset
+        return f"{value:%Y-%m-%d %H:%M} UTC{_offset(value)}"
+
+
+def checkpoint_when(value: datetime, zone: tzinfo | None, lang: Language = "en") -> str:
+    """A scan's moment in the display zone, so a journey across zones never seems to run
+    backwards; the scan's own local time follows when its zone is another."""
+    try:
+        shown = value.astimezone(zone)
+    except OverflowError:
+        return when(value, zone)
+    text = f"{shown:%Y-%m-%d %H:%M}"
+    if value.utcoffset() != shown.utcoffset():
+        text += f" ({SCREEN[lang].local_time} {value:%H:%M} UTC{_offset(value)})"
+    return text
+
+
+def _offset(value: datetime) -> str:
+    minutes = int((value.utcoffset() or timedelta()).total_seconds()) // 60
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
@@ -87,16 +119,22 @@ def timeline_json(
     return data
 
 
-def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -> None:
+def print_order_table(
+    views: Sequence[OrderView],
+    warnings: Mapping[str, int],
+    lang: Language = "en",
+    zone: tzinfo | None = None,
+) -> None:
+    screen = SCREEN[lang]
     if not views:
-        print("no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`")
+        print(screen.no_orders)
         return
-    rows = [("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS")]
+    rows: list[tuple[str, ...]] = [screen.columns]
     for view in views:
         order, tracking = view.order, view.tracking
-        status = status_text(view)
+        status = status_text(view, lang)
         if order.closed:
-            status += " (closed)"
+            status += f" ({screen.closed})"
         rows.append(
             (
                 order.id,
@@ -104,7 +142,7 @@ def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -
                 order.track or "-",
                 status,
                 str(tracking.eta) if tracking.eta else "-",
-                f"{order.protection_until:%Y-%m-%d %H:%M}" if order.protection_until else "-",
+                when(order.protection_until, zone) if order.protection_until else "-",
                 str(warnings.get(order.id, 0)),
             )
         )
@@ -115,10 +153,23 @@ def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -
         )
 
 
-def print_warning(alert: Alert, indent: str = "") -> None:
+def print_warning(
+    alert: Alert,
+    indent: str = "",
+    *,
+    view: OrderView | None = None,
+    lang: Language | None = None,
+    zone: tzinfo | None = None,
+) -> None:
+    """A warning as the ledger stored it (English: `replay`'s contract), or with `lang` as the
+    buyer's push says it, the order as `view` shows it."""
     mark = _MARK.get(alert.severity.value, "*")
-    print(f"{indent}{mark} {alert.at:%Y-%m-%d %H:%M} [{alert.rule}] {alert.title}")
-    for line in alert.body.splitlines():
+    title, body, at = alert.title, alert.body, f"{alert.at:%Y-%m-%d %H:%M}"
+    if lang is not None:
+        message = render(alert, view, lang, zone)
+        title, body, at = message.title, message.text, when(alert.at, zone)
+    print(f"{indent}{mark} {at} [{alert.rule}] {title}")
+    for line in body.splitlines():
         wrapped = textwrap.wrap(line, width=96) or [""]
         for part in wrapped:
             print(f"{indent}    {part}".rstrip())
@@ -130,31 +181,37 @@ def print_timeline(
     checkpoints: Mapping[str, Sequence[Checkpoint]],
     etas: Sequence[tuple[datetime, EtaWindow | None]],
     alerts: Sequence[Alert],
+    lang: Language = "en",
+    zone: tzinfo | None = None,
 ) -> None:
-    order = view.order
-    print(f"Order {order.id}" + (f" — {order.title}" if order.title else ""))
-    print(f"  ordered {order.ordered_at:%Y-%m-%d %H:%M}, paid {order.paid:%Y-%m-%d %H:%M}")
+    screen, order = SCREEN[lang], view.order
+    print(f"{screen.order} {order.id}" + (f" — {order.title}" if order.title else ""))
+    print(
+        f"  {screen.ordered} {when(order.ordered_at, zone)}, {screen.paid} {when(order.paid, zone)}"
+    )
     if order.protection_until:
-        print(f"  buyer protection ends {order.protection_until:%Y-%m-%d %H:%M}")
+        print(f"  {screen.protection_ends} {when(order.protection_until, zone)}")
     if order.promised_by:
-        print(f"  promised by {order.promised_by}")
+        print(f"  {screen.promised_by} {order.promised_by}")
     if order.estimate:
-        print(f"  the shop's estimate: {order.estimate}")
-    print(f"  track numbers: {', '.join(order.tracks) or 'none yet'}")
-    status = status_text(view)
-    print(f"  status: {status}" + (" (closed)" if order.closed else ""))
+        print(f"  {screen.shop_estimate}: {order.estimate}")
+    print(f"  {screen.tracks}: {', '.join(order.tracks) or screen.none_yet}")
+    status = status_text(view, lang)
+    print(f"  {screen.status}: {status}" + (f" ({screen.closed})" if order.closed else ""))
     merged = sorted(
         ((cp, number) for number, cps in checkpoints.items() for cp in cps),
         key=lambda pair: pair[0].at,
     )
-    print("\nCheckpoints:" if merged else "\nCheckpoints: none yet")
+    print(f"\n{screen.checkpoints}:" if merged else f"\n{screen.checkpoints}: {screen.none_yet}")
     for cp, number in merged:
         place = f" — {cp.location}" if cp.location else ""
-        print(f"  {cp.at:%Y-%m-%d %H:%M}  {cp.status.value:<16} {cp.text}{place}  [{number}]")
+        at, status_name = checkpoint_when(cp.at, zone, lang), STATUS_NAMES[lang][cp.status]
+        print(f"  {at}  {status_name:<16} {cp.text}{place}  [{number}]")
     if etas:
-        print("\nEstimated delivery:")
+        print(f"\n{screen.estimates}:")
         for seen, eta in etas:
-            print(f"  {seen:%Y-%m-%d %H:%M}  {eta if eta else 'no estimate'}")
-    print("\nWarnings:" if alerts else "\nWarnings: none")
+            print(f"  {when(seen, zone)}  {eta if eta else screen.no_estimate}")
+    print(f"\n{screen.warnings}:" if alerts else f"\n{screen.warnings}: {screen.no_warnings}")
     for alert in alerts:
-        print(f"  {alert.at:%Y-%m-%d %H:%M}  {alert.severity.value:<8} {alert.rule}: {alert.title}")
+        title = render(alert, view, lang, zone).title
+        print(f"  {when(alert.at, zone)}  {alert.severity.value:<8} {alert.rule}: {title}")

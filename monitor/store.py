@@ -688,6 +688,18 @@ class Store:
             for row in self._conn.execute(f"SELECT * FROM alerts {where} ORDER BY id", args)
         ]
 
+    def last_alert_id(self) -> int:
+        return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
+
+    def alerts_after(self, alert_id: int, limit: int = 100) -> list[StoredAlert]:
+        """Ledger rows newer than `alert_id`, oldest first (whichever process recorded them)."""
+        return [
+            StoredAlert(id=row["id"], alert=alert_from_row(row))
+            for row in self._conn.execute(
+                "SELECT * FROM alerts WHERE id > ? ORDER BY id LIMIT ?", (alert_id, limit)
+            )
+        ]
+
     # --- per-source cursors ---------------------------------------------------------------
 
     def cursor_get(self, source: str, key: str) -> str | None:

@@ -6,9 +6,13 @@ is handled in two ways:
 - retained state (status, orders, discovery) is republished in full on every connect, because a
   restarted broker may have lost it, and stale per-order updates are worth nothing;
 - events are kept in order in a bounded buffer and sent after the reconnect; past the bound the
-  oldest are dropped, and the bound and the drops are logged.
-Everything is published with QoS 1 and an event leaves the buffer only once the broker has
-acknowledged it, so a connection lost mid-flush resends rather than loses.
+  oldest are dropped, and the bound and the drops are logged;
+- warnings are not taken from the bus but from the ledger, after a cursor kept in the store: so a
+  warning raised by a CLI command (another process) goes out too, each one once, also across an
+  outage or a restart.
+Everything is published with QoS 1 and an event leaves the buffer (a warning moves the cursor)
+only once the broker has acknowledged it, so a connection lost mid-flush resends rather than
+loses. A message the broker or the client refuses (a topic too long, say) is logged and skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import ssl
 from collections import Counter, deque
 from collections.abc import Callable
+from datetime import tzinfo
 from types import TracebackType
 from typing import Self
 
@@ -43,18 +48,23 @@ from monitor.mqtt.payloads import (
     OFFLINE,
     ONLINE,
     Message,
+    Presentation,
     Topics,
     order_messages,
     removal_messages,
 )
 from monitor.mqtt.settings import MqttSettings
+from monitor.notify.render import render
+from monitor.notify.texts import Language
 from monitor.orders import OrderBook
-from monitor.store import Store
+from monitor.replay import alert_json
+from monitor.store import Store, StoredAlert
 
 log = structlog.get_logger("monitor.mqtt")
 
 QOS = 1
 STOP_TIMEOUT_S = 5.0
+CURSOR = "mqtt"  # the store's cursor namespace for what the bridge has published
 
 
 class MqttBridge:
@@ -69,6 +79,9 @@ class MqttBridge:
         clock: Clock,
         orders: OrderBook,
         password: str | None = None,
+        language: Language = "en",
+        zone: tzinfo | None = None,
+        ledger_every_s: float = 2.0,
     ) -> None:
         """Build inside the running event loop (aiomqtt's client wants one).
 
@@ -78,6 +91,8 @@ class MqttBridge:
         clock: for "days in transit" and outage durations.
         orders: where MQTT commands are carried out (only used with `settings.commands`).
         password: the broker password, already read (see `MqttSettings.resolved_password`).
+        language, zone: how warnings and times read (`[notify] language`, `Settings.zone()`).
+        ledger_every_s: how often the ledger is looked at for warnings other processes raised.
         """
         self._settings = settings
         self._store = store
@@ -85,6 +100,12 @@ class MqttBridge:
         self._clock = clock
         self._orders = orders
         self._topics = Topics.of(settings)
+        self._shown = Presentation(language=language, zone=zone, notes=settings.publish_notes)
+        self._ledger_every_s = ledger_every_s
+        self._cursor_key = f"warnings_published:{self._topics.base}"
+        if store.cursor_get(CURSOR, self._cursor_key) is None:
+            # The first start with this base topic: history stays history, new warnings go out.
+            store.cursor_set(CURSOR, {self._cursor_key: str(store.last_alert_id())})
         self._client = _client(settings, self._topics, password)
         self._events: deque[Event] = deque(maxlen=settings.buffer)
         self._dropped: Counter[str] = Counter()
@@ -235,12 +256,17 @@ class MqttBridge:
             if self._stopping.is_set():
                 await client.publish(self._topics.status, OFFLINE, qos=QOS, retain=True)
                 return
-            await self._wake.wait()
+            try:  # also woken by time: the CLI may have raised a warning in the ledger meanwhile
+                async with asyncio.timeout(self._ledger_every_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
 
     async def _flush(self, client: aiomqtt.Client) -> None:
         if self._full:
             self._full = False
             self._dirty.clear()
+            await _publish(client, Message(self._topics.status, ONLINE, retain=True))
             for message in self._everything():
                 await _publish(client, message)
         while self._dirty:
@@ -248,10 +274,51 @@ class MqttBridge:
                 await _publish(client, message)
         while self._events:
             event = self._events[0]
-            payload = json.dumps(event_json(event), ensure_ascii=False)
-            await _publish(client, Message(self._topics.event(event.kind), payload))
+            if isinstance(event, WarningRaised):
+                # Only a place in the order: the warning itself comes from the ledger, like
+                # those of other processes (so a dropped one is not lost either).
+                await self._flush_warnings(client)
+            else:
+                payload = json.dumps(
+                    event_json(event, notes=self._settings.publish_notes), ensure_ascii=False
+                )
+                await _publish(client, Message(self._topics.event(event.kind), payload))
             if self._events and self._events[0] is event:  # a full buffer may have dropped it
                 self._events.popleft()
+        await self._flush_warnings(client)
+
+    async def _flush_warnings(self, client: aiomqtt.Client) -> None:
+        """Every ledger row past the cursor on `<base>/events/warning`, the cursor moved after
+        each acknowledgement (a crash in between sends that one again: at least once)."""
+        while True:
+            done = int(self._store.cursor_get(CURSOR, self._cursor_key) or 0)
+            rows = self._store.alerts_after(done)
+            if not rows:
+                return
+            for stored in rows:
+                await _publish(
+                    client, Message(self._topics.event("warning"), self._warning(stored))
+                )
+                self._store.cursor_set(CURSOR, {self._cursor_key: str(stored.id)})
+
+    def _warning(self, stored: StoredAlert) -> str:
+        """The warning in the buyer's language, rendered as a push would be."""
+        alert = stored.alert
+        view = self._store.get_view(alert.order_id)
+        title, body = alert.title, alert.body
+        try:
+            message = render(alert, view, self._shown.language, self._shown.zone)
+            title, body = message.title, message.text
+        except Exception:  # one warning that cannot be rendered must not hold up the others
+            log.exception("monitor.mqtt.render_failed", alert_id=stored.id, rule=alert.rule)
+        data = {
+            "kind": WarningRaised.kind,
+            **alert_json(alert),
+            "id": stored.id,
+            "title": title,
+            "body": body,
+        }
+        return json.dumps(data, ensure_ascii=False)
 
     def _everything(self) -> list[Message]:
         """Every watched order's retained messages; removals for closed and removed ones."""
@@ -268,9 +335,17 @@ class MqttBridge:
                 messages += removal_messages(self._topics, view.order.id, discovery=discovery)
             else:
                 watched.add(view.order.id)
-                messages += order_messages(
-                    self._topics, view, alerts.get(view.order.id, []), now, discovery=discovery
-                )
+                try:
+                    messages += order_messages(
+                        self._topics,
+                        view,
+                        alerts.get(view.order.id, []),
+                        now,
+                        discovery=discovery,
+                        shown=self._shown,
+                    )
+                except Exception:  # one order that cannot be shown must not hide the others
+                    log.exception("monitor.mqtt.order_skipped", order=view.order.id[:100])
         for order_id in dict.fromkeys(removed):
             if order_id not in watched:
                 messages += removal_messages(self._topics, order_id, discovery=discovery)
@@ -282,7 +357,12 @@ class MqttBridge:
         if view is None or view.order.closed:
             return removal_messages(self._topics, order_id, discovery=discovery)
         alerts = [stored.alert for stored in self._store.alerts(order_id)]
-        return order_messages(self._topics, view, alerts, self._clock.now(), discovery=discovery)
+        now, shown = self._clock.now(), self._shown
+        try:
+            return order_messages(self._topics, view, alerts, now, discovery=discovery, shown=shown)
+        except Exception:  # one order that cannot be shown must not hide the others
+            log.exception("monitor.mqtt.order_skipped", order=order_id[:100])
+            return []
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Home Assistant's birth message and commands; ends with MqttError when the link drops."""
@@ -305,7 +385,18 @@ class MqttBridge:
 
 
 async def _publish(client: aiomqtt.Client, message: Message) -> None:
-    await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
+    """Publish and wait for the broker's acknowledgement; a message the client refuses by itself
+    (a topic too long or not valid UTF-8) is logged and skipped so that it cannot block the rest.
+    A lost connection still raises MqttError: that message is sent again after the reconnect."""
+    try:
+        await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
+    except (ValueError, UnicodeError) as exc:
+        log.error(
+            "monitor.mqtt.message_skipped",
+            topic=message.topic[:200],
+            topic_length=len(message.topic),
+            reason=str(exc)[:200],
+        )
 
 
 def _orders_touched(event: Event) -> tuple[str, ...]:

@@ -7,33 +7,48 @@ Topics (`<base>` is `base_topic`):
 - `<base>/events/<kind>`: each bus event as JSON, not retained;
 - `<prefix>/sensor/<node>/<id>/config`: Home Assistant discovery, retained.
 
-Order ids go into topics through `topic_id`: characters MQTT or Home Assistant give a meaning to
-(`/`, `+`, `#`, spaces, ...) become `_`, so any id the buyer typed yields a valid topic.
+Order ids go into topics through `topic_id`, one-to-one: an id of letters, digits, `_` and single
+`-` is used as it is; any other id becomes a readable slug, `--` and a hash of the whole id, so
+`a/b` and `a\0b` get different topics and a 70,000-character id a short one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from monitor import __version__
 from monitor.events import Alert
-from monitor.model import OrderView
+from monitor.model import OrderView, Status
 from monitor.mqtt.settings import MqttSettings
+from monitor.notify.texts import STATE_NAMES, STATUS_NAMES, Language
 
 ONLINE = "online"
 OFFLINE = "offline"
 AWAITING_TRACK = "awaiting_track"  # no track number yet: the buyer's next step, not a carrier's
 UNKNOWN = "unknown"  # a number we have not heard about yet
 
+STATES: tuple[str, ...] = (*(status.value for status in Status), UNKNOWN, AWAITING_TRACK)
+"""Every value `<base>/orders/<id>/state` can take: the enum sensor's options."""
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_PLAIN = re.compile(r"(?!.*--)[A-Za-z0-9_-]{1,64}")
+_SLUG_LENGTH = 40
 
 
 def topic_id(text: str) -> str:
-    return _UNSAFE.sub("_", text)
+    """The order id as one topic level, also valid as a Home Assistant object id.
+
+    One-to-one: a plain id never contains `--`, every other id ends in `--` and a hash.
+    """
+    if _PLAIN.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{_UNSAFE.sub('_', text[:_SLUG_LENGTH]).strip('-')}--{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +73,9 @@ class Topics:
 
     @property
     def node(self) -> str:
-        """This daemon's id in Home Assistant: one device per base topic."""
-        return topic_id(self.base)
+        """This daemon's id in Home Assistant: one device per base topic (kept as it always was:
+        the base topic is the owner's own setting, and a new id would duplicate the device)."""
+        return _UNSAFE.sub("_", self.base)
 
     @property
     def ha_status(self) -> str:
@@ -96,29 +112,62 @@ def days_in_transit(view: OrderView, now: datetime) -> int:
     return max(0, (end - view.order.paid).days)
 
 
-def attributes(view: OrderView, alerts: list[Alert], now: datetime) -> dict[str, Any]:
+def status_name(view: OrderView, lang: Language) -> str:
+    """The state as the buyer reads it, in their language (Home Assistant shows `state` raw)."""
+    if view.tracking.status is not None:
+        return STATUS_NAMES[lang][view.tracking.status]
+    return STATE_NAMES[lang][state_text(view)]
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """How attributes read: the buyer's language and display zone, and whether notes go out."""
+
+    language: Language = "en"
+    zone: tzinfo | None = None
+    notes: bool = False
+
+    def time(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(self.zone).isoformat()
+        except OverflowError:  # a date at the edge of the calendar: as it was given
+            return value.isoformat()
+
+
+def attributes(
+    view: OrderView,
+    alerts: list[Alert],
+    now: datetime,
+    shown: Presentation = Presentation(),
+) -> dict[str, Any]:
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
-    return {
+    data: dict[str, Any] = {
         "order_id": order.id,
         "title": order.title,
         "shop": order.shop,
         "track": order.track,
         "tracks": list(order.tracks),
         "status": state_text(view),
-        "status_since": tracking.status_since.isoformat() if tracking.status_since else None,
+        "status_text": status_name(view, shown.language),
+        "status_since": shown.time(tracking.status_since),
         "last_checkpoint": cp.text if cp else None,
         "last_checkpoint_place": cp.location if cp else None,
-        "last_checkpoint_at": cp.at.isoformat() if cp else None,
+        "last_checkpoint_at": shown.time(cp.at) if cp else None,
         "eta_earliest": tracking.eta.earliest.isoformat() if tracking.eta else None,
         "eta_latest": tracking.eta.latest.isoformat() if tracking.eta else None,
-        "protection_until": order.protection_until.isoformat() if order.protection_until else None,
+        "protection_until": shown.time(order.protection_until),
         "days_in_transit": days_in_transit(view, now),
         "warnings": [
-            {"rule": a.rule, "severity": a.severity.value, "title": a.title, "at": a.at.isoformat()}
+            {"rule": a.rule, "severity": a.severity.value, "title": a.title, "at": shown.time(a.at)}
             for a in alerts
         ],
     }
+    if shown.notes:
+        data["notes"] = order.notes
+    return data
 
 
 def discovery_config(topics: Topics, view: OrderView) -> dict[str, Any]:
@@ -127,7 +176,10 @@ def discovery_config(topics: Topics, view: OrderView) -> dict[str, Any]:
     return {
         "name": order.title or f"Order {order.id}",
         "unique_id": f"{topics.node}_order_{topic_id(order.id)}",
-        "object_id": f"parcel_{topic_id(order.id)}",
+        # `object_id` is ignored since Home Assistant 2026.4; this names the entity instead.
+        "default_entity_id": f"sensor.parcel_{entity_slug(order.id)}",
+        "device_class": "enum",
+        "options": list(STATES),
         "state_topic": f"{base}/state",
         "json_attributes_topic": f"{base}/attributes",
         "availability_topic": topics.status,
@@ -144,14 +196,25 @@ def discovery_config(topics: Topics, view: OrderView) -> dict[str, Any]:
     }
 
 
+def entity_slug(order_id: str) -> str:
+    """`topic_id` in the lower case and `_` Home Assistant's entity ids allow."""
+    return topic_id(order_id).lower().replace("-", "_")
+
+
 def order_messages(
-    topics: Topics, view: OrderView, alerts: list[Alert], now: datetime, *, discovery: bool
+    topics: Topics,
+    view: OrderView,
+    alerts: list[Alert],
+    now: datetime,
+    *,
+    discovery: bool,
+    shown: Presentation = Presentation(),
 ) -> list[Message]:
     """Everything retained about an order still being watched."""
     base = topics.order(view.order.id)
     messages = [
         Message(f"{base}/state", state_text(view), retain=True),
-        Message(f"{base}/attributes", _dumps(attributes(view, alerts, now)), retain=True),
+        Message(f"{base}/attributes", _dumps(attributes(view, alerts, now, shown)), retain=True),
     ]
     if discovery:
         messages.append(

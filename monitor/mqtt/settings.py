@@ -40,6 +40,9 @@ class MqttSettings(BaseModel):
     discovery: bool = Field(True, description="publish Home Assistant discovery configs")
     discovery_prefix: str = "homeassistant"
     commands: bool = Field(False, description="accept add/update/close on <base>/cmd/#")
+    publish_notes: bool = Field(
+        False, description="include order notes (often an address or phone) in what is published"
+    )
     buffer: int = Field(1000, ge=1, description="events kept while the broker is unreachable")
     reconnect_min: Duration = Field(timedelta(seconds=1), description="first reconnect delay")
     reconnect_max: Duration = Field(timedelta(minutes=1), description="reconnect delay cap")

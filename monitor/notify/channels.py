@@ -16,11 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import apprise
-from apprise import NotifyFormat
+from apprise import NotifyFormat, NotifyType
 
 from monitor.config import ConfigError
+from monitor.model import Severity
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.render import Message
+
+NOTIFY_TYPES = {
+    Severity.INFO: NotifyType.INFO,
+    Severity.WARNING: NotifyType.WARNING,
+    Severity.CRITICAL: NotifyType.FAILURE,  # the red one: services colour and sound it apart
+}
 
 
 class ChannelError(ConfigError):
@@ -132,7 +139,11 @@ class Channels:
         )
         try:
             result = await target.service.async_notify(
-                body=body, title=message.title, body_format=fmt, timeout=limit_s
+                body=body,
+                title=message.title,
+                body_format=fmt,
+                notify_type=NOTIFY_TYPES[message.severity],
+                timeout=limit_s,
             )
         except Exception as exc:  # a plugin bug must not stop the sender
             return Delivery(target, ok=False, reason=f"{type(exc).__name__}: {exc}")

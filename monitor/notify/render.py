@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from monitor.events import Alert
-from monitor.model import Order, OrderView
+from monitor.model import Order, OrderView, Severity
 from monitor.notify.texts import (
     DISPUTE_RULES,
     LABELS,
@@ -21,8 +21,10 @@ from monitor.notify.texts import (
     STATUS_NAMES,
     Language,
     dispute_text,
+    text_key,
 )
 
+_SEVERITIES = list(Severity)  # in rising order
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|>])")
 
 
@@ -31,6 +33,7 @@ class Message:
     title: str
     text: str
     markdown: str
+    severity: Severity = Severity.INFO  # channels show it in their own way (Apprise's type)
 
 
 def _md(value: str) -> str:
@@ -101,7 +104,7 @@ def render(
 ) -> Message:
     """The message for one warning: what happened, the order's facts, the next steps."""
     view = view or _fallback_view(alert)
-    text, labels = RULES[lang][alert.rule], LABELS[lang]
+    text, labels = RULES[lang][text_key(alert.rule, view, alert.facts)], LABELS[lang]
     body = _Body()
     _order_fields(body, view, alert, lang, zone)
     body.heading(labels.next_steps)
@@ -115,8 +118,13 @@ def render(
     title = f"{text.headline}: {view.order.id}"
     if view.order.title:
         title += f" ({view.order.title})"
+    if alert.severity is Severity.CRITICAL:
+        title = labels.critical + title
     return Message(
-        title=title, text="\n".join(body.text).strip(), markdown="\n".join(body.markdown).strip()
+        title=title,
+        text="\n".join(body.text).strip(),
+        markdown="\n".join(body.markdown).strip(),
+        severity=alert.severity,
     )
 
 
@@ -130,6 +138,7 @@ def render_digest(
         title=title,
         text="\n\n".join(f"== {p.title}\n{p.text}" for p in parts),
         markdown="\n\n".join(f"### {_md(p.title)}\n\n{p.markdown}" for p in parts),
+        severity=max((p.severity for p in parts), key=_SEVERITIES.index, default=Severity.INFO),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 
 import structlog
@@ -43,14 +43,16 @@ class Sender:
         settings: NotifySettings,
         clock: Clock,
         rng: random.Random | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
-        """`rng` seeds the jitter (tests pass a seeded one)."""
+        """`rng` seeds the jitter (tests pass a seeded one); `zone` is the display zone
+        (`Settings.zone()`: messages, quiet hours and the digest), else `[notify] timezone`."""
         self._store = store
         self._channels = channels
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
-        self._zone = settings.zone()
+        self._zone = zone if zone is not None else settings.zone()
         self._retry_at: dict[int, float] = {}  # alert id -> loop time of its next attempt
         self._wakeup = asyncio.Event()
         self._stopping = False

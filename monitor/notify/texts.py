@@ -37,6 +37,7 @@ class Labels:
     form: str
     form_answers: tuple[tuple[str, str], ...]
     digest_title: str
+    critical: str
     test_title: str
     test_body: str
 
@@ -97,6 +98,16 @@ RULES: dict[Language, dict[str, RuleText]] = {
         ),
         "overdue": RuleText(
             "Past the promised delivery date",
+            (
+                "Warn the seller in the order chat that you are opening a dispute.",
+                'Open a dispute: Order management → "Open dispute" next to the order.',
+                "Attach screenshots from mobile banking and from the tracking service, and paste "
+                "the English message below.",
+                'Insist on the platform\'s official refund, not a transfer "by card" outside it.',
+            ),
+        ),
+        "overdue_eta": RuleText(
+            "Past the estimated delivery date",
             (
                 "Warn the seller in the order chat that you are opening a dispute.",
                 'Open a dispute: Order management → "Open dispute" next to the order.',
@@ -189,7 +200,18 @@ RULES: dict[Language, dict[str, RuleText]] = {
             ),
         ),
         "overdue": RuleText(
-            "Срок доставки прошёл",
+            "Прошла обещанная дата доставки",
+            (
+                "Предупредите продавца в чате заказа, что открываете спор.",
+                "Откройте спор: «Управление заказами» → «Открыть спор» рядом с заказом.",
+                "Приложите скриншоты из мобильного банка и из сервиса отслеживания и вставьте "
+                "английский текст ниже.",
+                "Настаивайте на официальном возврате через платформу, а не на переводе «на карту» "
+                "в обход неё.",
+            ),
+        ),
+        "overdue_eta": RuleText(
+            "Прошла ожидаемая дата доставки",
             (
                 "Предупредите продавца в чате заказа, что открываете спор.",
                 "Откройте спор: «Управление заказами» → «Открыть спор» рядом с заказом.",
@@ -253,6 +275,7 @@ LABELS: dict[Language, Labels] = {
             ("Buyer's evidence", "screenshots from mobile banking and from the tracking service"),
         ),
         digest_title="parcel-monitor: {count} updates",
+        critical="CRITICAL: ",
         test_title="parcel-monitor: test notification",
         test_body="If you can read this, parcel-monitor can reach you through this channel.",
     ),
@@ -279,6 +302,7 @@ LABELS: dict[Language, Labels] = {
             ),
         ),
         digest_title="parcel-monitor: обновлений — {count}",
+        critical="СРОЧНО: ",
         test_title="parcel-monitor: проверка уведомлений",
         test_body="Если вы это читаете, parcel-monitor может достучаться до вас по этому каналу.",
     ),
@@ -311,6 +335,104 @@ STATUS_NAMES: dict[Language, dict[Status, str]] = {
     },
 }
 
+STATE_NAMES: dict[Language, dict[str, str]] = {
+    "en": {"unknown": "not checked yet", "awaiting_track": "awaiting track number"},
+    "ru": {"unknown": "ещё не проверен", "awaiting_track": "ждём трек-номер"},
+}
+"""The states before any carrier has said anything (MQTT's `unknown` and `awaiting_track`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What `list`, `show`, `check` and `demo` print around the data."""
+
+    columns: tuple[str, str, str, str, str, str, str]
+    closed: str
+    no_orders: str
+    order: str
+    ordered: str
+    paid: str
+    protection_ends: str
+    promised_by: str
+    shop_estimate: str
+    tracks: str
+    none_yet: str
+    status: str
+    checkpoints: str
+    estimates: str
+    no_estimate: str
+    warnings: str
+    no_warnings: str
+    local_time: str
+    nothing_changed: str
+    undelivered: str
+    demo_intro: str
+    demo_order: str
+    demo_quiet: str
+    demo_total: str
+
+
+SCREEN: dict[Language, Screen] = {
+    "en": Screen(
+        columns=("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS"),
+        closed="closed",
+        no_orders="no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`",
+        order="Order",
+        ordered="ordered",
+        paid="paid",
+        protection_ends="buyer protection ends",
+        promised_by="promised by",
+        shop_estimate="the shop's estimate",
+        tracks="track numbers",
+        none_yet="none yet",
+        status="status",
+        checkpoints="Checkpoints",
+        estimates="Estimated delivery",
+        no_estimate="no estimate",
+        warnings="Warnings",
+        no_warnings="none",
+        local_time="local time",
+        nothing_changed="nothing changed",
+        undelivered="Notifications not delivered yet:",
+        demo_intro="parcel-monitor demo: replaying the bundled example orders on a simulated "
+        "clock.\nNothing is stored and nothing is sent; this is what the daemon would tell you.\n",
+        demo_order="order {order}, {start} → {end}",
+        demo_quiet="(no warnings: all went well)",
+        demo_total="{total} warnings from {orders} example orders. "
+        "Add your own with `parcel-monitor add --help`.",
+    ),
+    "ru": Screen(
+        columns=("ЗАКАЗ", "НАЗВАНИЕ", "ТРЕК", "СТАТУС", "ОЖИДАЕТСЯ", "ЗАЩИТА ДО", "ПРЕДУПРЕЖДЕНИЙ"),
+        closed="закрыт",
+        no_orders="заказов пока нет; добавьте заказ: "
+        "`parcel-monitor add НОМЕР_ЗАКАЗА --ordered ГГГГ-ММ-ДД`",
+        order="Заказ",
+        ordered="заказан",
+        paid="оплачен",
+        protection_ends="защита покупателя до",
+        promised_by="обещано до",
+        shop_estimate="срок по данным магазина",
+        tracks="трек-номера",
+        none_yet="пока нет",
+        status="статус",
+        checkpoints="События",
+        estimates="Ожидаемая доставка",
+        no_estimate="срока нет",
+        warnings="Предупреждения",
+        no_warnings="нет",
+        local_time="местное время",
+        nothing_changed="изменений нет",
+        undelivered="Ещё не доставленные уведомления:",
+        demo_intro="parcel-monitor demo: примеры заказов на ускоренных часах.\n"
+        "Ничего не сохраняется и не отправляется; так предупреждал бы демон.\n",
+        demo_order="заказ {order}, {start} → {end}",
+        demo_quiet="(предупреждений нет: всё прошло хорошо)",
+        demo_total="Предупреждений: {total}, примеров заказов: {orders}. "
+        "Свои заказы: `parcel-monitor add --help`.",
+    ),
+}
+
+
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(
@@ -323,8 +445,10 @@ DISPUTE_HAPPENED: dict[str, str] = {
     "to have been shipped.",
     "not_trackable": "No carrier has scanned the track number the seller provided; the parcel "
     "does not appear to have been handed over for delivery.",
-    "overdue": "The promised delivery date ({deadline}) has passed and the parcel has not been "
-    "delivered.",
+    "overdue": "The delivery date the seller promised ({deadline}) has passed and the parcel has "
+    "not been delivered.",
+    "overdue_eta": "The estimated delivery date ({deadline}) has passed and the parcel has not "
+    "been delivered.",
     "protection_expiring": "The parcel has not been delivered, and buyer protection for this "
     "order ends on {protection_until}.",
     "returning": "According to the tracking history, the parcel is being returned to the sender "
@@ -344,6 +468,18 @@ history are attached."""
 NO_TRACK_EN = "none (the seller has not provided one)"
 
 
+def text_key(rule: str, view: OrderView, facts: dict[str, str]) -> str:
+    """Which text speaks for a warning: an overdue carrier's estimate is not a broken promise.
+
+    The overdue rule checks the shop's promise when there is one, else the carrier's estimate;
+    its `deadline` fact says which day it checked.
+    """
+    promised = view.order.promised_by
+    if rule == "overdue" and (promised is None or facts.get("deadline", "")[:10] != str(promised)):
+        return "overdue_eta"
+    return rule
+
+
 def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
     """The English message to paste into the dispute form (DOMAIN.md: number, date, track)."""
     order = view.order
@@ -356,7 +492,7 @@ def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
         order_id=order.id,
         order_date=order.ordered_at.date().isoformat(),
         track=order.track or NO_TRACK_EN,
-        happened=DISPUTE_HAPPENED[rule].format_map(values),
+        happened=DISPUTE_HAPPENED[text_key(rule, view, facts)].format_map(values),
     )
 
 
@@ -376,7 +512,7 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> Text:
     language and with the order's state as it is then.
     """
     order, tracking = view.order, view.tracking
-    text = RULES["en"][rule]
+    text = RULES["en"][text_key(rule, view, facts)]
     name = f"{order.id}" + (f" ({order.title})" if order.title else "")
     lines = [f"Order {name}"]
     if order.track:

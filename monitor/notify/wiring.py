@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import tzinfo
 
 import structlog
 
@@ -30,11 +31,19 @@ class NotifyService:
     does nothing and warnings wait in the outbox.
     """
 
-    def __init__(self, settings: NotifySettings, pipeline: Pipeline) -> None:
+    def __init__(
+        self, settings: NotifySettings, pipeline: Pipeline, zone: tzinfo | None = None
+    ) -> None:
         channels = build_channels(settings)
         self._pipeline = pipeline
         self._sender = (
-            Sender(store=pipeline.store, channels=channels, settings=settings, clock=pipeline.clock)
+            Sender(
+                store=pipeline.store,
+                channels=channels,
+                settings=settings,
+                clock=pipeline.clock,
+                zone=zone,
+            )
             if channels is not None
             else None
         )

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt.broker import MOSQUITTO, SYSTEM_BROKER, Mosquitto, reachable
+from tests.mqtt.broker import MOSQUITTO, Mosquitto
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """The machine's broker on 1883, or one started for this test worker."""
-    if reachable(*SYSTEM_BROKER):
-        yield SYSTEM_BROKER
-        return
+    """A real Mosquitto started for this test worker, without persistence.
+
+    Never the machine's broker on 1883: what the tests retain there would stay behind for the
+    machine's other clients (a Home Assistant would show test sensors).
+    """
     own = _own(tmp_path_factory.mktemp("mosquitto"))
     own.start()
     try:
@@ -38,5 +39,5 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 def _own(folder: Path) -> Mosquitto:
     if not os.access(MOSQUITTO, os.X_OK):
-        pytest.fail(f"no MQTT broker on {SYSTEM_BROKER} and no mosquitto binary at {MOSQUITTO}")
+        pytest.fail(f"no mosquitto binary at {MOSQUITTO} (the tests start their own brokers)")
     return Mosquitto(folder)

@@ -6,14 +6,18 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from structlog.testing import capture_logs
 
 from monitor.events import OrderRemoved, WarningRaised
+from monitor.mqtt import bridge as bridge_module
 from monitor.mqtt.bridge import MqttBridge
-from monitor.mqtt.payloads import Topics
+from monitor.mqtt.payloads import Message, Topics
 from monitor.mqtt.settings import MqttSettings
 from monitor.pipeline import Pipeline
 from tests import builders
@@ -110,7 +114,8 @@ async def test_closing_or_removing_an_order_removes_its_sensor(
         await watcher.wait_for(topics.discovery("A-1"), "", after=index)
         await watcher.wait_for(topics.discovery("B/2"), "", after=index)
         await watcher.wait_for(f"{topics.order('B/2')}/state", "", after=index)
-    assert topics.discovery("B/2").endswith("/B_2/config")  # ids are made topic-safe
+    assert topics.discovery("B/2").endswith("/config")
+    assert "/B_2--" in topics.discovery("B/2")  # ids are made topic-safe
 
 
 async def test_every_event_and_warning_is_published_as_json(broker: Broker, tmp_path: Path) -> None:
@@ -136,7 +141,7 @@ async def test_every_event_and_warning_is_published_as_json(broker: Broker, tmp_
         )
     assert json.loads(added)["order"]["id"] == "8100002"
     assert json.loads(state)["view"]["status"] is None
-    assert json.loads(raised)["title"] == "Test warning"
+    assert json.loads(raised)["title"].startswith("No movement for a long time: 8100002")
     assert json.loads(raised)["order"] == "8100002"
     assert warning.title in [w["title"] for w in json.loads(attributes)["warnings"]]
 
@@ -216,3 +221,130 @@ async def test_commands_are_ignored_unless_enabled(broker: Broker, tmp_path: Pat
         await watcher.wait_for(topics.event("order_added"))
     assert watcher.on(topics.command_result) == []
     assert [v.order.id for v in pipeline.store.views()] == ["marker"]
+
+
+async def test_discovery_names_the_entity_and_offers_the_statuses(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100001"))
+        _, config = await watcher.wait_for(topics.discovery("8100001"), containing="8100001")
+        _, attributes = await watcher.wait_for(
+            f"{topics.order('8100001')}/attributes", containing="8100001"
+        )
+    discovery = json.loads(config)
+    assert "object_id" not in discovery  # ignored by Home Assistant since 2026.4
+    assert discovery["default_entity_id"] == "sensor.parcel_8100001"  # the docs' automation
+    assert discovery["device_class"] == "enum"
+    assert {"unknown", "awaiting_track", "in_transit", "at_post_office"} <= set(
+        discovery["options"]
+    )
+    assert json.loads(attributes)["status_text"] == "not checked yet"
+
+
+async def test_home_assistant_coming_online_gets_availability_again(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        async with aiomqtt.Client(*broker) as other:
+            # A restarted broker without persistence, or a stray client, lost `online`.
+            await other.publish(topics.status, "offline", qos=1, retain=True)
+            index, _ = await watcher.wait_for(topics.status, "offline")
+            await other.publish(topics.ha_status, "online", qos=1)
+        await watcher.wait_for(topics.status, "online", after=index)
+
+
+async def test_order_notes_stay_private_unless_asked(broker: Broker, tmp_path: Path) -> None:
+    secret = "ул. Ленина 1, +7 900 000-00-00"
+    for publish_notes in (False, True):
+        pipeline = builders.pipeline(tmp_path / str(publish_notes))
+        settings = settings_for(*broker, publish_notes=publish_notes)
+        async with running(pipeline, settings) as (_, watcher, topics):
+            pipeline.orders.add(replace(builders.order("8100005"), notes=secret))
+            await watcher.wait_for(topics.event("order_added"))
+            await watcher.wait_for(topics.event("order_state"))
+            await watcher.wait_for(f"{topics.order('8100005')}/attributes", containing="8100005")
+        leaked = [topic for topic, payload, _ in watcher.messages if "Ленина" in payload]
+        if publish_notes:
+            assert f"{topics.order('8100005')}/attributes" in leaked
+        else:
+            assert leaked == []
+
+
+async def test_odd_ids_get_their_own_short_topics_and_never_break_the_bridge(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    odd = ["x" * 70_000, "a/b", "a\0b", "a_b", "+#", "заказ 1"]
+    for order_id in odd:  # as an old database may hold them: no entrance checks on this path
+        pipeline.store.add_order(builders.order(order_id), now=builders.ORDERED)
+    pipeline.store.add_order(builders.order("8100009"), now=builders.ORDERED)
+    topics_of = {order_id: Topics.of(settings_for(*broker)).order(order_id) for order_id in odd}
+    assert len({topic.rsplit("/", 1)[1] for topic in topics_of.values()}) == len(odd)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        await watcher.wait_for(f"{topics.order('8100009')}/state", "unknown")
+        for order_id in odd:
+            await watcher.wait_for(topics.discovery(order_id), containing='"device_class"')
+            topic = topics.order(order_id)
+            assert len(topic) < 120 and "\0" not in topic and "+" not in topic
+            await watcher.wait_for(f"{topic}/state", "unknown")
+        assert topics.order("a/b") != topics.order("a\0b") != topics.order("a_b")
+
+
+async def test_a_message_the_client_refuses_is_logged_and_skipped(broker: Broker) -> None:
+    base = unique_base()
+    async with Watcher(*broker, f"{base}/#") as watcher, aiomqtt.Client(*broker) as client:
+        with capture_logs() as logs:
+            await bridge_module._publish(client, Message(f"{base}/{'x' * 70_000}", "too long"))
+        await bridge_module._publish(client, Message(f"{base}/next", "still going"))
+        await watcher.wait_for(f"{base}/next", "still going")
+    skipped = [entry for entry in logs if entry["event"] == "monitor.mqtt.message_skipped"]
+    assert len(skipped) == 1 and skipped[0]["topic_length"] > 70_000
+
+
+def test_attributes_show_local_times_in_the_display_zone_and_the_status_in_the_language() -> None:
+    from zoneinfo import ZoneInfo
+
+    from monitor.model import OrderView
+    from monitor.mqtt.payloads import Presentation, attributes
+
+    view = OrderView(order=builders.order("8100010"))
+    shown = Presentation(language="ru", zone=ZoneInfo("Asia/Vladivostok"))
+    data = attributes(view, [], builders.ORDERED, shown)
+    assert data["protection_until"] == "2026-03-11T19:00:00+10:00"  # 09:00 UTC
+    assert data["status"] == "unknown" and data["status_text"] == "ещё не проверен"
+    assert "notes" not in data
+
+
+async def test_a_warning_that_cannot_be_rendered_goes_out_plain_and_the_next_follows(
+    broker: Broker, tmp_path: Path
+) -> None:
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    pipeline = builders.pipeline(tmp_path)
+    edge = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+    bad = replace(builders.order("8100011"), protection_until=edge)  # an old database's date
+    pipeline.store.add_order(bad, now=builders.ORDERED)
+    pipeline.store.add_order(builders.order("8100012"), now=builders.ORDERED)
+    settings = settings_for(*broker)
+    bridge = MqttBridge(
+        settings=settings,
+        store=pipeline.store,
+        bus=pipeline.bus,
+        clock=pipeline.clock,
+        orders=pipeline.orders,
+        zone=ZoneInfo("Asia/Vladivostok"),  # 9999-12-31 -14:00 is past year 9999 there
+        ledger_every_s=0.05,
+    )
+    async with watch_all(settings) as watcher, bridge:
+        topics = Topics.of(settings)
+        await watcher.wait_for(topics.status, "online")
+        pipeline.store.record_alert(builders.alert("8100011", title="stored title"))
+        pipeline.store.record_alert(builders.alert("8100012"))
+        await watcher.wait_until(lambda _: len(watcher.on(topics.event("warning"))) == 2)
+    first, second = (json.loads(p) for p in watcher.on(topics.event("warning")))
+    assert first["order"] == "8100011" and first["title"] == "stored title"
+    assert second["order"] == "8100012" and second["title"].startswith("No movement")

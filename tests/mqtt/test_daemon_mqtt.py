@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -80,3 +84,47 @@ async def test_a_reload_reconnects_the_bridge(
         finally:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def cli(config: Path, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), *args],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+
+
+def warnings_of(watcher: Watcher, topics: Topics, order_id: str) -> list[dict[str, Any]]:
+    found = [json.loads(payload) for payload in watcher.on(topics.event("warning"))]
+    return [warning for warning in found if warning["order"] == order_id]
+
+
+async def test_warnings_raised_by_the_cli_reach_mqtt_once_in_the_buyers_language(
+    broker: Broker, tmp_path: Path, isolated_env: Path
+) -> None:
+    path, topics = config(tmp_path, broker)
+    path.write_text(f'sync_every = "1s"\n{path.read_text()}[notify]\nlanguage = "ru"\n')
+    async with Watcher(*broker, f"{topics.base}/#") as watcher:
+        proc = start(path)
+        try:
+            await watcher.wait_for(topics.status, "online")
+            # An old order without a track number: `add` itself raises two warnings.
+            cli(path, "add", "81001", "--ordered", "2026-01-05", "--promised", "2026-02-01")
+            await watcher.wait_until(lambda _: len(warnings_of(watcher, topics, "81001")) == 2)
+            # The daemon restarts: what it published stays published.
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+            proc = start(path)
+            cli(path, "add", "81002", "--ordered", "2026-01-05")
+            await watcher.wait_until(lambda _: len(warnings_of(watcher, topics, "81002")) == 1)
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    first = warnings_of(watcher, topics, "81001")
+    assert sorted(w["rule"] for w in first) == ["overdue", "track_missing"]  # each once
+    assert {w["title"] for w in first} == {
+        "Трек-номера всё ещё нет: 81001",
+        "Прошла обещанная дата доставки: 81001",
+    }
+    assert "Что делать" in first[0]["body"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +130,17 @@ def settings(**changes: Any) -> NotifySettings:
     return NotifySettings(**(base | changes))
 
 
-def sender(store: Store, config: NotifySettings, clock: SimulatedClock) -> Sender:
+def sender(
+    store: Store, config: NotifySettings, clock: SimulatedClock, zone: tzinfo | None = None
+) -> Sender:
     channels = Channels.build(config.urls, config.config, required_tags=config.all_tags())
     return Sender(
-        store=store, channels=channels, settings=config, clock=clock, rng=random.Random(1)
+        store=store,
+        channels=channels,
+        settings=config,
+        clock=clock,
+        rng=random.Random(1),
+        zone=zone,
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import pytest
 
 from monitor.model import OrderView
 from monitor.notify.render import render, render_digest
-from monitor.notify.texts import DISPUTE_RULES, RULES, STATUS_NAMES
+from monitor.notify.texts import DISPUTE_RULES, RULES, STATUS_NAMES, text_key
 from monitor.rules.engine import RULES as RULE_IDS
 from tests.notify.conftest import ORDER, alert, tracking
 
@@ -16,8 +19,9 @@ VIEW = OrderView(order=ORDER, tracking=tracking())
 @pytest.mark.parametrize("lang", ["en", "ru"])
 @pytest.mark.parametrize("rule", sorted(RULE_IDS))
 def test_every_rule_names_the_order_its_facts_and_next_steps(rule: str, lang: str) -> None:
-    message = render(alert(rule), VIEW, lang, None)  # type: ignore[arg-type]
-    texts = RULES[lang][rule]  # type: ignore[index]
+    warning = alert(rule)
+    message = render(warning, VIEW, lang, None)  # type: ignore[arg-type]
+    texts = RULES[lang][text_key(rule, VIEW, warning.facts)]  # type: ignore[index]
     assert message.title.startswith(texts.headline) and ORDER.id in message.title
     for body in (message.text, message.markdown):
         assert ORDER.id in body and "RB123456785CN" in body and "USB" in body
@@ -51,8 +55,38 @@ def test_dispute_text_is_english_with_number_date_track_and_form_answers(
 def test_russian_is_russian_and_english_is_english() -> None:
     ru = render(alert("overdue"), VIEW, "ru", None)
     en = render(alert("overdue"), VIEW, "en", None)
-    assert "Срок доставки прошёл" in ru.title and "Трек-номер" in ru.text
-    assert "Past the promised delivery date" in en.title and "Трек" not in en.text
+    assert "Прошла ожидаемая дата доставки" in ru.title and "Трек-номер" in ru.text
+    assert "Past the estimated delivery date" in en.title and "Трек" not in en.text
+
+
+@pytest.mark.parametrize(
+    ("promised", "en_title", "ru_title", "dispute"),
+    [
+        (
+            None,
+            "Past the estimated delivery date",
+            "Прошла ожидаемая дата доставки",
+            "The estimated delivery date (2026-03-18) has passed",
+        ),
+        (
+            "2026-03-18",
+            "Past the promised delivery date",
+            "Прошла обещанная дата доставки",
+            "The delivery date the seller promised (2026-03-18) has passed",
+        ),
+    ],
+)
+def test_a_carriers_estimate_is_called_estimated_and_only_the_shops_promise_promised(
+    promised: str | None, en_title: str, ru_title: str, dispute: str
+) -> None:
+    order = ORDER if promised is None else replace(ORDER, promised_by=date.fromisoformat(promised))
+    view = OrderView(order=order, tracking=tracking())
+    warning = alert("overdue", facts={"deadline": "2026-03-18"})
+    en, ru = render(warning, view, "en", None), render(warning, view, "ru", None)
+    assert en.title.startswith(en_title) and ru.title.startswith(ru_title)
+    assert dispute in en.text and dispute in ru.text  # the dispute message is always English
+    if promised is None:
+        assert "promised" not in en.text.lower() and "обещан" not in ru.text
 
 
 def test_dispute_without_a_track_number_says_so() -> None:

@@ -184,3 +184,27 @@ def _attempts(store: Store, alert_id: int | None) -> int:
         "SELECT attempts FROM outbox WHERE alert_id = ?", (alert_id,)
     ).fetchone()
     return int(row[0])
+
+
+async def test_severity_reaches_the_channel_as_apprises_type_and_critical_says_so(
+    store: Store, receiver: Receiver
+) -> None:
+    for severity in Severity:
+        store.record_alert(alert("stalled", severity, condition=severity.value))
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
+        await until(lambda: len(receiver.messages) == 3)
+    by_type = {message["type"]: message["title"] for message in receiver.messages}
+    assert set(by_type) == {"info", "warning", "failure"}
+    assert by_type["failure"].startswith("CRITICAL: ")
+    assert not by_type["warning"].startswith("CRITICAL") and not by_type["info"].startswith("CRIT")
+
+
+async def test_pushes_show_times_in_the_one_display_zone(store: Store, receiver: Receiver) -> None:
+    from monitor.config import Settings
+
+    display = Settings(timezone="Asia/Vladivostok", notify={"timezone": "Europe/Moscow"}).zone()
+    store.record_alert(alert("protection_expiring", Severity.CRITICAL))
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0), display):
+        await until(lambda: len(receiver.messages) == 1)
+    # ORDER's protection ends 2026-03-25 12:00 +03:00: 19:00 in Vladivostok, not Moscow's 12:00.
+    assert "2026-03-25 19:00" in receiver.messages[0]["message"]
