@@ -21,6 +21,8 @@ from monitor.notify.texts import (
     STATUS_NAMES,
     Language,
     dispute_text,
+    fill,
+    fill_values,
 )
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|>])")
@@ -104,8 +106,12 @@ def render(
     text, labels = RULES[lang][alert.rule], LABELS[lang]
     body = _Body()
     _order_fields(body, view, alert, lang, zone)
+    values = fill_values(view, alert.facts, lang, zone)
+    if text.situation:
+        body.text += ["", fill(text.situation, values)]
+        body.markdown += ["", _md(fill(text.situation, values))]
     body.heading(labels.next_steps)
-    body.steps(text.steps)
+    body.steps([fill(step, values) for step in text.steps])
     if alert.rule in DISPUTE_RULES:
         body.heading(labels.dispute)
         body.verbatim(dispute_text(alert.rule, view, alert.facts))
