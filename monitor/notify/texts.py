@@ -408,12 +408,14 @@ def fill_values(
     values = {key: _local(value, zone) for key, value in facts.items()}
     values["track"] = view.order.track or ""
     if "point" in facts:
-        place = [POINT_NAMES[lang].get(facts["point"], facts["point"])]
-        if facts.get("postcode"):
-            place.append(facts["postcode"])
-        if facts.get("location") and facts["location"] != facts.get("postcode"):
-            place.append(f"({facts['location']})")
-        values["place"] = " ".join(place)
+        point = POINT_NAMES[lang].get(facts["point"], facts["point"])
+        postcode, location = facts.get("postcode", ""), facts.get("location", "")
+        if location:
+            values["place"] = f"{point} — {location}"
+            if postcode and postcode not in location:
+                values["place"] += f" ({postcode})"
+        else:
+            values["place"] = f"{point} {postcode}".strip()
         # The carrier's own day is the last day to come; else the moment storage runs out.
         values["by"] = facts.get("carrier_date") or values.get("storage_ends", "")
     if "shown" in facts:
