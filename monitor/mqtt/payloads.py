@@ -99,6 +99,7 @@ def days_in_transit(view: OrderView, now: datetime) -> int:
 def attributes(view: OrderView, alerts: list[Alert], now: datetime) -> dict[str, Any]:
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
+    stay, destination = tracking.stay, tracking.destination
     return {
         "order_id": order.id,
         "title": order.title,
@@ -114,8 +115,21 @@ def attributes(view: OrderView, alerts: list[Alert], now: datetime) -> dict[str,
         "eta_latest": tracking.eta.latest.isoformat() if tracking.eta else None,
         "protection_until": order.protection_until.isoformat() if order.protection_until else None,
         "days_in_transit": days_in_transit(view, now),
+        # The last mile: where the parcel waits and until when, where the carrier says it goes.
+        "pickup_point": stay.point.value if stay else None,
+        "pickup_since": stay.since.isoformat() if stay else None,
+        "pickup_postcode": stay.postcode or None if stay else None,
+        "storage_until": stay.storage_until.isoformat() if stay and stay.storage_until else None,
+        "destination_country": destination.country or None if destination else None,
+        "destination_postcode": destination.postcode or None if destination else None,
         "warnings": [
-            {"rule": a.rule, "severity": a.severity.value, "title": a.title, "at": a.at.isoformat()}
+            {
+                "rule": a.rule,
+                "severity": a.severity.value,
+                "title": a.title,
+                "at": a.at.isoformat(),
+                "facts": a.facts,  # e.g. storage_ending's storage_ends, what the carrier shows
+            }
             for a in alerts
         ],
     }
