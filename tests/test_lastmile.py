@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -403,6 +404,7 @@ def _alert(rule: str, facts: dict[str, str]) -> Alert:
     )
 
 
+MOSCOW = ZoneInfo("Europe/Moscow")
 STORAGE = {
     "storage_ends": "2026-05-31T14:30:00+03:00",
     "point": "locker",
@@ -414,7 +416,7 @@ STORAGE = {
 @pytest.mark.parametrize(("lang", "passport"), [("en", "passport"), ("ru", "паспорт")])
 def test_storage_ending_says_by_when_where_and_what_to_bring(lang: str, passport: str) -> None:
     view = at_office(Stay(since=T0, point=Point.LOCKER, postcode="190013"))
-    message = render(_alert("storage_ending", STORAGE), view, lang, None)  # type: ignore[arg-type]
+    message = render(_alert("storage_ending", STORAGE), view, lang, MOSCOW)  # type: ignore[arg-type]
     for needle in ("2026-05-31 14:30", "190013", "Saint Petersburg", passport, ORDER.track):
         assert needle in message.text, needle
     carrier = render(

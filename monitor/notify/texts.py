@@ -248,8 +248,8 @@ RULES["en"].update(
                 "If the seller refuses, open a dispute before protection ends "
                 "({protection_until}); paste the English message below.",
             ),
-            situation="The carrier expects the parcel by {eta}, but buyer protection ends "
-            "{protection_until}.",
+            situation="The carrier expects the parcel by {eta}, and buyer protection ends "
+            "{protection_until}: if the parcel is late, you can no longer open a dispute.",
         ),
         "storage_ending": RuleText(
             "Pick the parcel up soon",
@@ -302,7 +302,8 @@ RULES["ru"].update(
                 "вставьте английский текст ниже.",
             ),
             situation="Служба доставки ожидает посылку до {eta}, а защита покупателя "
-            "заканчивается {protection_until}.",
+            "заканчивается {protection_until}: если посылка опоздает, открыть спор будет уже "
+            "нельзя.",
         ),
         "storage_ending": RuleText(
             "Заберите посылку",
@@ -391,14 +392,14 @@ ACTION_NAMES: dict[Language, dict[str, str]] = {
 
 
 def _local(value: str, zone: tzinfo | None) -> str:
-    """A fact's timestamp as people read it: in the display zone, or as the carrier wrote it."""
+    """A fact's timestamp as people read it, in the display zone like the order's other dates."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
     if len(value) <= 10:  # a day
         return value
-    return f"{moment.astimezone(zone) if zone else moment:%Y-%m-%d %H:%M}"
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
 def fill_values(
@@ -545,9 +546,9 @@ DISPUTE_HAPPENED: dict[str, str] = {
     "returning": "According to the tracking history, the parcel is being returned to the sender "
     "and will not reach me.",
     # --- the last mile and the traps ---
-    "protection_gap": "Buyer protection for this order ends on {protection_until}, but the "
-    "carrier's own estimate of delivery runs until {eta}. Please extend buyer protection past "
-    "{extend_to}, or refund the order.",
+    "protection_gap": "The carrier's own delivery estimate runs until {eta}, and buyer "
+    "protection for this order ends on {protection_until}: if the parcel is late, I can no longer "
+    "open a dispute. Please extend buyer protection past {extend_to}, or refund the order.",
     "wrong_destination": "The tracking history of this track number shows the parcel {where_en} "
     "{shown}, which is not my address ({expected_en}). The track number does not lead to me: "
     "it is a wrong or someone else's track number, or the parcel was sent to a wrong address.",
