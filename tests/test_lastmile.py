@@ -491,3 +491,12 @@ def test_scenario_events_carry_the_last_mile_fields() -> None:
 def test_bad_last_mile_fields_name_the_field(raw: dict[str, object], needle: str) -> None:
     with pytest.raises(ScenarioError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         parse_scenario(raw, source="s.json")
+
+
+def test_the_carriers_words_do_not_become_markdown() -> None:
+    facts = {**STORAGE, "location": "Kazan *central* [office]"}
+    view = at_office(Stay(since=T0, location="Kazan *central* [office]"))
+    message = render(_alert("storage_ending", facts), view, "en", MOSCOW)
+    assert "Kazan *central* [office]" in message.text
+    assert r"Kazan \*central\* \[office\]" in message.markdown
+    assert "Kazan *central*" not in message.markdown
