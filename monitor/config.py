@@ -40,7 +40,7 @@ from monitor.durations import Duration
 from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
-from monitor.rules.base import RuleSettings
+from monitor.rules.base import BuyerSettings, RuleSettings
 from monitor.web.settings import HttpSettings
 
 APP = "parcel-monitor"
@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     log: LogSettings = LogSettings()
     rules: RuleSettings = RuleSettings()
+    buyer: BuyerSettings = Field(
+        default_factory=BuyerSettings, description="[buyer]: the buyer's own address"
+    )
     notify: NotifySettings = Field(default_factory=NotifySettings, description="[notify]")
     source_order: tuple[str, ...] = Field(
         (), description="preferred sources first; the others follow in their section order"
@@ -111,6 +114,24 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's contents arrive as init arguments; the environment overrides the file.
         return (env_settings, init_settings, file_secret_settings)
+
+    # --- [buyer] ---------------------------------------------------------------------------
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _no_buyer_in_rules(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "buyer" in value:
+            raise ValueError("unknown key 'buyer': the buyer's address goes in the [buyer] section")
+        return value
+
+    @model_validator(mode="after")
+    def _buyer_for_rules(self) -> Settings:
+        # The rules see the buyer's address through their settings; people write it in [buyer].
+        # A frozen model: set once here, while it is still being built.
+        object.__setattr__(self, "rules", self.rules.model_copy(update={"buyer": self.buyer}))
+        return self
+
+    # ---------------------------------------------------------------------------------------
 
     @field_validator("timezone")
     @classmethod

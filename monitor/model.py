@@ -104,6 +104,11 @@ class EtaWindow:
         return f"{self.earliest.isoformat()}..{self.latest.isoformat()}"
 
 
+def postcode_key(postcode: str) -> str:
+    """Postcodes compare without spaces, case-insensitively (DOMAIN.md)."""
+    return "".join(postcode.split()).casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class Destination:
     """Where the carrier says the parcel is addressed; either part may be unknown ("")."""
@@ -199,6 +204,17 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Stay:
+    """The parcel's current stay at one pick-up point, where its storage time counts from."""
+
+    since: datetime  # the carrier's time of the stay's first `at_post_office` scan
+    point: Point = Point.OFFICE
+    storage_until: date | None = None  # the carrier's own keep-until day, when it gives one
+    postcode: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TrackingState:
     """What the tracker concluded about an order from all its numbers' snapshots.
 
@@ -214,6 +230,12 @@ class TrackingState:
     eta_last_latest: date | None = None
     eta_later_moves: int = 0
     track_since: datetime | None = None  # when the current number became known
+    # The last mile (DOMAIN.md, second set).
+    stay: Stay | None = None  # set while the status is `at_post_office`
+    destination: Destination | None = None  # where the carrier says the parcel is addressed
+    asks: tuple[Checkpoint, ...] = ()  # the newest checkpoints, while they wait for the buyer
+    failed_attempts: tuple[Checkpoint, ...] = ()  # the current run of failed hand-overs
+    places: tuple[Checkpoint, ...] = ()  # last-mile scans with a postcode: the first per postcode
 
     @property
     def last_checkpoint_at(self) -> datetime | None:

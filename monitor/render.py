@@ -60,6 +60,7 @@ def _offset(value: datetime) -> str:
 def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
+    stay, destination = tracking.stay, tracking.destination
     return {
         "id": order.id,
         "title": order.title,
@@ -85,6 +86,18 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
             "location": cp.location,
         }
         if cp
+        else None,
+        "stay": {
+            "since": stay.since.isoformat(),
+            "point": stay.point.value,
+            "storage_until": _iso(stay.storage_until),
+            "postcode": stay.postcode,
+            "location": stay.location,
+        }
+        if stay
+        else None,
+        "destination": {"country": destination.country, "postcode": destination.postcode}
+        if destination
         else None,
         "closed": order.closed,
         "notes": order.notes,

@@ -63,7 +63,7 @@ async def replay(
             store=store,
             clock=clock,
             sources={"replay": (source, settings)},
-            rules=rules or RuleSettings(),
+            rules=_with_buyer(rules or RuleSettings(), scenario),
             enqueue=False,
         )
         raised: list[Alert] = []
@@ -91,6 +91,13 @@ async def replay(
         return raised
     finally:
         store.close()
+
+
+def _with_buyer(rules: RuleSettings, scenario: Scenario) -> RuleSettings:
+    """The scenario's own buyer address, where it gives one, replaces the configured one."""
+    if scenario.buyer is None:
+        return rules
+    return rules.model_copy(update={"buyer": scenario.buyer})
 
 
 def _tracked(pipeline: Pipeline, order_id: str) -> bool:

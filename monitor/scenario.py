@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from monitor.durations import Duration
-from monitor.model import Checkpoint, EtaWindow, Order, Status
+from monitor.model import Action, Checkpoint, Destination, EtaWindow, Order, Point, Status
+from monitor.rules.base import BuyerSettings
 
 RULE_IDS = (
     "track_missing",
@@ -34,6 +35,11 @@ RULE_IDS = (
     "stuck_at_post_office",
     "overdue",
     "protection_expiring",
+    "protection_gap",
+    "action_required",
+    "delivery_failed",
+    "storage_ending",
+    "wrong_destination",
     "returning",
     "delivered",
 )
@@ -53,11 +59,39 @@ class ScenarioEvent(_Strict):
     text: str = ""
     location: str = ""
     code: str = ""
+    point: Point | None = None
+    storage_until: date | None = None
+    # true: the carrier waits for the buyer; or name what for (customs_documents, ...)
+    action: Action | bool | None = None
+    postcode: str = ""
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action(cls, value: Any) -> Any:
+        if value is True:
+            return Action.OTHER
+        return None if value is False else value
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(
-            at=self.at, status=self.status, text=self.text, location=self.location, code=self.code
+            at=self.at,
+            status=self.status,
+            text=self.text,
+            location=self.location,
+            code=self.code,
+            point=self.point,
+            storage_until=self.storage_until,
+            action=self.action if isinstance(self.action, Action) else None,
+            postcode=self.postcode.strip(),
         )
+
+
+class ScenarioDestination(_Strict):
+    country: str = Field("", pattern=r"^([A-Za-z]{2})?$")
+    postcode: str = ""
+
+    def destination(self) -> Destination:
+        return Destination(country=self.country.upper(), postcode=self.postcode.strip())
 
 
 class ScenarioOrder(_Strict):
@@ -114,6 +148,7 @@ class TimelineEntry(_Strict):
     status: Status | None = None
     eta: EtaWindow | None = None
     events: tuple[ScenarioEvent, ...] = ()
+    destination: ScenarioDestination | None = None  # absent: unchanged
     order: OrderChange | None = None
 
     @field_validator("eta", mode="before")
@@ -148,6 +183,7 @@ class Scenario(BaseModel):
     order: ScenarioOrder
     timeline: tuple[TimelineEntry, ...] = ()
     end: AwareDatetime
+    buyer: BuyerSettings | None = None  # the buyer's own address ([buyer] of the config)
     expect: tuple[Expectation, ...] = ()
     strict: bool = False
 

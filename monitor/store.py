@@ -19,12 +19,16 @@ from pathlib import Path
 
 from monitor.events import Alert
 from monitor.model import (
+    Action,
     Checkpoint,
+    Destination,
     EtaWindow,
     Order,
     OrderView,
+    Point,
     Severity,
     Status,
+    Stay,
     TrackingState,
 )
 
@@ -135,6 +139,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, key)
     );
     """,
+    # 1 -> 2: the last mile (DOMAIN.md, second set): what checkpoints and snapshots say about
+    # pick-up points, keep-until days, the buyer's actions and postcodes, and what the tracker
+    # concluded from them. Old rows read as "not said".
+    """
+    ALTER TABLE checkpoints ADD COLUMN point TEXT;
+    ALTER TABLE checkpoints ADD COLUMN storage_until TEXT;
+    ALTER TABLE checkpoints ADD COLUMN action TEXT;
+    ALTER TABLE checkpoints ADD COLUMN postcode TEXT NOT NULL DEFAULT '';
+    ALTER TABLE snapshots ADD COLUMN dest_country TEXT;
+    ALTER TABLE snapshots ADD COLUMN dest_postcode TEXT;
+    ALTER TABLE orders ADD COLUMN stay TEXT;
+    ALTER TABLE orders ADD COLUMN dest_country TEXT;
+    ALTER TABLE orders ADD COLUMN dest_postcode TEXT;
+    ALTER TABLE orders ADD COLUMN asks TEXT;
+    ALTER TABLE orders ADD COLUMN failed_attempts TEXT;
+    ALTER TABLE orders ADD COLUMN places TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -186,6 +207,7 @@ class SnapshotRow:
     newest_ts: float | None
     digest: str
     fetched_at: datetime
+    destination: Destination | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,32 +216,90 @@ class StoredAlert:
     alert: Alert
 
 
-def _checkpoint_json(cp: Checkpoint | None) -> str | None:
-    if cp is None:
-        return None
-    return json.dumps(
-        {
-            "at": cp.at.isoformat(),
-            "status": cp.status.value,
-            "text": cp.text,
-            "location": cp.location,
-            "code": cp.code,
-        },
-        ensure_ascii=False,
-    )
+def _checkpoint_dict(cp: Checkpoint) -> dict[str, str]:
+    data = {
+        "at": cp.at.isoformat(),
+        "status": cp.status.value,
+        "text": cp.text,
+        "location": cp.location,
+        "code": cp.code,
+    }
+    # The last-mile keys only where the carrier said them: older rows stay as they were.
+    if cp.point is not None:
+        data["point"] = cp.point.value
+    if cp.storage_until is not None:
+        data["storage_until"] = cp.storage_until.isoformat()
+    if cp.action is not None:
+        data["action"] = cp.action.value
+    if cp.postcode:
+        data["postcode"] = cp.postcode
+    return data
 
 
-def _checkpoint_from_json(text: str | None) -> Checkpoint | None:
-    if not text:
-        return None
-    raw = json.loads(text)
+def _checkpoint_from_dict(raw: dict[str, str]) -> Checkpoint:
     return Checkpoint(
         at=datetime.fromisoformat(raw["at"]),
         status=Status(raw["status"]),
         text=raw["text"],
         location=raw["location"],
         code=raw["code"],
+        point=Point(raw["point"]) if raw.get("point") else None,
+        storage_until=_day(raw.get("storage_until")),
+        action=Action(raw["action"]) if raw.get("action") else None,
+        postcode=raw.get("postcode", ""),
     )
+
+
+def _checkpoint_json(cp: Checkpoint | None) -> str | None:
+    if cp is None:
+        return None
+    return json.dumps(_checkpoint_dict(cp), ensure_ascii=False)
+
+
+def _checkpoint_from_json(text: str | None) -> Checkpoint | None:
+    return _checkpoint_from_dict(json.loads(text)) if text else None
+
+
+def _checkpoints_json(cps: Sequence[Checkpoint]) -> str | None:
+    return json.dumps([_checkpoint_dict(cp) for cp in cps], ensure_ascii=False) if cps else None
+
+
+def _checkpoints_from_json(text: str | None) -> tuple[Checkpoint, ...]:
+    return tuple(_checkpoint_from_dict(raw) for raw in json.loads(text)) if text else ()
+
+
+def _stay_json(stay: Stay | None) -> str | None:
+    if stay is None:
+        return None
+    return json.dumps(
+        {
+            "since": stay.since.isoformat(),
+            "point": stay.point.value,
+            "storage_until": _iso(stay.storage_until),
+            "postcode": stay.postcode,
+            "location": stay.location,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _stay_from_json(text: str | None) -> Stay | None:
+    if not text:
+        return None
+    raw = json.loads(text)
+    return Stay(
+        since=datetime.fromisoformat(raw["since"]),
+        point=Point(raw["point"]),
+        storage_until=_day(raw["storage_until"]),
+        postcode=raw["postcode"],
+        location=raw["location"],
+    )
+
+
+def _destination(country: str | None, postcode: str | None) -> Destination | None:
+    if not country and not postcode:
+        return None
+    return Destination(country=country or "", postcode=postcode or "")
 
 
 def _eta(start: str | None, end: str | None) -> EtaWindow | None:
@@ -483,10 +563,12 @@ class Store:
                 "INSERT INTO eta_history (order_id, seen_at, eta_from, eta_to) VALUES (?, ?, ?, ?)",
                 (order_id, now.isoformat(), *new_eta),
             )
+        destination = state.destination
         db.execute(
             """UPDATE orders SET status = ?, status_since = ?, last_cp = ?, eta_from = ?,
-               eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?
-               WHERE id = ?""",
+               eta_to = ?, eta_first_latest = ?, eta_last_latest = ?, eta_later_moves = ?,
+               stay = ?, dest_country = ?, dest_postcode = ?, asks = ?, failed_attempts = ?,
+               places = ? WHERE id = ?""",
             (
                 state.status.value if state.status else None,
                 _iso(state.status_since),
@@ -495,6 +577,12 @@ class Store:
                 _iso(state.eta_first_latest),
                 _iso(state.eta_last_latest),
                 state.eta_later_moves,
+                _stay_json(state.stay),
+                destination.country if destination is not None else None,
+                destination.postcode if destination is not None else None,
+                _checkpoints_json(state.asks),
+                _checkpoints_json(state.failed_attempts),
+                _checkpoints_json(state.places),
                 order_id,
             ),
         )
@@ -555,6 +643,7 @@ class Store:
                 newest_ts=row["newest_ts"],
                 digest=row["digest"],
                 fetched_at=datetime.fromisoformat(row["fetched_at"]),
+                destination=_destination(row["dest_country"], row["dest_postcode"]),
             )
             for row in self._conn.execute(
                 f"SELECT * FROM snapshots WHERE number IN ({marks})", numbers
@@ -564,12 +653,14 @@ class Store:
     def write_snapshot(self, row: SnapshotRow) -> None:
         self._conn.execute(
             """INSERT INTO snapshots (number, source, status, status_seen_at, eta_from, eta_to,
-               handover, newest_ts, digest, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               handover, newest_ts, digest, fetched_at, dest_country, dest_postcode)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (number, source) DO UPDATE SET status = excluded.status,
                status_seen_at = excluded.status_seen_at, eta_from = excluded.eta_from,
                eta_to = excluded.eta_to, handover = excluded.handover,
                newest_ts = excluded.newest_ts, digest = excluded.digest,
-               fetched_at = excluded.fetched_at""",
+               fetched_at = excluded.fetched_at, dest_country = excluded.dest_country,
+               dest_postcode = excluded.dest_postcode""",
             (
                 row.number,
                 row.source,
@@ -581,6 +672,8 @@ class Store:
                 row.newest_ts,
                 row.digest,
                 row.fetched_at.isoformat(),
+                row.destination.country if row.destination is not None else None,
+                row.destination.postcode if row.destination is not None else None,
             ),
         )
 
@@ -592,8 +685,8 @@ class Store:
             return result
         marks = ",".join("?" * len(numbers))
         for row in self._conn.execute(
-            f"""SELECT number, at, status, text, location, code FROM checkpoints
-                WHERE number IN ({marks}) ORDER BY ts, rowid""",
+            f"""SELECT number, at, status, text, location, code, point, storage_until, action,
+                postcode FROM checkpoints WHERE number IN ({marks}) ORDER BY ts, rowid""",
             numbers,
         ):
             result[row[0]].append(
@@ -603,6 +696,10 @@ class Store:
                     text=row[3],
                     location=row[4],
                     code=row[5],
+                    point=Point(row[6]) if row[6] else None,
+                    storage_until=_day(row[7]),
+                    action=Action(row[8]) if row[8] else None,
+                    postcode=row[9],
                 )
             )
         return result
@@ -612,9 +709,9 @@ class Store:
     ) -> None:
         seen = now.isoformat()
         self._conn.executemany(
-            """INSERT OR IGNORE INTO checkpoints
-               (number, ts, at, status, text, location, code, source, seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT OR IGNORE INTO checkpoints (number, ts, at, status, text, location, code,
+               source, seen_at, point, storage_until, action, postcode)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
                     number,
@@ -626,6 +723,10 @@ class Store:
                     cp.code,
                     source,
                     seen,
+                    cp.point.value if cp.point else None,
+                    _iso(cp.storage_until),
+                    cp.action.value if cp.action else None,
+                    cp.postcode,
                 )
                 for cp in checkpoints
             ],
@@ -774,6 +875,11 @@ def _view_from_row(
         eta_last_latest=_day(row["eta_last_latest"]),
         eta_later_moves=row["eta_later_moves"],
         track_since=track_since,
+        stay=_stay_from_json(row["stay"]),
+        destination=_destination(row["dest_country"], row["dest_postcode"]),
+        asks=_checkpoints_from_json(row["asks"]),
+        failed_attempts=_checkpoints_from_json(row["failed_attempts"]),
+        places=_checkpoints_from_json(row["places"]),
     )
     return OrderView(order=order, tracking=tracking)
 

@@ -301,6 +301,7 @@ class Tracker:
             newest_ts=newest.timestamp() if (newest := _newest_time(snapshot)) else None,
             digest=digest,
             fetched_at=snapshot.fetched_at,
+            destination=snapshot.destination or None,
         )
         self._store.write_snapshot(row)
         rows[(row.number, row.source)] = row

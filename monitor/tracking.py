@@ -7,14 +7,32 @@ Pure functions: the tracker feeds them stored snapshots and checkpoints, they re
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 
-from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, Status, TrackingState
+from monitor.model import (
+    Checkpoint,
+    Destination,
+    EtaWindow,
+    Order,
+    Point,
+    Snapshot,
+    Status,
+    Stay,
+    TrackingState,
+    postcode_key,
+)
 from monitor.store import SnapshotRow
 
 _NEVER = float("-inf")
 _UNSCANNED = (Status.NOT_FOUND, Status.INFO_RECEIVED)
+# Where a scan's postcode is the place the parcel is handed over: the buyer's own area.
+_LAST_MILE = (
+    Status.AT_POST_OFFICE,
+    Status.OUT_FOR_DELIVERY,
+    Status.DELIVERY_FAILED,
+    Status.DELIVERED,
+)
 
 
 def snapshot_digest(snapshot: Snapshot) -> str:
@@ -27,8 +45,11 @@ def snapshot_digest(snapshot: Snapshot) -> str:
         return snapshot.fingerprint
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{snapshot.status}|{snapshot.eta}|{snapshot.handover}".encode())
+    if snapshot.destination is not None:
+        h.update(f"|{snapshot.destination.country}|{snapshot.destination.postcode}".encode())
     for cp in sorted(snapshot.checkpoints, key=lambda c: (c.at.timestamp(), c.status, c.text)):
         h.update(f"\0{cp.at.isoformat()}|{cp.status}|{cp.text}|{cp.location}|{cp.code}".encode())
+        h.update(f"|{cp.point}|{cp.storage_until}|{cp.action}|{cp.postcode}".encode())
     return h.hexdigest()
 
 
@@ -147,7 +168,85 @@ def derive(
         eta_last_latest=last,
         eta_later_moves=moves,
         track_since=track_since,
+        stay=current_stay(cps, since) if status is Status.AT_POST_OFFICE else None,
+        destination=_destination(order, snapshots),
+        asks=_trailing(cps, lambda cp: cp.action is not None),
+        failed_attempts=_trailing(cps, lambda cp: cp.status is Status.DELIVERY_FAILED)
+        if status is Status.DELIVERY_FAILED
+        else (),
+        places=_places(checkpoints[n] for n in order.tracks if n in checkpoints),
     )
+
+
+def current_stay(checkpoints: Sequence[Checkpoint], since: datetime | None) -> Stay | None:
+    """The parcel's current stay at a pick-up point, from a number's checkpoints (oldest first).
+
+    A stay starts at the first `at_post_office` scan after a scan of another status, or at one
+    naming another point (another postcode or kind of point: the parcel was forwarded). With no
+    such scan at the end of the history, the stay starts when the status began.
+    """
+    run: list[Checkpoint] = []
+    for cp in reversed(checkpoints):
+        if cp.status is not Status.AT_POST_OFFICE:
+            break
+        run.append(cp)
+    run.reverse()
+    if not run:
+        return Stay(since=since) if since is not None else None
+    start = 0
+    postcode, point = run[0].postcode, run[0].point
+    for i, cp in enumerate(run[1:], 1):
+        if (cp.postcode and postcode and postcode_key(cp.postcode) != postcode_key(postcode)) or (
+            cp.point and point and cp.point != point
+        ):
+            start = i
+            postcode, point = cp.postcode, cp.point
+        postcode, point = postcode or cp.postcode, point or cp.point
+    stay = run[start:]
+    until = next((cp.storage_until for cp in reversed(stay) if cp.storage_until), None)
+    return Stay(
+        since=stay[0].at,
+        point=next((cp.point for cp in stay if cp.point), Point.OFFICE),
+        storage_until=until,
+        postcode=next((cp.postcode for cp in stay if cp.postcode), ""),
+        location=stay[0].location,
+    )
+
+
+def _trailing(
+    checkpoints: Sequence[Checkpoint], matches: Callable[[Checkpoint], bool]
+) -> tuple[Checkpoint, ...]:
+    """The newest checkpoints that all match, oldest first: what is still the case now.
+
+    An older match followed by other news is over (an action done, an attempt followed by
+    another): an order added late must not be told about it.
+    """
+    run: list[Checkpoint] = []
+    for cp in reversed(checkpoints):
+        if not matches(cp):
+            break
+        run.append(cp)
+    return tuple(reversed(run))
+
+
+def _places(histories: Iterable[Sequence[Checkpoint]]) -> tuple[Checkpoint, ...]:
+    first: dict[str, Checkpoint] = {}
+    for cps in histories:
+        for cp in cps:
+            if cp.status in _LAST_MILE and cp.postcode:
+                key = postcode_key(cp.postcode)
+                if key not in first or cp.at < first[key].at:
+                    first[key] = cp
+    return tuple(sorted(first.values(), key=_time_of))
+
+
+def _destination(order: Order, snapshots: Sequence[SnapshotRow]) -> Destination | None:
+    """The newest number's destination, as its most recent answer that gives one says."""
+    for number in reversed(order.tracks):
+        rows = [r for r in snapshots if r.number == number and r.destination]
+        if rows:
+            return max(rows, key=lambda r: r.fetched_at).destination
+    return None
 
 
 def _latest_eta(order: Order, rows: Mapping[str, SnapshotRow]) -> EtaWindow | None:

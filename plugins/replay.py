@@ -2,8 +2,8 @@
 
 What it reports for a number is what the scenario's timeline had shown by the clock's "now": all
 checkpoints so far, the status of the newest entry that states one (else of the newest checkpoint),
-and the latest ETA. Used by `parcel-monitor replay` and `demo`, and usable in a daemon
-(`[sources.replay] files = [...]`) to rehearse a configuration.
+the latest ETA and the latest destination. Used by `parcel-monitor replay` and `demo`, and usable
+in a daemon (`[sources.replay] files = [...]`) to rehearse a configuration.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from monitor.model import Checkpoint, EtaWindow, Snapshot, Status
+from monitor.model import Checkpoint, Destination, EtaWindow, Snapshot, Status
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceSettings
 from monitor.scenario import Scenario, TimelineEntry, load_scenario
 
@@ -78,6 +78,7 @@ class ReplaySource(BaseSource):
         story = self._stories.get(number, _NumberStory())
         status = Status.NOT_FOUND
         eta: EtaWindow | None = None
+        destination: Destination | None = None
         checkpoints: list[Checkpoint] = []
         for entry in story.entries:
             if entry.at > now:
@@ -89,6 +90,8 @@ class ReplaySource(BaseSource):
                 status = max(checkpoints, key=lambda cp: cp.at).status
             if entry.sets_eta:
                 eta = entry.eta
+            if entry.destination is not None:
+                destination = entry.destination.destination()
         return Snapshot(
             number=number,
             source=self.name,
@@ -96,4 +99,5 @@ class ReplaySource(BaseSource):
             fetched_at=self.context.clock.now(),
             checkpoints=tuple(checkpoints),
             eta=eta,
+            destination=destination or None,
         )

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from monitor.clock import SystemClock
 from monitor.events import Alert
-from monitor.model import Checkpoint, EtaWindow, Order, Severity, Snapshot, Status
+from monitor.model import (
+    Checkpoint,
+    Destination,
+    EtaWindow,
+    Order,
+    Point,
+    Severity,
+    Snapshot,
+    Status,
+)
 from monitor.pipeline import Pipeline
 from monitor.rules.base import RuleSettings
 from monitor.store import Store
@@ -51,6 +60,29 @@ def moved(
             Checkpoint(at=at, status=Status.IN_TRANSIT, text=text, location=place),
         ),
         eta=EtaWindow(date(2026, 2, 1), date(2026, 2, 10)),
+    )
+
+
+def in_locker(number: str) -> Snapshot:
+    """The parcel placed in a parcel locker (which keeps it 3 days) on 2026-01-20."""
+    at = ORDERED + timedelta(days=10)
+    return Snapshot(
+        number=number,
+        source="test",
+        status=Status.AT_POST_OFFICE,
+        fetched_at=at + timedelta(hours=1),
+        checkpoints=(
+            Checkpoint(at=ORDERED + timedelta(days=3), status=Status.IN_TRANSIT, text="Departed"),
+            Checkpoint(
+                at=at,
+                status=Status.AT_POST_OFFICE,
+                text="Placed in a parcel locker",
+                location="Saint Petersburg",
+                point=Point.LOCKER,
+                postcode="190013",
+            ),
+        ),
+        destination=Destination(country="RU", postcode="190013"),
     )
 
 

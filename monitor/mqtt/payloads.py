@@ -144,6 +144,7 @@ def attributes(
 ) -> dict[str, Any]:
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
+    stay, destination = tracking.stay, tracking.destination
     data: dict[str, Any] = {
         "order_id": order.id,
         "title": order.title,
@@ -160,8 +161,21 @@ def attributes(
         "eta_latest": tracking.eta.latest.isoformat() if tracking.eta else None,
         "protection_until": shown.time(order.protection_until),
         "days_in_transit": days_in_transit(view, now),
+        # The last mile: where the parcel waits and until when, where the carrier says it goes.
+        "pickup_point": stay.point.value if stay else None,
+        "pickup_since": shown.time(stay.since) if stay else None,
+        "pickup_postcode": stay.postcode or None if stay else None,
+        "storage_until": stay.storage_until.isoformat() if stay and stay.storage_until else None,
+        "destination_country": destination.country or None if destination else None,
+        "destination_postcode": destination.postcode or None if destination else None,
         "warnings": [
-            {"rule": a.rule, "severity": a.severity.value, "title": a.title, "at": shown.time(a.at)}
+            {
+                "rule": a.rule,
+                "severity": a.severity.value,
+                "title": a.title,
+                "at": shown.time(a.at),
+                "facts": a.facts,  # e.g. storage_ending's storage_ends, what the carrier shows
+            }
             for a in alerts
         ],
     }

@@ -21,6 +21,8 @@ from monitor.notify.texts import (
     STATUS_NAMES,
     Language,
     dispute_text,
+    fill,
+    fill_values,
     text_key,
 )
 
@@ -60,10 +62,10 @@ class _Body:
         self.text += ["", f"{label}:"]
         self.markdown += ["", f"**{label}:**", ""]
 
-    def steps(self, steps: Sequence[str]) -> None:
-        for number, step in enumerate(steps, 1):
+    def steps(self, steps: Sequence[str], markdown: Sequence[str] | None = None) -> None:
+        for number, (step, marked) in enumerate(zip(steps, markdown or steps, strict=True), 1):
             self.text.append(f"{number}. {step}")
-            self.markdown.append(f"{number}. {step}")
+            self.markdown.append(f"{number}. {marked}")
 
     def verbatim(self, block: str) -> None:
         # A code block keeps the dispute text copyable as it is, line breaks included.
@@ -107,8 +109,16 @@ def render(
     text, labels = RULES[lang][text_key(alert.rule, view, alert.facts)], LABELS[lang]
     body = _Body()
     _order_fields(body, view, alert, lang, zone)
+    values = fill_values(view, alert.facts, lang, zone)
+    # The carrier's words (a place, a scan's text) must not turn into Markdown formatting.
+    marked = {key: _md(value) for key, value in values.items()}
+    if text.situation:
+        body.text += ["", fill(text.situation, values)]
+        body.markdown += ["", fill(text.situation, marked)]
     body.heading(labels.next_steps)
-    body.steps(text.steps)
+    body.steps(
+        [fill(step, values) for step in text.steps], [fill(step, marked) for step in text.steps]
+    )
     if alert.rule in DISPUTE_RULES:
         body.heading(labels.dispute)
         body.verbatim(dispute_text(alert.rule, view, alert.facts))

@@ -7,6 +7,7 @@ message itself is always English: the platform's dispute form wants it that way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from monitor.model import OrderView, Status
@@ -19,6 +20,9 @@ LANGUAGES: tuple[Language, ...] = ("en", "ru")
 class RuleText:
     headline: str
     steps: tuple[str, ...]
+    # What the carrier shows, for the rules whose facts decide the next step; `{name}` fields
+    # (here and in the steps) are filled by `fill` from the warning's facts.
+    situation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,210 @@ RULES: dict[Language, dict[str, RuleText]] = {
     },
 }
 
+# --- the last mile and the traps (DOMAIN.md, second set) -------------------------------------
+
+RULES["en"].update(
+    {
+        "protection_gap": RuleText(
+            "Buyer protection ends before the parcel is due",
+            (
+                "Ask the seller in the order chat now to extend buyer protection to at least "
+                "{extend_to} (the estimate plus a few days' margin).",
+                "If the seller refuses, open a dispute before protection ends "
+                "({protection_until}); paste the English message below.",
+            ),
+            situation="The carrier expects the parcel by {eta}, and buyer protection ends "
+            "{protection_until}: if the parcel is late, you can no longer open a dispute.",
+        ),
+        "storage_ending": RuleText(
+            "Pick the parcel up soon",
+            (
+                "Pick it up by {by} at the {place}: bring your passport and the track number "
+                "{track}.",
+                "If you cannot make it, ask the office to extend storage; otherwise the parcel "
+                "goes back to the seller.",
+            ),
+            situation="The parcel waits at the {place}; it is kept until {by}.",
+        ),
+        "wrong_destination": RuleText(
+            "The track number leads somewhere else",
+            (
+                "The number leads elsewhere: a wrong or someone else's (fake) track number, or a "
+                "wrong address.",
+                "Ask the seller in the order chat, with a screenshot of the tracking page, where "
+                "the parcel is going.",
+                "If it is not your parcel, open a dispute now and paste the English message below.",
+            ),
+            situation="The carrier shows the parcel {where} {shown}; your settings say {expected}.",
+        ),
+        "action_required": RuleText(
+            "The carrier is waiting for you",
+            (
+                "Do it on the carrier's site or app with the track number {track}.",
+                "Otherwise the parcel is returned to the seller.",
+            ),
+            situation="{what}: {scan}",
+        ),
+        "delivery_failed": RuleText(
+            "A delivery attempt failed",
+            (
+                "Contact the office or the courier with the track number {track}.",
+                "Arrange a new attempt, or pick the parcel up at the office.",
+                "Check your address and phone number in the AliExpress app.",
+            ),
+            situation="{scan}",
+        ),
+    }
+)
+RULES["ru"].update(
+    {
+        "protection_gap": RuleText(
+            "Защита покупателя закончится раньше, чем придёт посылка",
+            (
+                "Попросите продавца в чате заказа прямо сейчас продлить защиту покупателя хотя бы "
+                "до {extend_to} (ожидаемая дата плюс несколько дней запаса).",
+                "Если продавец откажется, откройте спор до окончания защиты ({protection_until}); "
+                "вставьте английский текст ниже.",
+            ),
+            situation="Служба доставки ожидает посылку до {eta}, а защита покупателя "
+            "заканчивается {protection_until}: если посылка опоздает, открыть спор будет уже "
+            "нельзя.",
+        ),
+        "storage_ending": RuleText(
+            "Заберите посылку",
+            (
+                "Заберите её до {by}: {place}; возьмите паспорт и трек-номер {track}.",
+                "Если не успеваете, попросите отделение продлить срок хранения, иначе посылка "
+                "уйдёт обратно продавцу.",
+            ),
+            situation="Посылка ждёт: {place}; срок хранения — до {by}.",
+        ),
+        "wrong_destination": RuleText(
+            "Трек-номер ведёт не к вам",
+            (
+                "Номер ведёт в другое место: это неверный или чужой (поддельный) трек-номер либо "
+                "неверный адрес.",
+                "Спросите продавца в чате заказа, куда идёт посылка, и приложите скриншот "
+                "страницы отслеживания.",
+                "Если это не ваша посылка, сразу откройте спор и вставьте английский текст ниже.",
+            ),
+            situation="Служба доставки показывает: посылка {where} {shown}; в ваших настройках — "
+            "{expected}.",
+        ),
+        "action_required": RuleText(
+            "Служба доставки ждёт от вас действий",
+            (
+                "Сделайте это на сайте или в приложении службы доставки по трек-номеру {track}.",
+                "Иначе посылку вернут продавцу.",
+            ),
+            situation="{what}: {scan}",
+        ),
+        "delivery_failed": RuleText(
+            "Неудачная попытка вручения",
+            (
+                "Свяжитесь с отделением или курьером, назовите трек-номер {track}.",
+                "Договоритесь о новой попытке доставки или заберите посылку в отделении.",
+                "Проверьте адрес и телефон в приложении AliExpress.",
+            ),
+            situation="{scan}",
+        ),
+    }
+)
+
+POINT_NAMES: dict[Language, dict[str, str]] = {
+    "en": {"office": "post office", "locker": "parcel locker", "pickup_point": "pick-up point"},
+    "ru": {"office": "почтовое отделение", "locker": "почтомат", "pickup_point": "пункт выдачи"},
+}
+
+WHERE_NAMES: dict[Language, dict[str, str]] = {
+    "en": {
+        "addressed": "addressed to",
+        "arrived": "arrived at",
+        "out_for_delivery": "out for delivery at",
+        "delivery_failed": "failed to be delivered at",
+        "delivered": "delivered at",
+    },
+    "ru": {
+        "addressed": "адресована в",
+        "arrived": "прибыла в",
+        "out_for_delivery": "передана курьеру в",
+        "delivery_failed": "не вручена в",
+        "delivered": "вручена в",
+    },
+}
+
+FIELD_NAMES: dict[Language, dict[str, str]] = {
+    "en": {"country": "country", "postcode": "postcode", "none": "not set"},
+    "ru": {"country": "страна", "postcode": "индекс", "none": "не указано"},
+}
+
+ACTION_NAMES: dict[Language, dict[str, str]] = {
+    "en": {
+        "customs_documents": "Customs waits for documents from you",
+        "passport_data": "Customs waits for your passport data",
+        "duty_payment": "A customs duty is waiting to be paid",
+        "address": "The carrier asks you to confirm the address",
+        "other": "The carrier waits for you to act",
+    },
+    "ru": {
+        "customs_documents": "Таможня ждёт от вас документы",
+        "passport_data": "Таможня ждёт ваши паспортные данные",
+        "duty_payment": "Нужно оплатить таможенную пошлину",
+        "address": "Служба доставки просит уточнить адрес",
+        "other": "Служба доставки ждёт ваших действий",
+    },
+}
+
+
+def _local(value: str, zone: tzinfo | None) -> str:
+    """A fact's timestamp as people read it, in the display zone like the order's other dates."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if len(value) <= 10:  # a day
+        return value
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def fill_values(
+    view: OrderView, facts: dict[str, str], lang: Language, zone: tzinfo | None = None
+) -> dict[str, str]:
+    """The facts of a warning as the words its situation and steps are filled with."""
+    values = {key: _local(value, zone) for key, value in facts.items()}
+    values["track"] = view.order.track or ""
+    if "point" in facts:
+        point = POINT_NAMES[lang].get(facts["point"], facts["point"])
+        postcode, location = facts.get("postcode", ""), facts.get("location", "")
+        if location:
+            values["place"] = f"{point} — {location}"
+            if postcode and postcode not in location:
+                values["place"] += f" ({postcode})"
+        else:
+            values["place"] = f"{point} {postcode}".strip()
+        # The carrier's own day is the last day to come; else the moment storage runs out.
+        values["by"] = facts.get("carrier_date") or values.get("storage_ends", "")
+    if "shown" in facts:
+        values["where"] = WHERE_NAMES[lang].get(facts.get("where", ""), "")
+        field = facts.get("field", "postcode")
+        expected = facts.get("buyer_country" if field == "country" else "buyer_postcodes", "")
+        values["expected"] = f"{FIELD_NAMES[lang][field]} {expected or FIELD_NAMES[lang]['none']}"
+    if "action" in facts:
+        values["what"] = ACTION_NAMES[lang].get(facts["action"], ACTION_NAMES[lang]["other"])
+    scan = [values.get("at", ""), facts.get("text", ""), facts.get("location", "")]
+    values["scan"] = ", ".join(part for part in scan if part)
+    return values
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    return template.format_map(_Blank(values))
+
+
 LABELS: dict[Language, Labels] = {
     "en": Labels(
         order="Order",
@@ -436,7 +644,15 @@ SCREEN: dict[Language, Screen] = {
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(
-    {"protection_expiring", "overdue", "returning", "track_missing", "not_trackable"}
+    {
+        "protection_expiring",
+        "overdue",
+        "returning",
+        "track_missing",
+        "not_trackable",
+        "protection_gap",
+        "wrong_destination",
+    }
 )
 """The warnings whose next step is a dispute: they carry the ready-to-paste message."""
 
@@ -453,6 +669,13 @@ DISPUTE_HAPPENED: dict[str, str] = {
     "order ends on {protection_until}.",
     "returning": "According to the tracking history, the parcel is being returned to the sender "
     "and will not reach me.",
+    # --- the last mile and the traps ---
+    "protection_gap": "The carrier's own delivery estimate runs until {eta}, and buyer "
+    "protection for this order ends on {protection_until}: if the parcel is late, I can no longer "
+    "open a dispute. Please extend buyer protection past {extend_to}, or refund the order.",
+    "wrong_destination": "The tracking history of this track number shows the parcel {where_en} "
+    "{shown}, which is not my address ({expected_en}). The track number does not lead to me: "
+    "it is a wrong or someone else's track number, or the parcel was sent to a wrong address.",
 }
 
 DISPUTE_TEMPLATE = """\
@@ -487,13 +710,24 @@ def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
     if order.protection_until is not None and not facts.get("protection_until"):
         values["protection_until"] = order.protection_until.date().isoformat()
     # Facts carry full timestamps; the seller needs the day.
-    values = {key: value[:10] for key, value in values.items()}
+    values = {key: _day_of(value) for key, value in values.items()}
+    if "shown" in facts:  # the evidence: what the carrier shows against the buyer's address
+        words = fill_values(view, facts, "en")
+        values["where_en"], values["expected_en"] = words["where"], words["expected"]
     return DISPUTE_TEMPLATE.format(
         order_id=order.id,
         order_date=order.ordered_at.date().isoformat(),
         track=order.track or NO_TRACK_EN,
-        happened=DISPUTE_HAPPENED[text_key(rule, view, facts)].format_map(values),
+        happened=fill(DISPUTE_HAPPENED[text_key(rule, view, facts)], values),
     )
+
+
+def _day_of(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return value[:10]
 
 
 # --- the short English text the rule engine stores with each warning --------------------------
@@ -531,8 +765,11 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> Text:
         lines.append(f"Buyer protection ends: {order.protection_until.isoformat()}")
     for key, value in facts.items():
         lines.append(f"{key.replace('_', ' ')}: {value}")
+    values = fill_values(view, facts, "en")
+    if text.situation:
+        lines += ["", fill(text.situation, values)]
     lines.append("")
-    lines.append(f"What to do: {' '.join(text.steps)}")
+    lines.append(f"What to do: {' '.join(fill(step, values) for step in text.steps)}")
     if rule in DISPUTE_RULES:
         lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
     return Text(title=f"{text.headline}: order {order.id}", body="\n".join(lines))

@@ -12,10 +12,41 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.durations import Duration
-from monitor.model import OrderView, Severity
+from monitor.model import OrderView, Point, Severity
+
+
+class BuyerSettings(BaseModel):
+    """The buyer's own address ([buyer]): what `wrong_destination` compares the carrier's with.
+
+    Nothing set means the rule stays silent: without it a mismatch cannot be told from a match.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str = Field("", description="ISO 3166 alpha-2 code, e.g. RU")
+    postcodes: tuple[str, ...] = Field((), description="every postcode parcels may go to")
+
+    @field_validator("country")
+    @classmethod
+    def _alpha2(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and (len(value) != 2 or not value.isascii() or not value.isalpha()):
+            raise ValueError(f"not an ISO 3166 alpha-2 country code: {value!r}; write e.g. RU")
+        return value
+
+    @field_validator("postcodes")
+    @classmethod
+    def _not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not code.strip() for code in value):
+            raise ValueError("a postcode must not be empty")
+        return tuple(code.strip() for code in value)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.country or self.postcodes)
 
 
 class RuleSettings(BaseModel):
@@ -38,7 +69,28 @@ class RuleSettings(BaseModel):
     protection_critical: Duration = Field(
         timedelta(days=2), description="critical reminder before the end"
     )
+    # --- the last mile (DOMAIN.md, second set) ---
+    storage_office: Duration = Field(timedelta(days=15), description="a post office keeps it")
+    storage_locker: Duration = Field(timedelta(days=3), description="a parcel locker keeps it")
+    storage_pickup_point: Duration = Field(
+        timedelta(days=7), description="a pick-up point keeps it"
+    )
+    storage_notice: Duration = Field(timedelta(days=3), description="warn before storage ends")
+    protection_margin: Duration = Field(
+        timedelta(days=3), description="protection must outlast the ETA by this much"
+    )
+    # Filled from the [buyer] section (Settings), never written under [rules].
+    buyer: BuyerSettings = Field(default_factory=BuyerSettings, exclude=True)
+    # ---
     disabled: tuple[str, ...] = Field((), description="rule ids that never fire")
+
+    def storage(self, point: Point) -> timedelta:
+        """How long a kind of pick-up point keeps a parcel when the carrier gives no date."""
+        return {
+            Point.OFFICE: self.storage_office,
+            Point.LOCKER: self.storage_locker,
+            Point.PICKUP_POINT: self.storage_pickup_point,
+        }[point]
 
 
 @dataclass(frozen=True, slots=True)

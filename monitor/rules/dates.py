@@ -37,7 +37,8 @@ def eta_shifted(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     )
 
 
-def _midnight_after(day: date, like: datetime) -> datetime:
+def midnight_after(day: date, like: datetime) -> datetime:
+    """The end of a day, in the offset of `like` (the order's date): when "by that day" ends."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=like.tzinfo)
 
 
@@ -54,7 +55,7 @@ def overdue(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
         rule="overdue",
         key=key,
         severity=Severity.WARNING,
-        due=_midnight_after(day, order.ordered_at),
+        due=midnight_after(day, order.ordered_at),
         facts={"deadline": day.isoformat()},
     )
 

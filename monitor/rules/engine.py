@@ -20,6 +20,13 @@ from monitor.model import OrderView
 from monitor.notify.texts import describe
 from monitor.rules.base import Condition, Rule, RuleSettings
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
+from monitor.rules.lastmile import (
+    action_required,
+    delivery_failed,
+    protection_gap,
+    storage_ending,
+    wrong_destination,
+)
 from monitor.rules.outcome import delivered, returning
 from monitor.rules.stuck import customs_delay, stalled, stuck_at_post_office
 from monitor.rules.waiting import not_trackable, track_missing
@@ -36,13 +43,20 @@ RULES: dict[str, Rule] = {
     "stuck_at_post_office": stuck_at_post_office,
     "overdue": overdue,
     "protection_expiring": protection_expiring,
+    # The last mile and the traps (DOMAIN.md, second set).
+    "protection_gap": protection_gap,
+    "action_required": action_required,
+    "delivery_failed": delivery_failed,
+    "storage_ending": storage_ending,
+    "wrong_destination": wrong_destination,
     "returning": returning,
     "delivered": delivered,
 }
 """Every rule id of DOMAIN.md, in the order warnings of the same moment are raised."""
 
-OUTCOME_RULES = frozenset({"returning", "delivered"})
-"""The only rules that still speak once the parcel is delivered or returning."""
+OUTCOME_RULES = frozenset({"returning", "delivered", "wrong_destination"})
+"""The only rules that still speak once the parcel is delivered or returning (a number delivered
+in another city is the fake-track trick)."""
 
 
 def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:

@@ -264,3 +264,23 @@ async def test_a_body_claiming_an_unknown_charset_is_read_as_utf8_json(api: Api)
         headers={**AUTH, "Content-Type": "application/json; charset=bogus"},
     )
     assert status == 201, answer
+
+
+async def test_an_order_at_a_pick_up_point_shows_its_stay_destination_and_warning(
+    api: Api,
+) -> None:
+    assert (await api.call("POST", "/api/orders", NEW, headers=AUTH))[0] == 201
+    api.pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
+    status, body = await api.call("GET", "/api/orders/5001")
+    assert status == 200
+    assert body["stay"] == {
+        "since": "2026-01-20T09:00:00+00:00",
+        "point": "locker",
+        "storage_until": None,
+        "postcode": "190013",
+        "location": "Saint Petersburg",
+    }
+    assert body["destination"] == {"country": "RU", "postcode": "190013"}
+    assert {w["rule"] for w in body["warnings"]} == {"storage_ending", "stuck_at_post_office"}
+    status, listed = await api.call("GET", "/api/orders")
+    assert listed[0]["stay"]["point"] == "locker"

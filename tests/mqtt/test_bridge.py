@@ -348,3 +348,25 @@ async def test_a_warning_that_cannot_be_rendered_goes_out_plain_and_the_next_fol
     first, second = (json.loads(p) for p in watcher.on(topics.event("warning")))
     assert first["order"] == "8100011" and first["title"] == "stored title"
     assert second["order"] == "8100012" and second["title"].startswith("No movement")
+
+
+async def test_last_mile_warnings_and_the_stay_reach_the_attributes(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    settings = settings_for(*broker)
+    async with running(pipeline, settings) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100002"))
+        pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
+        order = topics.order("8100002")
+        await watcher.wait_for(f"{order}/state", "at_post_office")
+        _, raised = await watcher.wait_for(topics.event("warning"), containing="storage_ending")
+        _, attributes = await watcher.wait_for(f"{order}/attributes", containing="storage_ending")
+    assert json.loads(raised)["severity"] == "critical"
+    attrs = json.loads(attributes)
+    assert (attrs["pickup_point"], attrs["pickup_postcode"]) == ("locker", "190013")
+    assert attrs["storage_until"] is None and attrs["pickup_since"].startswith("2026-01-20")
+    assert (attrs["destination_country"], attrs["destination_postcode"]) == ("RU", "190013")
+    (warning,) = [w for w in attrs["warnings"] if w["rule"] == "storage_ending"]
+    assert warning["severity"] == "critical"
+    assert warning["facts"]["storage_ends"].startswith("2026-01-23")  # a locker keeps it 3 days
