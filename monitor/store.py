@@ -608,8 +608,15 @@ class Store:
         return result
 
     def add_checkpoints(
-        self, number: str, source: str, checkpoints: Sequence[Checkpoint], *, now: datetime
+        self,
+        number: str,
+        source: str,
+        checkpoints: Sequence[Checkpoint],
+        *,
+        now: datetime,
+        keep: int | None = None,
     ) -> None:
+        """Store new checkpoints; with `keep`, only the number's newest `keep` remain."""
         seen = now.isoformat()
         self._conn.executemany(
             """INSERT OR IGNORE INTO checkpoints
@@ -630,6 +637,13 @@ class Store:
                 for cp in checkpoints
             ],
         )
+        if keep is not None:
+            self._conn.execute(
+                """DELETE FROM checkpoints WHERE number = ? AND rowid NOT IN (
+                       SELECT rowid FROM checkpoints WHERE number = ?
+                       ORDER BY ts DESC, rowid DESC LIMIT ?)""",
+                (number, number, keep),
+            )
 
     def eta_history(self, order_id: str) -> list[tuple[datetime, EtaWindow | None]]:
         return [

@@ -30,6 +30,7 @@ from monitor.events import (
 from monitor.model import Checkpoint, LookupFailure, Snapshot
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.routing import Routing
+from monitor.sourcekit import answer_limit
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
@@ -139,6 +140,7 @@ class Tracker:
             async with gate:
                 if errors:
                     return
+                answer_limit.set(settings.max_answer_size)  # this batch's task only
                 try:
                     async with asyncio.timeout(limit):
                         answer = await source.lookup(batch)
@@ -245,6 +247,9 @@ class Tracker:
         """
         fresh = []
         for snapshot in snapshots:
+            keep = self._checkpoints_kept(snapshot.source)
+            if len(snapshot.checkpoints) > keep:
+                snapshot = replace(snapshot, checkpoints=_newest(snapshot.checkpoints, keep))
             digest = snapshot_digest(snapshot)
             if self._digests.get((snapshot.number, snapshot.source)) != digest:
                 fresh.append((snapshot, digest))
@@ -284,12 +289,14 @@ class Tracker:
         history: dict[str, list[Checkpoint]],
         now: datetime,
     ) -> tuple[Checkpoint, ...]:
+        keep = self._checkpoints_kept(snapshot.source)
         known = history.setdefault(snapshot.number, [])
         added = new_checkpoints(snapshot.checkpoints, known)
         if added:
-            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now)
+            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now, keep=keep)
             known.extend(added)
             known.sort(key=lambda cp: cp.at)
+            del known[:-keep]
         old = rows.get((snapshot.number, snapshot.source))
         row = SnapshotRow(
             number=snapshot.number,
@@ -305,6 +312,10 @@ class Tracker:
         self._store.write_snapshot(row)
         rows[(row.number, row.source)] = row
         return added
+
+    def _checkpoints_kept(self, source: str) -> int:
+        entry = self.sources.get(source)
+        return (entry[1] if entry else SourceSettings()).max_checkpoints
 
     def refresh(self, order_ids: Iterable[str]) -> list[Event]:
         """Re-derive and store these orders' tracking state, then publish their views.
@@ -385,6 +396,11 @@ class Tracker:
                 OrderStateChanged(at=now, view=replace(view, order=order, tracking=state))
             )
         return events
+
+
+def _newest(checkpoints: Sequence[Checkpoint], keep: int) -> tuple[Checkpoint, ...]:
+    """The `keep` newest: a carrier that sends a million scans must not fill memory and disk."""
+    return tuple(sorted(checkpoints, key=lambda cp: cp.at)[-keep:])
 
 
 def _newest_time(snapshot: Snapshot) -> datetime | None:
