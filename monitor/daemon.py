@@ -306,6 +306,8 @@ class Http(Part):
             orders=pipeline.orders,
             health=health,
             token=self.token,
+            read_token=self.settings.resolved_read_token(),
+            allowed_hosts=self.settings.allowed_hosts,
             metrics_text=metrics_renderer(
                 pipeline.store,
                 pipeline.tracker,
@@ -315,7 +317,14 @@ class Http(Part):
         )
         self.tasks = [
             running.spawn(
-                serve_forever(app, host=self.settings.host, port=self.settings.port), name="http"
+                serve_forever(
+                    app,
+                    host=self.settings.host,
+                    port=self.settings.port,
+                    max_connections=self.settings.max_connections,
+                    header_timeout=self.settings.header_timeout.total_seconds(),
+                ),
+                name="http",
             )
         ]
 
