@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import resource
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -62,7 +63,7 @@ class HttpServer:
         assert self._runner.server is not None
         self.gate = ConnectionGate(
             self._runner.server,
-            limit=self._max_connections,
+            limit=_within_descriptor_limit(self._max_connections),
             header_timeout=self._header_timeout,
         )
         try:
@@ -205,6 +206,26 @@ class _Gated(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._inner is not None:
             self._inner.resume_writing()
+
+
+def _within_descriptor_limit(wanted: int) -> int:
+    """`wanted`, or half the process's file descriptor limit if that is less.
+
+    Each connection costs a descriptor; the rest (database, sources, MQTT, journal) need theirs.
+    Past the limit `accept()` fails and nothing, not even /healthz, gets in.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or wanted <= soft // 2:
+        return wanted
+    allowed = max(8, soft // 2)
+    log.warning(
+        "monitor.http.connections_limited",
+        max_connections=wanted,
+        allowed=allowed,
+        open_files_limit=soft,
+        hint="raise LimitNOFILE= in the unit or lower http.max_connections",
+    )
+    return allowed
 
 
 def _log_resource_errors_once(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
