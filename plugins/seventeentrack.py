@@ -40,7 +40,7 @@ from monitor.sourcekit import (
 
 SERVICE = "17TRACK"
 NAME = "seventeentrack"
-WEBHOOK_PATH = "/webhooks/seventeentrack"
+WEBHOOK_PATH = "/"  # the daemon serves it at /hooks/seventeentrack
 
 ALREADY_REGISTERED = -18019901
 NOT_REGISTERED = -18019902

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from parcel_monitor_plugins.seventeentrack import SeventeenTrackSettings, SeventeenTrackSource
 from structlog.testing import capture_logs
 
 from monitor.health import Health
 from monitor.pipeline import Pipeline
+from monitor.plugin import SourceContext
 from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import HttpServer
 from tests import builders
@@ -134,3 +136,29 @@ async def test_without_a_token_reads_are_served_to_this_machine_only(tmp_path: P
         assert await raw(port, head + f"Host: 127.0.0.1:{port}\r\n".encode()) == 200
         remote = head + f"Host: {address}:{port}\r\n".encode()
         assert await raw(port, remote, host=address) == 403
+
+
+async def test_the_17track_webhook_has_one_short_path(tmp_path: Path) -> None:
+    pipeline = builders.pipeline(tmp_path)
+
+    async def push(snapshots: object) -> None:
+        raise AssertionError("an unsigned push must not get through")
+
+    settings = SeventeenTrackSettings(api_key="hook-key")
+    context = SourceContext(
+        clock=pipeline.clock,
+        http=lambda: None,
+        cursors=None,
+        push=push,  # type: ignore[arg-type]
+    )
+    app = app_for(
+        pipeline, token=TOKEN, sources={"seventeentrack": SeventeenTrackSource(settings, context)}
+    )
+    async with HttpServer(app, host="127.0.0.1", port=0) as running:
+        base = f"http://127.0.0.1:{running.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/hooks/seventeentrack", data=b"{}") as response:
+                assert response.status == 401  # there, and checking the signature
+            old = f"{base}/hooks/seventeentrack/webhooks/seventeentrack"
+            async with http.post(old, data=b"{}") as response:
+                assert response.status == 404
