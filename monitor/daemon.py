@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -292,6 +293,16 @@ class Http(Part):
     def start(self, running: Running) -> None:
         if not self.settings.enabled:
             return
+        if (
+            self.token is None
+            and self.settings.read_token is None
+            and not _loopback(self.settings.host)
+        ):
+            log.warning(
+                "monitor.http.no_token",
+                listen=self.settings.listen,
+                effect="without http.token or http.read_token, only this machine gets answers",
+            )
         pipeline = running.pipeline
         health = Health()
         health.add("store", store_check(pipeline.store))
@@ -330,6 +341,13 @@ class Http(Part):
 
     async def stop(self) -> None:
         await _cancel(self.tasks)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _secret(key: str, read: Callable[[], str | None]) -> str | None:
