@@ -34,6 +34,7 @@ from monitor.sourcekit import (
     as_text,
     decode_json,
     http_error,
+    off_loop,
     request,
     shared_zone,
 )
@@ -360,7 +361,7 @@ class SeventeenTrackSource(BaseSource):
         if not reply.ok:
             detail = "" if reply.looks_like_html else _errors_text(_try_json(reply.body))
             raise http_error(reply, SERVICE, detail=detail)
-        return decode_json(reply, SERVICE)
+        return await off_loop(len(reply.body), decode_json, reply, SERVICE)
 
     async def _register(self, numbers: Sequence[str]) -> dict[str, LookupFailure]:
         """Register the numbers; those 17TRACK refused come back as failures.
