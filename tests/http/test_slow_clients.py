@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -106,3 +108,15 @@ async def test_more_slow_connections_than_open_files(tmp_path: Path) -> None:
     lines = output.splitlines()
     assert "Traceback" not in output
     assert len(lines) <= 3, output[:2000]  # bound port, limited connections, full once
+
+
+async def test_running_out_of_file_descriptors_is_logged_once(server: HttpServer) -> None:
+    loop = asyncio.get_running_loop()
+    error = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    with capture_logs() as logs:
+        for _ in range(1000):  # what asyncio reports for each failed accept()
+            loop.call_exception_handler(
+                {"message": "socket.accept() out of system resource", "exception": error}
+            )
+    assert [entry["event"] for entry in logs] == ["monitor.http.out_of_resources"]
+    assert "LimitNOFILE" in logs[0]["hint"]
