@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -295,6 +296,16 @@ class Http(Part):
     def start(self, running: Running) -> None:
         if not self.settings.enabled:
             return
+        if (
+            self.token is None
+            and self.settings.read_token is None
+            and not _loopback(self.settings.host)
+        ):
+            log.warning(
+                "monitor.http.no_token",
+                listen=self.settings.listen,
+                effect="without http.token or http.read_token, only this machine gets answers",
+            )
         pipeline = running.pipeline
         health = Health()
         health.add("store", store_check(pipeline.store))
@@ -309,6 +320,8 @@ class Http(Part):
             orders=pipeline.orders,
             health=health,
             token=self.token,
+            read_token=self.settings.resolved_read_token(),
+            allowed_hosts=self.settings.allowed_hosts,
             metrics_text=metrics_renderer(
                 pipeline.store,
                 pipeline.tracker,
@@ -318,12 +331,26 @@ class Http(Part):
         )
         self.tasks = [
             running.spawn(
-                serve_forever(app, host=self.settings.host, port=self.settings.port), name="http"
+                serve_forever(
+                    app,
+                    host=self.settings.host,
+                    port=self.settings.port,
+                    max_connections=self.settings.max_connections,
+                    header_timeout=self.settings.header_timeout.total_seconds(),
+                ),
+                name="http",
             )
         ]
 
     async def stop(self) -> None:
         await _cancel(self.tasks)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _secret(key: str, read: Callable[[], str | None]) -> str | None:

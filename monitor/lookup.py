@@ -8,6 +8,7 @@ from typing import Any
 from monitor.model import LookupFailure, Snapshot
 from monitor.plugin import SourceError
 from monitor.routing import Routing
+from monitor.sourcekit import answer_limit
 from monitor.sources import ActiveSources
 
 
@@ -31,12 +32,15 @@ async def look_up(number: str, sources: ActiveSources, routing: Routing) -> Foun
         raise LookupFailed(f"no configured source handles {number!r}")
     reasons = []
     for name in names:
-        source, _ = sources[name]
+        source, settings = sources[name]
+        limit = answer_limit.set(settings.max_answer_size)
         try:
             answer = await source.lookup([number])
         except SourceError as exc:
             reasons.append(f"{name}: {exc.reason}")
             continue
+        finally:
+            answer_limit.reset(limit)
         result = answer.get(number)
         if isinstance(result, Snapshot):
             return Found(name, result)

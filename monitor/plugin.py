@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
 from monitor.clock import Clock
 from monitor.durations import Duration
@@ -66,6 +66,14 @@ class SourceSettings(BaseModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="random share of poll_every")
     concurrency: int = Field(default=2, ge=1, le=32, description="batches in flight at once")
     timeout: Duration = Field(default=timedelta(seconds=30), description="per request")
+    max_answer_size: ByteSize = Field(
+        default=ByteSize(5_000_000),
+        ge=10_000,
+        description='largest answer read, e.g. "5MB"; a longer one is refused as a failure',
+    )
+    max_checkpoints: int = Field(
+        default=500, ge=10, le=100_000, description="checkpoints kept per number, newest first"
+    )
 
 
 class CursorStore(Protocol):

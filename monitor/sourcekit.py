@@ -1,7 +1,11 @@
 """Building blocks for tracking sources (public plugin API, stable like `monitor.plugin`).
 
 - `request` / `fetch_json`: HTTP calls whose every failure (timeout, refused connection, HTTP
-  error, an HTML page where JSON was due) becomes a `SourceError` with a reason a person can act on;
+  error, an HTML page where JSON was due, an answer over the size limit, a redirect to another
+  origin) becomes a `SourceError` with a reason a person can act on;
+- `answer_limit`: the most bytes one answer may have (the tracker sets it per source);
+- `off_loop`: runs a parser in a worker thread when the answer is big, so the event loop (and the
+  systemd watchdog ping) does not wait for it;
 - `BaseUrl`: a settings field type for `scheme://host[:port]`;
 - `RateLimiter`: spaces requests out to a carrier's allowed rate;
 - `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
@@ -12,11 +16,14 @@
   knows (`in_transit`, logged once per process and code).
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
+For the same reason redirects are followed only within the origin (scheme, host and port) the
+request went to: a source's API key or password must never reach another server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import marshal
@@ -25,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import aiohttp
 import structlog
@@ -76,6 +83,18 @@ class HttpReply:
         return start.startswith((b"<!doctype html", b"<html"))
 
 
+DEFAULT_MAX_ANSWER_BYTES = 5_000_000
+MAX_REDIRECTS = 5
+OFF_LOOP_BYTES = 256_000  # below this, a thread hand-off costs more than parsing on the loop
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+answer_limit: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "answer_limit", default=DEFAULT_MAX_ANSWER_BYTES
+)
+"""The most bytes `request` reads of one answer; the tracker sets the polled source's limit."""
+
+
 async def request(
     session: aiohttp.ClientSession,
     method: str,
@@ -92,21 +111,39 @@ async def request(
 
     The caller decides about the status code because some services explain errors in the body
     (a SOAP fault comes with HTTP 500, 17TRACK's 401 names the reason).
+
+    Redirects within the origin are followed (at most `MAX_REDIRECTS`); one to another origin
+    is refused, because the headers and body carry the source's credentials. An answer longer
+    than `answer_limit` is refused as soon as that many bytes arrived.
     """
     seconds = time_limit.total_seconds()
+    limit = answer_limit.get()
+    target = URL(url)
+    if params:
+        target = target.update_query(params)
     try:
-        async with session.request(
-            method,
-            url,
-            headers=headers,
-            params=params,
-            json=json_body,
-            data=data,
-            timeout=aiohttp.ClientTimeout(total=seconds),
-        ) as response:
-            body = await response.read()
-            # aiohttp's header mapping is case-insensitive and stays valid after the release.
-            return HttpReply(response.status, response.headers, body)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.request(
+                method,
+                target,
+                headers=headers,
+                json=json_body,
+                data=data,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=seconds),
+            ) as response:
+                location = response.headers.get("Location")
+                if response.status in _REDIRECTS and location:
+                    target = _same_origin(target, location, service)
+                    if response.status == 303 or (
+                        response.status in (301, 302) and method not in ("GET", "HEAD")
+                    ):
+                        method, json_body, data = "GET", None, None  # what browsers do
+                    continue
+                body = await _read_capped(response, limit, service)
+                # aiohttp's header mapping is case-insensitive and stays valid after the release.
+                return HttpReply(response.status, response.headers, body)
+        raise SourceError(f"{service} redirected more than {MAX_REDIRECTS} times ({url})")
     except TimeoutError as exc:
         raise SourceError(f"{service} did not answer within {seconds:g}s ({url})") from exc
     except aiohttp.ClientConnectorError as exc:
@@ -115,6 +152,70 @@ async def request(
         ) from exc
     except aiohttp.ClientError as exc:
         raise SourceError(f"request to {service} failed ({url}): {exc}") from exc
+
+
+def _same_origin(current: URL, location: str, service: str) -> URL:
+    try:
+        target = current.join(URL(location))
+        same = target.origin() == current.origin()
+    except ValueError:
+        raise SourceError(f"{service} redirected to an invalid address") from None
+    if not same:
+        # Only the origin is named: the rest of a URL may carry tokens.
+        raise SourceError(
+            f"{service} redirected to another server ({_origin_text(target)}); refused, so the "
+            f"credentials for {_origin_text(current)} stay there. If the service has moved, set "
+            "the source's base_url to the new address"
+        )
+    return target
+
+
+def _origin_text(url: URL) -> str:
+    try:
+        return str(url.origin())
+    except ValueError:
+        return "an address without a host"
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int, service: str) -> bytes:
+    def too_big(size: str) -> SourceError:
+        return SourceError(
+            f"{service} sent an answer of {size}, over the limit of {_bytes_text(limit)}; refused "
+            "(raise max_answer_size for this source if such answers are expected)"
+        )
+
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise too_big(_bytes_text(declared))
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise too_big(f"more than {_bytes_text(limit)}")
+    return bytes(body)
+
+
+def _bytes_text(size: int) -> str:
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:g} MB"
+    if size >= 1_000:
+        return f"{size / 1_000:g} kB"
+    return f"{size} bytes"
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def off_loop(size: int, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`func(*args, **kwargs)`, in a worker thread when `size` (the answer's bytes) is large.
+
+    A parser of a multi-megabyte answer runs for seconds; on the event loop that would stall
+    every other source, the API and the systemd watchdog ping.
+    """
+    if size < OFF_LOOP_BYTES:
+        return func(*args, **kwargs)
+    return await asyncio.to_thread(func, *args, **kwargs)
 
 
 def retry_after(reply: HttpReply) -> float | None:
@@ -155,6 +256,8 @@ def decode_json(reply: HttpReply, service: str) -> Any:
         return json.loads(reply.body)
     except ValueError as exc:
         raise SourceError(f"{service} sent invalid JSON (HTTP {reply.status}): {exc}") from exc
+    except RecursionError:
+        raise SourceError(f"{service} sent JSON nested too deeply to read") from None
 
 
 async def fetch_json(
@@ -167,8 +270,13 @@ async def fetch_json(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     json_body: Any = None,
+    parse: Callable[[Any], T] | None = None,
 ) -> Any:
-    """`request` for JSON APIs: any non-2xx status or non-JSON body raises `SourceError`."""
+    """`request` for JSON APIs: any non-2xx status or non-JSON body raises `SourceError`.
+
+    With `parse`, returns `parse(decoded answer)`; decoding and parsing a big answer then run
+    together in a worker thread (see `off_loop`).
+    """
     reply = await request(
         session,
         method,
@@ -181,7 +289,9 @@ async def fetch_json(
     )
     if not reply.ok:
         raise http_error(reply, service)
-    return decode_json(reply, service)
+    if parse is None:
+        return await off_loop(len(reply.body), decode_json, reply, service)
+    return await off_loop(len(reply.body), lambda: parse(decode_json(reply, service)))
 
 
 class RateLimiter:

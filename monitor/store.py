@@ -10,6 +10,7 @@ Schema versions live in `PRAGMA user_version`; `MIGRATIONS[n]` brings version n 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -324,11 +325,12 @@ class Store:
         if where != ":memory:":
             target = Path(where)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(
                     f"cannot create the state directory {target.parent}: {exc}"
                 ) from exc
+            _create_private(target)
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -705,8 +707,15 @@ class Store:
         return result
 
     def add_checkpoints(
-        self, number: str, source: str, checkpoints: Sequence[Checkpoint], *, now: datetime
+        self,
+        number: str,
+        source: str,
+        checkpoints: Sequence[Checkpoint],
+        *,
+        now: datetime,
+        keep: int | None = None,
     ) -> None:
+        """Store new checkpoints; with `keep`, only the number's newest `keep` remain."""
         seen = now.isoformat()
         self._conn.executemany(
             """INSERT OR IGNORE INTO checkpoints (number, ts, at, status, text, location, code,
@@ -731,6 +740,13 @@ class Store:
                 for cp in checkpoints
             ],
         )
+        if keep is not None:
+            self._conn.execute(
+                """DELETE FROM checkpoints WHERE number = ? AND rowid NOT IN (
+                       SELECT rowid FROM checkpoints WHERE number = ?
+                       ORDER BY ts DESC, rowid DESC LIMIT ?)""",
+                (number, number, keep),
+            )
 
     def eta_history(self, order_id: str) -> list[tuple[datetime, EtaWindow | None]]:
         return [
@@ -896,3 +912,17 @@ def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
     if "full" in text:
         return f"the disk holding {path} is full ({text}); nothing was written"
     return f"database {path}: {text}"
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, if it is not there yet.
+
+    Orders carry addresses and phone numbers. SQLite gives the -wal and -shm files the
+    database file's permissions, so they follow.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc}") from exc

@@ -30,10 +30,13 @@ from monitor.events import (
 from monitor.model import Checkpoint, LookupFailure, Snapshot
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.routing import Routing
+from monitor.sourcekit import answer_limit
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
 log = structlog.get_logger("monitor.tracker")
+
+MAX_RETRY_AFTER_S = 24 * 3600.0  # a service may ask for a pause, not for silence forever
 
 
 @dataclass(slots=True)
@@ -43,6 +46,7 @@ class SourceHealth:
     failing_since: float | None = None
     failures: int = 0
     last_error: str = ""
+    retry_after: float | None = None  # seconds the service asked us to wait (Retry-After)
     polls: int = 0
     numbers_checked: int = 0
     last_poll_s: float = 0.0
@@ -139,6 +143,7 @@ class Tracker:
             async with gate:
                 if errors:
                     return
+                answer_limit.set(settings.max_answer_size)  # this batch's task only
                 try:
                     async with asyncio.timeout(limit):
                         answer = await source.lookup(batch)
@@ -171,17 +176,22 @@ class Tracker:
         health.numbers_checked += report.checked
         health.last_poll_s = self._clock.monotonic() - started
         if errors:
-            self._failed(name, errors[0])
+            waits = [e.retry_after for e in errors if e.retry_after is not None]
+            self._failed(name, errors[0], max(waits, default=None))
         else:
             self._recovered(name)
         return report
 
     def next_delay(self, name: str) -> float:
-        """Seconds until this source's next poll: its interval with jitter, or backoff."""
+        """Seconds until this source's next poll: its interval with jitter, or backoff (at least
+        what the service asked for in Retry-After)."""
         health = self.health[name]
         _, settings = self.sources[name]
         if health.failing_since is not None:
-            return self._backoff.delay(health.failures, self._rng)
+            delay = self._backoff.delay(health.failures, self._rng)
+            if health.retry_after is not None:
+                delay = max(delay, min(health.retry_after, MAX_RETRY_AFTER_S))
+            return delay
         interval = settings.poll_every.total_seconds()
         return interval * (1 + self._rng.uniform(-settings.jitter, settings.jitter))
 
@@ -211,13 +221,16 @@ class Tracker:
             await self.poll_source(name)
             delay = self.next_delay(name)
 
-    def _failed(self, name: str, error: SourceError) -> None:
+    def _failed(self, name: str, error: SourceError, retry_after: float | None) -> None:
         health = self.health[name]
         health.failures += 1
         health.last_error = error.reason
+        health.retry_after = retry_after
         if health.failing_since is None:
             health.failing_since = self._clock.monotonic()
-            log.warning("monitor.source_failed", source=name, reason=error.reason)
+            log.warning(
+                "monitor.source_failed", source=name, reason=error.reason, retry_after_s=retry_after
+            )
             self._bus.publish(SourceFailed(at=self._clock.now(), source=name, reason=error.reason))
         else:
             log.debug(
@@ -233,6 +246,7 @@ class Tracker:
             return
         down_for = self._clock.monotonic() - health.failing_since
         health.failing_since, health.failures, health.last_error = None, 0, ""
+        health.retry_after = None
         log.info("monitor.source_recovered", source=name, failed_for_s=round(down_for, 1))
         self._bus.publish(SourceRecovered(at=self._clock.now(), source=name, failed_for_s=down_for))
 
@@ -245,6 +259,9 @@ class Tracker:
         """
         fresh = []
         for snapshot in snapshots:
+            keep = self._checkpoints_kept(snapshot.source)
+            if len(snapshot.checkpoints) > keep:
+                snapshot = replace(snapshot, checkpoints=_newest(snapshot.checkpoints, keep))
             digest = snapshot_digest(snapshot)
             if self._digests.get((snapshot.number, snapshot.source)) != digest:
                 fresh.append((snapshot, digest))
@@ -284,12 +301,14 @@ class Tracker:
         history: dict[str, list[Checkpoint]],
         now: datetime,
     ) -> tuple[Checkpoint, ...]:
+        keep = self._checkpoints_kept(snapshot.source)
         known = history.setdefault(snapshot.number, [])
         added = new_checkpoints(snapshot.checkpoints, known)
         if added:
-            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now)
+            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now, keep=keep)
             known.extend(added)
             known.sort(key=lambda cp: cp.at)
+            del known[:-keep]
         old = rows.get((snapshot.number, snapshot.source))
         row = SnapshotRow(
             number=snapshot.number,
@@ -306,6 +325,10 @@ class Tracker:
         self._store.write_snapshot(row)
         rows[(row.number, row.source)] = row
         return added
+
+    def _checkpoints_kept(self, source: str) -> int:
+        entry = self.sources.get(source)
+        return (entry[1] if entry else SourceSettings()).max_checkpoints
 
     def refresh(self, order_ids: Iterable[str]) -> list[Event]:
         """Re-derive and store these orders' tracking state, then publish their views.
@@ -386,6 +409,11 @@ class Tracker:
                 OrderStateChanged(at=now, view=replace(view, order=order, tracking=state))
             )
         return events
+
+
+def _newest(checkpoints: Sequence[Checkpoint], keep: int) -> tuple[Checkpoint, ...]:
+    """The `keep` newest: a carrier that sends a million scans must not fill memory and disk."""
+    return tuple(sorted(checkpoints, key=lambda cp: cp.at)[-keep:])
 
 
 def _newest_time(snapshot: Snapshot) -> datetime | None:

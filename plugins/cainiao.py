@@ -187,12 +187,13 @@ class CainiaoSource(BaseSource):
         return bool(detect(number) & {CAINIAO, S10})
 
     async def lookup(self, numbers: Sequence[str]) -> LookupResult:
-        payload = await fetch_json(
+        now = self.context.clock.now()
+        return await fetch_json(  # type: ignore[no-any-return]
             self.context.http(),
             "GET",
             f"{self.config.base_url}/global/detail.json",
             service=SERVICE,
             time_limit=self.config.timeout,
             params={"mailNos": ",".join(numbers), "lang": self.config.lang},
+            parse=lambda payload: parse_detail(payload, numbers, now),
         )
-        return parse_detail(payload, numbers, self.context.clock.now())

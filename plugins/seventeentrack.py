@@ -43,6 +43,7 @@ from monitor.sourcekit import (
     as_text,
     decode_json,
     http_error,
+    off_loop,
     request,
     shared_zone,
 )
@@ -51,7 +52,7 @@ from .seventeentrack_codes import MAIN_STATUSES, STAGES, SUB_STATUSES, point_fro
 
 SERVICE = "17TRACK"
 NAME = "seventeentrack"
-WEBHOOK_PATH = "/webhooks/seventeentrack"
+WEBHOOK_PATH = "/"  # the daemon serves it at /hooks/seventeentrack
 
 ALREADY_REGISTERED = -18019901
 NOT_REGISTERED = -18019902
@@ -403,7 +404,7 @@ class SeventeenTrackSource(BaseSource):
         if not reply.ok:
             detail = "" if reply.looks_like_html else _errors_text(_try_json(reply.body))
             raise http_error(reply, SERVICE, detail=detail)
-        return decode_json(reply, SERVICE)
+        return await off_loop(len(reply.body), decode_json, reply, SERVICE)
 
     async def _register(self, numbers: Sequence[str]) -> dict[str, LookupFailure]:
         """Register the numbers; those 17TRACK refused come back as failures.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,3 +103,22 @@ def test_a_state_directory_that_is_a_file_is_a_clear_error(tmp_path: Path) -> No
     blocker.write_text("I am a file")
     with pytest.raises(StoreError, match="cannot create the state directory"):
         Store.open(blocker / "sub" / "db")
+
+
+def test_the_database_and_its_directory_are_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask outside systemd, where files come out 0644
+    try:
+        store = Store.open(tmp_path / "state" / "parcel-monitor.db")
+        store.add_order(Order(id="A", ordered_at=T0, notes="flat 5, +7 900 000-00-00"), now=T0)
+        modes = {
+            path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "state").iterdir()
+        }
+        store.close()
+    finally:
+        os.umask(old)
+    assert modes == {
+        "parcel-monitor.db": 0o600,
+        "parcel-monitor.db-wal": 0o600,
+        "parcel-monitor.db-shm": 0o600,
+    }
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700

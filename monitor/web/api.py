@@ -1,18 +1,27 @@
 """The HTTP API as an aiohttp application; `build_app` wires it to the running daemon.
 
-Reads are open (the server listens on localhost by default); anything that changes state needs
-`Authorization: Bearer <http.token>`, and with no token configured such requests are refused.
-Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 for auth, 404 for
-unknown orders, 409 for a duplicate id; a bug is a bare 500 (the details go to the log only).
+Who may ask what:
+- `Host` must name this server: the listen address, localhost/127.0.0.1/[::1] with the port, or
+  one of `http.allowed_hosts`. Anything else is refused (421), so a web page cannot reach a
+  loopback API through a name it controls (DNS rebinding).
+- With `http.token` (or `http.read_token`) set, every request but `/healthz` and the webhooks
+  needs `Authorization: Bearer <token>`; the read token allows only reads. Changes need
+  `http.token`; with none set they are refused, and reads are served to this machine only.
 
-Source plugins may expose `webhook_routes()` returning aiohttp route definitions; they are
-mounted under `/hooks/<source name>` and authenticate their callers themselves (a carrier cannot
-know our token), so the bearer check does not apply there.
+Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 for auth, 404 for
+unknown orders, 409 for a duplicate id, 421 for a foreign Host; a bug is a bare 500 (the details
+go to the log only).
+
+Source plugins may expose `webhook_routes()` returning aiohttp route definitions; each source's
+routes are mounted under `/hooks/<source name>` (a route for "/" is `/hooks/<source name>` itself)
+and authenticate their callers themselves (a carrier cannot know our token), so the bearer check
+does not apply there.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -45,6 +54,10 @@ ORDERS: web.AppKey[OrderBook] = web.AppKey("orders", OrderBook)
 HEALTH: web.AppKey[Health] = web.AppKey("health", Health)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 TOKEN: web.AppKey[str | None] = web.AppKey("token")
+READ_TOKEN: web.AppKey[str | None] = web.AppKey("read_token")
+ALLOWED_HOSTS: web.AppKey[frozenset[str]] = web.AppKey("allowed_hosts")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+OPEN_PATHS = frozenset({"/healthz"})
 
 
 def build_app(
@@ -54,18 +67,23 @@ def build_app(
     health: Health,
     metrics_text: Metrics,
     token: str | None,
+    read_token: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
     sources: Mapping[str, TrackingSource] | None = None,
 ) -> web.Application:
     """
     store, orders: where orders are read and changed (always through the order book).
     health: the checks `/healthz` reports.
     metrics_text: renders `/metrics` at scrape time.
-    token: the bearer token for changes; None refuses every change.
+    token: the bearer token for everything; None refuses every change.
+    read_token: a bearer token for reads only.
+    allowed_hosts: further names accepted in the Host header (`name` or `name:port`).
     sources: running sources; those with `webhook_routes()` get them mounted.
     """
-    app = web.Application(middlewares=[_errors, _auth])
+    app = web.Application(middlewares=[_errors, _known_host, _auth])
     app[STORE], app[ORDERS], app[HEALTH] = store, orders, health
-    app[METRICS], app[TOKEN] = metrics_text, token
+    app[METRICS], app[TOKEN], app[READ_TOKEN] = metrics_text, token, read_token
+    app[ALLOWED_HOSTS] = frozenset(host.lower() for host in allowed_hosts)
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -80,11 +98,14 @@ def build_app(
     )
     for name, source in sorted((sources or {}).items()):
         routes = getattr(source, "webhook_routes", None)
-        if callable(routes):
-            hooks = web.Application()
-            hooks.add_routes(routes())
-            app.add_subapp(f"{HOOKS}/{name}", hooks)
-            log.info("monitor.http.webhooks_mounted", source=name, prefix=f"{HOOKS}/{name}")
+        if not callable(routes):
+            continue
+        for route in routes():
+            if not isinstance(route, web.RouteDef):
+                raise TypeError(f"{name}: webhook_routes() must return web.RouteDef items")
+            path = f"{HOOKS}/{name}" + ("" if route.path == "/" else route.path)
+            web.RouteDef(route.method, path, route.handler, route.kwargs).register(app.router)
+            log.info("monitor.http.webhook_mounted", source=name, path=path)
     return app
 
 
@@ -107,8 +128,6 @@ def _problem(status: int, reason: str, **headers: str) -> web.Response:
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except BadInput as exc:
-        return _problem(400, str(exc))
     except UnknownOrder as exc:
         return _problem(404, str(exc))
     except DuplicateOrder as exc:
@@ -116,6 +135,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except StoreError as exc:
         log.error("monitor.http.store_failed", path=request.path, reason=str(exc))
         return _problem(503, "the database is not usable right now")
+    except (ValueError, OverflowError) as exc:
+        # Bad input from the client: orderinput's BadInput, pydantic's errors, a date beyond
+        # what datetime can hold. Their messages name the field and value, never a secret.
+        return _problem(400, str(exc) or type(exc).__name__)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -126,20 +149,72 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 @web.middleware
-async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in _READS or request.path.startswith(f"{HOOKS}/"):
+async def _known_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    host = request.headers.get("Host", "").strip().lower()
+    name, colon, port = host.rpartition(":")
+    if not (colon and port.isdigit()):
+        name = host  # no port given
+    allowed = request.app[ALLOWED_HOSTS]
+    if host in allowed or name in allowed or host in _own_names(request):
         return await handler(request)
-    token = request.app[TOKEN]
-    if token is None:
+    return _problem(421, "this server does not answer to that name; add it to http.allowed_hosts")
+
+
+def _own_names(request: web.Request) -> set[str]:
+    """`host:port` forms that name this server: the address the client reached, localhost."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return set()
+    address, port = sockname[0], sockname[1]
+    own = f"[{address}]" if ":" in address else address
+    return {f"{name}:{port}" for name in (*LOOPBACK_NAMES, own)}
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in OPEN_PATHS or request.path.startswith(f"{HOOKS}/"):
+        return await handler(request)
+    token, read_token = request.app[TOKEN], request.app[READ_TOKEN]
+    reading = request.method in _READS
+    if token is None and read_token is None:
+        if not reading:
+            return _problem(403, "changes over HTTP are disabled: set http.token to allow them")
+        if not _from_loopback(request):
+            return _problem(403, "set http.token or http.read_token to serve other machines")
+        return await handler(request)
+    given = _bearer(request)
+    if given is not None and _matches(given, token):
+        return await handler(request)
+    if given is not None and reading and _matches(given, read_token):
+        return await handler(request)
+    if given is not None and _matches(given, read_token):
+        return _problem(403, "the read token cannot change anything; use http.token")
+    if token is None and not reading:
         return _problem(403, "changes over HTTP are disabled: set http.token to allow them")
+    return _problem(
+        401,
+        "a valid bearer token is required",
+        **{"WWW-Authenticate": 'Bearer realm="parcel-monitor"'},
+    )
+
+
+def _bearer(request: web.Request) -> bytes | None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-        return _problem(
-            401,
-            "a valid bearer token is required",
-            **{"WWW-Authenticate": 'Bearer realm="parcel-monitor"'},
-        )
-    return await handler(request)
+    if scheme.lower() != "bearer":
+        return None
+    # Header bytes that are not UTF-8 arrive as surrogates; they never equal a real token.
+    return given.strip().encode("utf-8", "surrogatepass")
+
+
+def _matches(given: bytes, expected: str | None) -> bool:
+    return expected is not None and hmac.compare_digest(given, expected.encode("utf-8"))
+
+
+def _from_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False  # a Unix socket or an unknown peer: not provably this machine
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -206,6 +281,8 @@ async def _body(request: web.Request) -> Any:
         return json.loads((await request.read()).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput("the body is JSON nested too deeply") from None
 
 
 def _timeline(store: Store, order_id: str) -> dict[str, Any]:

@@ -98,8 +98,12 @@ NEW = {
 }
 
 
-async def test_reads_are_open_and_changes_need_the_token(api: Api) -> None:
-    assert (await api.call("GET", "/api/orders")) == (200, [])
+async def test_with_a_token_reads_and_changes_need_it(api: Api) -> None:
+    for path in ("/api/orders", "/api/orders/5001", "/metrics"):
+        status, body = await api.call("GET", path)
+        assert status == 401 and body == {"error": "a valid bearer token is required"}
+    assert (await api.call("GET", "/api/orders", headers=AUTH)) == (200, [])
+    assert (await api.call("GET", "/healthz"))[0] == 200  # liveness checks carry no token
     status, body = await api.call("POST", "/api/orders", NEW)
     assert status == 401 and body == {"error": "a valid bearer token is required"}
     status, _ = await api.call(
@@ -161,11 +165,11 @@ async def test_bad_fields_are_400_with_the_reason_and_change_nothing(
 async def test_bad_json_unknown_ids_and_duplicates(api: Api) -> None:
     status, body = await api.call("POST", "/api/orders", raw="{nope", headers=AUTH)
     assert status == 400 and body["error"].startswith("the body is not JSON")
-    assert (await api.call("GET", "/api/orders/none"))[0] == 404
+    assert (await api.call("GET", "/api/orders/none", headers=AUTH))[0] == 404
     assert (await api.call("PATCH", "/api/orders/none", {"title": "x"}, headers=AUTH))[0] == 404
     assert (await api.call("DELETE", "/api/orders/none", headers=AUTH))[0] == 404
     assert (await api.call("POST", "/api/orders/none/close", headers=AUTH))[0] == 404
-    assert (await api.call("GET", "/nowhere")) == (404, {"error": "Not Found"})
+    assert (await api.call("GET", "/nowhere", headers=AUTH)) == (404, {"error": "Not Found"})
     assert (await api.call("POST", "/api/orders", NEW, headers=AUTH))[0] == 201
     status, body = await api.call("POST", "/api/orders", NEW, headers=AUTH)
     assert status == 409 and "already exists" in body["error"]
@@ -183,7 +187,7 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
     assert status == 200 and body["title"] == "Red kettle" and body["promised_by"] == "2026-02-20"
 
     api.pipeline.tracker.apply([builders.moved("RA100000001CN")])
-    status, timeline = await api.call("GET", "/api/orders/5001")
+    status, timeline = await api.call("GET", "/api/orders/5001", headers=AUTH)
     assert status == 200
     assert timeline["status"] == "in_transit"
     assert [(c["status"], c["location"]) for c in timeline["checkpoints"]] == [
@@ -194,10 +198,11 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
     assert "stalled" in {w["rule"] for w in timeline["warnings"]}  # January, on the real clock
 
     assert (await api.call("POST", "/api/orders/5001/close", headers=AUTH))[1]["closed"] is True
-    assert (await api.call("GET", "/api/orders"))[1] == []
-    assert [o["id"] for o in (await api.call("GET", "/api/orders?all=1"))[1]] == ["5001"]
+    assert (await api.call("GET", "/api/orders", headers=AUTH))[1] == []
+    _, everything = await api.call("GET", "/api/orders?all=1", headers=AUTH)
+    assert [o["id"] for o in everything] == ["5001"]
     assert (await api.call("DELETE", "/api/orders/5001", headers=AUTH))[0] == 204
-    assert (await api.call("GET", "/api/orders/5001"))[0] == 404
+    assert (await api.call("GET", "/api/orders/5001", headers=AUTH))[0] == 404
 
 
 async def test_health_reports_what_is_wrong(api: Api) -> None:
@@ -232,7 +237,7 @@ async def test_metrics_in_prometheus_text(api: Api) -> None:
     await api.call("POST", "/api/orders", {"id": "5002", "ordered": "2026-01-10"}, headers=AUTH)
     api.pipeline.tracker.apply([builders.moved("RA100000001CN")])
     api.pipeline.tracker.health["test"] = SourceHealth(polls=4, last_poll_s=0.25)
-    async with api.session.get(api.base + "/metrics") as response:
+    async with api.session.get(api.base + "/metrics", headers=AUTH) as response:
         assert response.content_type == "text/plain"
         text = await response.text()
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))

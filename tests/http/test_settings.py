@@ -47,3 +47,12 @@ async def test_an_unreadable_token_file_stops_the_daemon_at_start(tmp_path: Path
     settings, path = load_settings(config)
     with pytest.raises(ConfigError, match=r"http\.token_file: cannot read"):
         await asyncio.wait_for(serve(settings, path, stop=asyncio.Event()), 10)
+
+
+def test_allowed_hosts_and_connection_limits() -> None:
+    settings = HttpSettings(allowed_hosts=["Parcels.Example.org", "nas:8443"], header_timeout="5s")
+    assert settings.allowed_hosts == ("parcels.example.org", "nas:8443")
+    assert settings.header_timeout.total_seconds() == 5
+    for bad in ({"allowed_hosts": ["http://x/"]}, {"header_timeout": "0s"}, {"max_connections": 1}):
+        with pytest.raises(ValueError):
+            HttpSettings(**bad)  # type: ignore[arg-type]

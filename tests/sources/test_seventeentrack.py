@@ -497,7 +497,7 @@ async def test_webhook_through_a_real_app(
 ) -> None:
     app = web.Application()
     app.add_routes(source.webhook_routes())
-    url = await serve(app) + "/webhooks/seventeentrack"
+    url = await serve(app) + "/"
     push = {"event": "TRACKING_UPDATED", "data": {"number": "W1", "track_info": track_info()}}
     body = json.dumps(push).encode()
 

@@ -109,7 +109,7 @@ async def test_17track_webhook_sample(
     app.add_routes(source.webhook_routes())
     body = load("17track/v2_webhook_TRACKING_UPDATED_dhl-paket.json")
     sign = hashlib.sha256(body + b"/hook-key").hexdigest()
-    async with http.post(await serve(app) + "/webhooks/seventeentrack", data=body,
+    async with http.post(await serve(app) + "/", data=body,
                          headers={"sign": sign}) as response:  # fmt: skip
         assert response.status == 200
     [snapshot] = pushes.received

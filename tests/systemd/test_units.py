@@ -12,6 +12,7 @@ import pytest
 from harness import PARCEL_MONITOR, WAIT
 
 from monitor.service import InstallError, plan, unit_text
+from monitor.web.settings import HttpSettings
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 SYSTEM_UNIT = UNITS / "parcel-monitor.service"
@@ -109,6 +110,9 @@ def test_units_have_the_service_contract(path: Path) -> None:
         assert found.get(key) == [value], key
     assert int(found["WatchdogSec"][0]) > 0
     assert "LoadCredential=" in path.read_text(encoding="utf-8")
+    # Room for http.max_connections (at most half the open-files limit) and a memory backstop.
+    assert int(found["LimitNOFILE"][0]) >= 2 * HttpSettings().max_connections
+    assert found["MemoryMax"] == ["512M"]
 
 
 def test_system_unit_runs_as_a_dynamic_user() -> None:
