@@ -276,7 +276,7 @@ async def test_an_order_at_a_pick_up_point_shows_its_stay_destination_and_warnin
 ) -> None:
     assert (await api.call("POST", "/api/orders", NEW, headers=AUTH))[0] == 201
     api.pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
-    status, body = await api.call("GET", "/api/orders/5001")
+    status, body = await api.call("GET", "/api/orders/5001", headers=AUTH)
     assert status == 200
     assert body["stay"] == {
         "since": "2026-01-20T09:00:00+00:00",
@@ -287,5 +287,5 @@ async def test_an_order_at_a_pick_up_point_shows_its_stay_destination_and_warnin
     }
     assert body["destination"] == {"country": "RU", "postcode": "190013"}
     assert {w["rule"] for w in body["warnings"]} == {"storage_ending", "stuck_at_post_office"}
-    status, listed = await api.call("GET", "/api/orders")
+    status, listed = await api.call("GET", "/api/orders", headers=AUTH)
     assert listed[0]["stay"]["point"] == "locker"
