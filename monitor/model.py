@@ -214,6 +214,8 @@ class TrackingState:
     eta_last_latest: date | None = None
     eta_later_moves: int = 0
     track_since: datetime | None = None  # when the current number became known
+    # Whether any source has answered for the current number yet (DOMAIN.md "First lookup").
+    track_answered: bool = False
 
     @property
     def last_checkpoint_at(self) -> datetime | None:

@@ -99,6 +99,7 @@ def derive(
 
     current = order.track
     track_since = track_added_at.get(current) if current else None
+    answered = current is not None and current in by_number
     if not by_number:
         first, last, moves = _eta_history(previous, order.estimate)
         return TrackingState(
@@ -147,6 +148,7 @@ def derive(
         eta_last_latest=last,
         eta_later_moves=moves,
         track_since=track_since,
+        track_answered=answered,
     )
 
 

@@ -38,6 +38,11 @@ class RuleSettings(BaseModel):
     protection_critical: Duration = Field(
         timedelta(days=2), description="critical reminder before the end"
     )
+    first_lookup_grace: Duration = Field(
+        timedelta(hours=1),
+        description="how long a new track number no source has answered yet holds back the "
+        "warnings that depend on tracking or deadlines",
+    )
     disabled: tuple[str, ...] = Field((), description="rule ids that never fire")
 
 
@@ -56,3 +61,19 @@ class Condition:
 
 
 Rule = Callable[[OrderView, RuleSettings], Iterable[Condition]]
+
+UNHELD_RULES = frozenset({"track_missing"})
+"""The rules a first lookup never holds back: they speak about the lack of a number itself."""
+
+
+def held_until(view: OrderView, settings: RuleSettings) -> datetime | None:
+    """Until when the other rules wait for the first answer about the current number.
+
+    An order added with a number the sources have not looked up yet knows nothing about its
+    parcel: a long-delivered parcel would look overdue. Its warnings wait for the first answer,
+    or for `first_lookup_grace` after the number was added if no source ever answers.
+    """
+    tracking = view.tracking
+    if view.order.track is None or tracking.track_answered or tracking.track_since is None:
+        return None
+    return tracking.track_since + settings.first_lookup_grace

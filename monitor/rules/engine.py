@@ -18,7 +18,7 @@ from monitor.clock import Clock
 from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, WarningRaised
 from monitor.model import OrderView
 from monitor.notify.texts import describe
-from monitor.rules.base import Condition, Rule, RuleSettings
+from monitor.rules.base import UNHELD_RULES, Condition, Rule, RuleSettings, held_until
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
 from monitor.rules.outcome import delivered, returning
 from monitor.rules.stuck import customs_delay, stalled, stuck_at_post_office
@@ -117,10 +117,17 @@ class RuleEngine:
         now = self._clock.now()
         order_id = view.order.id
         found = conditions(view, self.settings)
+        held = held_until(view, self.settings)
+        if held is not None and held <= now:
+            held = None
         raised = []
         upcoming: datetime | None = None
         for condition in found:
             if (order_id, condition.rule, condition.key) in self._fired:
+                continue
+            if held is not None and condition.rule not in UNHELD_RULES:
+                # Looked at again when the grace ends; the first answer re-evaluates it sooner.
+                upcoming = held if upcoming is None else min(upcoming, held)
                 continue
             if condition.live_at(now):
                 alert = self._raise(view, condition, now)
