@@ -8,6 +8,7 @@ from typing import Any
 from monitor.model import LookupFailure, Snapshot
 from monitor.plugin import SourceError
 from monitor.routing import Routing
+from monitor.sourcekit import bounded
 from monitor.sources import ActiveSources
 
 
@@ -39,7 +40,7 @@ async def look_up(number: str, sources: ActiveSources, routing: Routing) -> Foun
             continue
         result = answer.get(number)
         if isinstance(result, Snapshot):
-            return Found(name, result)
+            return Found(name, bounded(result))
         if isinstance(result, LookupFailure):
             reasons.append(f"{name}: {result.reason}")
         else:

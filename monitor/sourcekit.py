@@ -7,7 +7,8 @@
 - `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
   (a `ValueError`) when the shape is wrong, so a parser has one exception type to catch;
 - `ParseCache`: skips parsing an answer identical to the last one for the same number;
-- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints.
+- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints;
+- `bounded`: drops dates outside sane years (the tracker applies it to every snapshot).
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 """
@@ -26,11 +27,14 @@ from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
 import aiohttp
+import structlog
 from pydantic import AfterValidator
 from yarl import URL
 
-from monitor.model import Snapshot
+from monitor.model import SANE_YEARS, Checkpoint, Snapshot, sane_date
 from monitor.plugin import SourceError
+
+log = structlog.get_logger("monitor.sources")
 
 
 def validate_base_url(value: str) -> str:
@@ -281,6 +285,40 @@ class ParseCache:
         snapshot = replace(parser(number, raw, fetched_at), fingerprint=mark)
         self._last[number] = (mark, snapshot)
         return snapshot
+
+
+def bounded(snapshot: Snapshot) -> Snapshot:
+    """The snapshot without the dates no carrier means (`monitor.model.SANE_YEARS`).
+
+    A checkpoint dated 0001-01-01 or 9999-12-31 is dropped, an ETA with such a day too, a
+    keep-until day is forgotten; one log line says what went. The tracker applies this to every
+    snapshot it is given (polled or pushed), so a plugin need not; a plugin may call it earlier.
+    """
+    eta = snapshot.eta
+    bad_eta = eta is not None and not (sane_date(eta.earliest) and sane_date(eta.latest))
+    kept: list[Checkpoint] = []
+    dropped: list[str] = []
+    for cp in snapshot.checkpoints:
+        if not sane_date(cp.at):
+            dropped.append(cp.at.isoformat())
+        elif cp.storage_until is not None and not sane_date(cp.storage_until):
+            dropped.append(f"storage until {cp.storage_until.isoformat()}")
+            kept.append(replace(cp, storage_until=None))
+        else:
+            kept.append(cp)
+    if not dropped and not bad_eta:
+        return snapshot
+    if bad_eta:
+        dropped.append(f"ETA {eta}")
+    log.warning(
+        "monitor.dates_dropped",
+        source=snapshot.source,
+        number=snapshot.number,
+        dates=dropped[:5],
+        count=len(dropped),
+        reason=f"outside the years {SANE_YEARS.start}..{SANE_YEARS.stop - 1}",
+    )
+    return replace(snapshot, checkpoints=tuple(kept), eta=None if bad_eta else eta)
 
 
 _ZONES: dict[timedelta | None, tzinfo] = {}

@@ -30,6 +30,7 @@ from monitor.events import (
 from monitor.model import Checkpoint, LookupFailure, OrderView, Snapshot
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.routing import Routing
+from monitor.sourcekit import bounded
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
@@ -282,7 +283,8 @@ class Tracker:
         for snapshot in snapshots:
             digest = snapshot_digest(snapshot)
             if self._digests.get((snapshot.number, snapshot.source)) != digest:
-                fresh.append((snapshot, digest))
+                # Only what changed is checked: a steady answer was checked when it was new.
+                fresh.append((bounded(snapshot), digest))
         if not fresh:
             return []
         now = self._clock.now()
