@@ -53,7 +53,12 @@ def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
     for rule_id, rule in RULES.items():
         if rule_id in settings.disabled or (final and rule_id not in OUTCOME_RULES):
             continue
-        found.extend(rule(view, settings))
+        try:
+            found.extend(rule(view, settings))
+        except (OverflowError, ValueError) as exc:
+            # A date at the edge of the calendar (year 9999) must not silence the other rules,
+            # nor the other orders: this rule stays quiet for this order until it is fixed.
+            log.error("monitor.rule_failed", order=view.order.id, rule=rule_id, reason=str(exc))
     return found
 
 
