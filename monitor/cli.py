@@ -584,7 +584,9 @@ def _order_fields(p: argparse.ArgumentParser, *, new: bool) -> None:
     p.add_argument(
         "--track",
         metavar="NUMBER",
-        help="the track number" + ("" if new else " (a new one is added and becomes current)"),
+        help="the track number"
+        + ("" if new else " (a new one is added and becomes current)")
+        + "; looked up at once (here, when no daemon runs)",
     )
     p.add_argument("--notes", help="free text for yourself")
 
