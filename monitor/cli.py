@@ -37,6 +37,7 @@ from monitor.replay import alert_json, replay
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
 from monitor.sources import validate_sections
+from monitor.statelock import daemon_pid
 from monitor.store import Store, StoreError
 
 EXIT_USAGE = 2
@@ -111,18 +112,81 @@ def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _change_orders(args: argparse.Namespace, change: Callable[[OrderBook], str]) -> int:
-    """Open the store, make one change through the order book, print what was done."""
-    settings, _ = _settings(args)
+def _change_orders(
+    args: argparse.Namespace, change: Callable[[OrderBook], tuple[str, OrderView | None]]
+) -> int:
+    """Open the store, make one change through the order book, print what was done.
+
+    A new number is looked up at once (DOMAIN.md "First lookup"): by the running daemon, which
+    notices the change within `sync_every`, or here when no daemon runs.
+    """
+    settings, path = _settings(args)
     pipeline = _open_pipeline(settings)
     try:
-        done = change(pipeline.orders)
-    except orderinput.BadInput as exc:
-        raise UserError(str(exc)) from None
+        try:
+            done, view = change(pipeline.orders)
+        except orderinput.BadInput as exc:
+            raise UserError(str(exc)) from None
+        print(done)
+        number = view.order.track if view and not view.tracking.track_answered else None
+        if number and daemon_pid(settings.resolved_state_dir()) is None:
+            _first_lookup(settings, str(path or "configuration"), pipeline, number)
     finally:
         pipeline.store.close()
-    print(done)
     return 0
+
+
+def _first_lookup(settings: Settings, origin: str, pipeline: Pipeline, number: str) -> None:
+    """Ask the configured sources about a new number and store their answer like a poll."""
+    from monitor.lookup import LookupFailed
+
+    plugins = discover(settings.plugin_dirs)
+    checked = validate_sections(settings, plugins, origin)
+    try:
+        if not checked:
+            raise LookupFailed("no tracking source is configured")
+        found = _look_up_once(number, settings, plugins, checked, pipeline.store)
+    except LookupFailed as exc:
+        grace = settings.rules.first_lookup_grace
+        print(
+            f"parcel-monitor: could not look {number} up now ({exc}); the daemon keeps trying, "
+            f"and warnings that depend on tracking wait for its answer (at most {grace})",
+            file=sys.stderr,
+        )
+        return
+    pipeline.tracker.apply([found.snapshot])
+    print(f"looked up {number} with {found.source}: {found.snapshot.status.value}")
+
+
+def _look_up_once(
+    number: str,
+    settings: Settings,
+    plugins: dict[str, Any],
+    checked: dict[str, Any],
+    store: Store,
+) -> Any:
+    """One number through these sources, first answer wins (`track`, and `add` without a
+    daemon); the sources' cursors live in `store`."""
+    from monitor.lookup import look_up
+    from monitor.routing import Routing
+    from monitor.sources import SharedSession, start_sources
+
+    async def lookup() -> Any:
+        session = SharedSession()
+        sources = start_sources(checked, plugins, store=store, clock=SystemClock(), http=session)
+        try:
+            routing = Routing(
+                {n: s for n, (s, _) in sources.items()},
+                preference=settings.source_order,
+                per_number=len(sources),
+            )
+            return await look_up(number, sources, routing)
+        finally:
+            for source, _ in sources.values():
+                await source.aclose()
+            await session.close()
+
+    return asyncio.run(lookup())
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -143,11 +207,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     payload = {"id": args.order_id, "ordered": args.ordered, **_order_fields_of(args)}
 
-    def add(book: OrderBook) -> str:
+    def add(book: OrderBook) -> tuple[str, OrderView | None]:
         view = orderinput.add(book, payload)
-        return f"added order {view.order.id}" + (
-            f" ({view.order.title})" if view.order.title else ""
-        )
+        title = f" ({view.order.title})" if view.order.title else ""
+        return f"added order {view.order.id}{title}", view
 
     return _change_orders(args, add)
 
@@ -157,24 +220,25 @@ def cmd_update(args: argparse.Namespace) -> int:
     if not payload:
         raise UserError("nothing to change; see `parcel-monitor update --help`")
 
-    def update(book: OrderBook) -> str:
-        return f"updated order {orderinput.update(book, args.order_id, payload).order.id}"
+    def update(book: OrderBook) -> tuple[str, OrderView | None]:
+        view = orderinput.update(book, args.order_id, payload)
+        return f"updated order {view.order.id}", view
 
     return _change_orders(args, update)
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    def close(book: OrderBook) -> str:
+    def close(book: OrderBook) -> tuple[str, OrderView | None]:
         book.close(args.order_id)
-        return f"closed order {args.order_id}: no more warnings for it"
+        return f"closed order {args.order_id}: no more warnings for it", None
 
     return _change_orders(args, close)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    def remove(book: OrderBook) -> str:
+    def remove(book: OrderBook) -> tuple[str, OrderView | None]:
         book.remove(args.order_id)
-        return f"removed order {args.order_id}"
+        return f"removed order {args.order_id}", None
 
     return _change_orders(args, remove)
 
@@ -396,9 +460,7 @@ def cmd_notify_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    from monitor.lookup import LookupFailed, found_json, look_up
-    from monitor.routing import Routing
-    from monitor.sources import SharedSession, start_sources
+    from monitor.lookup import LookupFailed, found_json
 
     settings, path = _settings(args)
     plugins = discover(settings.plugin_dirs)
@@ -413,24 +475,8 @@ def cmd_track(args: argparse.Namespace) -> int:
             "(see `parcel-monitor plugins`) or name one with --source"
         )
     store = Store.open(":memory:")  # cursors of a one-off lookup are not worth keeping
-
-    async def lookup() -> Any:
-        session = SharedSession()
-        sources = start_sources(checked, plugins, store=store, clock=SystemClock(), http=session)
-        try:
-            routing = Routing(
-                {n: s for n, (s, _) in sources.items()},
-                preference=settings.source_order,
-                per_number=len(sources),
-            )
-            return await look_up(args.number, sources, routing)
-        finally:
-            for source, _ in sources.values():
-                await source.aclose()
-            await session.close()
-
     try:
-        found = asyncio.run(lookup())
+        found = _look_up_once(args.number, settings, plugins, dict(checked), store)
     except LookupFailed as exc:
         print(f"parcel-monitor: {args.number}: {exc}", file=sys.stderr)
         return 1
@@ -559,7 +605,9 @@ def _order_fields(p: argparse.ArgumentParser, *, new: bool) -> None:
     p.add_argument(
         "--track",
         metavar="NUMBER",
-        help="the track number" + ("" if new else " (a new one is added and becomes current)"),
+        help="the track number"
+        + ("" if new else " (a new one is added and becomes current)")
+        + "; looked up at once (here, when no daemon runs)",
     )
     p.add_argument("--notes", help="free text for yourself")
 

@@ -182,6 +182,8 @@ class Sources(Part):
             push=push,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._bus = running.pipeline.bus
+        self._unsubscribe: Callable[[], None] | None = None
 
     def apply(self) -> None:
         self._tracker.replace_sources(
@@ -200,8 +202,17 @@ class Sources(Part):
             )
             for name in self.active
         ]
+        # Every changed order passes here, the CLI's too (through the order sync).
+        tracker = self._tracker
+        self._unsubscribe = self._bus.subscribe(
+            OrderStateChanged, lambda event: tracker.want_first_lookup(event.view)
+        )
+        self._tasks.append(running.spawn(tracker.run_first_lookups(), name="first-lookups"))
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await _cancel(self._tasks)
         for name, (source, _) in self.active.items():
             try:

@@ -8,7 +8,7 @@ from typing import Any
 from monitor.model import LookupFailure, Snapshot
 from monitor.plugin import SourceError
 from monitor.routing import Routing
-from monitor.sourcekit import answer_limit
+from monitor.sourcekit import answer_limit, bounded
 from monitor.sources import ActiveSources
 
 
@@ -43,7 +43,7 @@ async def look_up(number: str, sources: ActiveSources, routing: Routing) -> Foun
             answer_limit.reset(limit)
         result = answer.get(number)
         if isinstance(result, Snapshot):
-            return Found(name, result)
+            return Found(name, bounded(result))
         if isinstance(result, LookupFailure):
             reasons.append(f"{name}: {result.reason}")
         else:

@@ -55,6 +55,15 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+SANE_YEARS = range(2000, 2101)
+"""The years a date from outside (a carrier, a buyer) may have. Beyond them arithmetic near
+`datetime.min`/`max` overflows, and no parcel of this century was scanned in year 1 or 9999."""
+
+
+def sane_date(value: date | datetime) -> bool:
+    return value.year in SANE_YEARS
+
+
 def _require_aware(value: datetime | None, what: str) -> None:
     # tzinfo, not utcoffset(): this runs for every checkpoint parsed, and is as good in practice.
     if value is not None and value.tzinfo is None:
@@ -236,6 +245,8 @@ class TrackingState:
     asks: tuple[Checkpoint, ...] = ()  # the newest checkpoints, while they wait for the buyer
     failed_attempts: tuple[Checkpoint, ...] = ()  # the current run of failed hand-overs
     places: tuple[Checkpoint, ...] = ()  # last-mile scans with a postcode: the first per postcode
+    # Whether any source has answered for the current number yet (DOMAIN.md "First lookup").
+    track_answered: bool = False
 
     @property
     def last_checkpoint_at(self) -> datetime | None:

@@ -14,6 +14,7 @@
 - `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints;
 - `Meaning` / `UnknownCodes`: a row of a carrier's code table, and the reading of a code no table
   knows (`in_transit`, logged once per process and code).
+- `bounded`: drops dates outside sane years (the tracker applies it to every snapshot).
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 For the same reason redirects are followed only within the origin (scheme, host and port) the
@@ -39,8 +40,10 @@ import structlog
 from pydantic import AfterValidator
 from yarl import URL
 
-from monitor.model import Action, Point, Snapshot, Status
+from monitor.model import SANE_YEARS, Action, Checkpoint, Point, Snapshot, Status, sane_date
 from monitor.plugin import SourceError
+
+log = structlog.get_logger("monitor.sources")
 
 
 def validate_base_url(value: str) -> str:
@@ -394,6 +397,40 @@ class ParseCache:
         snapshot = replace(parser(number, raw, fetched_at), fingerprint=mark)
         self._last[number] = (mark, snapshot)
         return snapshot
+
+
+def bounded(snapshot: Snapshot) -> Snapshot:
+    """The snapshot without the dates no carrier means (`monitor.model.SANE_YEARS`).
+
+    A checkpoint dated 0001-01-01 or 9999-12-31 is dropped, an ETA with such a day too, a
+    keep-until day is forgotten; one log line says what went. The tracker applies this to every
+    snapshot it is given (polled or pushed), so a plugin need not; a plugin may call it earlier.
+    """
+    eta = snapshot.eta
+    bad_eta = eta is not None and not (sane_date(eta.earliest) and sane_date(eta.latest))
+    kept: list[Checkpoint] = []
+    dropped: list[str] = []
+    for cp in snapshot.checkpoints:
+        if not sane_date(cp.at):
+            dropped.append(cp.at.isoformat())
+        elif cp.storage_until is not None and not sane_date(cp.storage_until):
+            dropped.append(f"storage until {cp.storage_until.isoformat()}")
+            kept.append(replace(cp, storage_until=None))
+        else:
+            kept.append(cp)
+    if not dropped and not bad_eta:
+        return snapshot
+    if bad_eta:
+        dropped.append(f"ETA {eta}")
+    log.warning(
+        "monitor.dates_dropped",
+        source=snapshot.source,
+        number=snapshot.number,
+        dates=dropped[:5],
+        count=len(dropped),
+        reason=f"outside the years {SANE_YEARS.start}..{SANE_YEARS.stop - 1}",
+    )
+    return replace(snapshot, checkpoints=tuple(kept), eta=None if bad_eta else eta)
 
 
 _ZONES: dict[timedelta | None, tzinfo] = {}

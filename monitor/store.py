@@ -524,8 +524,13 @@ class Store:
         ).fetchall()
         if not rows:
             return []
-        tracks: dict[str, list[tuple[str, str]]] = {}
-        query = "SELECT order_id, number, added_at FROM tracks"
+        tracks: dict[str, list[tuple[str, str, int]]] = {}
+        # Whether a source answered for a number is a fact of the snapshots table (its primary
+        # key starts with the number, so this is one index probe per number).
+        query = (
+            "SELECT order_id, number, added_at, "
+            "EXISTS (SELECT 1 FROM snapshots s WHERE s.number = tracks.number) FROM tracks"
+        )
         if len(rows) <= 500:
             ids = [row["id"] for row in rows]
             track_rows = self._conn.execute(
@@ -533,14 +538,15 @@ class Store:
             )
         else:
             track_rows = self._conn.execute(f"{query} ORDER BY order_id, position")
-        for order_id, number, added_at in track_rows:
-            tracks.setdefault(order_id, []).append((number, added_at))
+        for order_id, number, added_at, answered in track_rows:
+            tracks.setdefault(order_id, []).append((number, added_at, answered))
         views = []
         for row in rows:
             numbers = tracks.get(row["id"], [])
             # The current number's age is a fact of the tracks table, whoever wrote the order.
             since = datetime.fromisoformat(numbers[-1][1]) if numbers else None
-            views.append(_view_from_row(row, tuple(n for n, _ in numbers), since))
+            answered = bool(numbers and numbers[-1][2])
+            views.append(_view_from_row(row, tuple(n for n, _, _ in numbers), since, answered))
         return views
 
     def tracks_added_at(self, order_ids: Iterable[str]) -> dict[str, dict[str, datetime]]:
@@ -867,7 +873,7 @@ def alert_from_row(row: sqlite3.Row) -> Alert:
 
 
 def _view_from_row(
-    row: sqlite3.Row, tracks: tuple[str, ...], track_since: datetime | None
+    row: sqlite3.Row, tracks: tuple[str, ...], track_since: datetime | None, answered: bool
 ) -> OrderView:
     order = Order(
         id=row["id"],
@@ -896,6 +902,7 @@ def _view_from_row(
         asks=_checkpoints_from_json(row["asks"]),
         failed_attempts=_checkpoints_from_json(row["failed_attempts"]),
         places=_checkpoints_from_json(row["places"]),
+        track_answered=answered,
     )
     return OrderView(order=order, tracking=tracking)
 

@@ -27,10 +27,10 @@ from monitor.events import (
     StatusChanged,
     TrackAssigned,
 )
-from monitor.model import Checkpoint, LookupFailure, Snapshot
+from monitor.model import Checkpoint, LookupFailure, OrderView, Snapshot
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.routing import Routing
-from monitor.sourcekit import answer_limit
+from monitor.sourcekit import answer_limit, bounded
 from monitor.store import SnapshotRow, Store
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
@@ -98,6 +98,11 @@ class Tracker:
         self._digests = store.snapshot_digests()
         self._rng = rng or random.Random()
         self._backoff = backoff or Backoff()
+        # First lookups (DOMAIN.md): numbers to ask about now, and those already asked about
+        # once in this process (a number no source answers waits for the scheduled polls).
+        self._first: set[str] = set()
+        self._asked: set[str] = set()
+        self._first_wanted = asyncio.Event()
 
     # --- polling ---------------------------------------------------------------------------
 
@@ -182,6 +187,36 @@ class Tracker:
             self._recovered(name)
         return report
 
+    def want_first_lookup(self, view: OrderView) -> None:
+        """A new or changed number no source answered yet is looked up at once, not at the
+        next scheduled poll (`run_first_lookups` does it); its warnings wait for the answer."""
+        number = view.order.track
+        if number is None or view.tracking.track_answered or number in self._asked:
+            return
+        self._asked.add(number)
+        self._first.add(number)
+        self._first_wanted.set()
+
+    async def run_first_lookups(self) -> None:
+        """Look up the numbers `want_first_lookup` was told about, forever (the daemon's task)."""
+        while True:
+            await self._first_wanted.wait()
+            self._first_wanted.clear()
+            numbers, self._first = sorted(self._first), set()
+            log.info("monitor.first_lookup", numbers=numbers)
+            await self.look_up_now(numbers)
+
+    async def look_up_now(self, numbers: Sequence[str]) -> PollReport:
+        """Ask every source that follows these numbers about them, outside its schedule."""
+        total = PollReport()
+        for name in list(self.sources):
+            if self.numbers_for(name, numbers):
+                report = await self.poll_source(name, numbers)
+                total.checked += report.checked
+                total.changed += report.changed
+                total.failed_batches += report.failed_batches
+        return total
+
     def next_delay(self, name: str) -> float:
         """Seconds until this source's next poll: its interval with jitter, or backoff (at least
         what the service asked for in Retry-After)."""
@@ -264,7 +299,8 @@ class Tracker:
                 snapshot = replace(snapshot, checkpoints=_newest(snapshot.checkpoints, keep))
             digest = snapshot_digest(snapshot)
             if self._digests.get((snapshot.number, snapshot.source)) != digest:
-                fresh.append((snapshot, digest))
+                # Only what changed is checked: a steady answer was checked when it was new.
+                fresh.append((bounded(snapshot), digest))
         if not fresh:
             return []
         now = self._clock.now()

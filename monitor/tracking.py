@@ -120,6 +120,7 @@ def derive(
 
     current = order.track
     track_since = track_added_at.get(current) if current else None
+    answered = current is not None and current in by_number
     if not by_number:
         first, last, moves = _eta_history(previous, order.estimate)
         return TrackingState(
@@ -175,6 +176,7 @@ def derive(
         if status is Status.DELIVERY_FAILED
         else (),
         places=_places(checkpoints[n] for n in order.tracks if n in checkpoints),
+        track_answered=answered,
     )
 
 

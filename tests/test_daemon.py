@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.model import Order
 from monitor.store import Store
 from tests.conftest import REPO
 
@@ -55,23 +57,18 @@ def stop(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
 def test_run_polls_at_once_warns_once_and_stops_cleanly(tmp_path: Path, isolated_env: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[sources.replay]\nfiles = ["{SCENARIO}"]\npoll_every = "1h"\n')
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "--config",
-            str(config),
-            "add",
-            "5004417700000107",
-            "--ordered",
-            "2020-09-01",
-            "--track",
-            "RA998877665CN",
-        ],
-        check=True,
-        capture_output=True,
+    # The order as `add` leaves it when a daemon is to look its number up (`add` alone would
+    # look it up itself and raise the warning before the daemon starts).
+    store = Store.open(isolated_env / "parcel-monitor.db")
+    store.add_order(
+        Order(
+            id="5004417700000107",
+            ordered_at=datetime(2020, 9, 1, tzinfo=UTC),
+            tracks=("RA998877665CN",),
+        ),
+        now=datetime.now(UTC),
     )
+    store.close()
     proc = start(config)
     try:
         seen = wait_for_log(proc, "monitor.warning")

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from monitor.replay import replay
-from monitor.scenario import ScenarioError, load_scenario, parse_scenario
+from monitor.clock import SimulatedClock
+from monitor.events import Alert, WarningRaised
+from monitor.pipeline import Pipeline
+from monitor.plugin import SourceContext
+from monitor.replay import _no_http, replay
+from monitor.rules.base import RuleSettings
+from monitor.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from monitor.store import SourceCursors, Store
+from plugins.replay import ReplaySource
 from tests.conftest import REPO, SHARED_SCENARIOS, unmet_expectations
 
 OWN = sorted((REPO / "monitor" / "scenarios").glob("*.json")) + sorted(
@@ -132,3 +141,88 @@ async def test_every_rule_threshold_is_a_setting() -> None:
     later = RuleSettings.model_validate({"track_missing_after": "10d"})
     alerts = await replay(scenario, rules=later)
     assert alerts == []  # the scenario ends before day 10
+
+
+# --- the first lookup (DOMAIN.md): nothing but track_missing before the first answer -------------
+# A scenario's clock starts at its order date, so "added long after" is built here from the same
+# parts `replay` uses: the replay source serving a scenario, the pipeline, a simulated clock.
+
+OLD_ORDER = {
+    "id": "8190000000000015",
+    "ordered_at": "2026-10-20T10:00:00+03:00",
+    "promised_by": "2026-10-25",
+    "protection_until": "2026-11-10T10:00:00+03:00",
+    "track": "RB900000015CN",
+}
+ADDED = datetime.fromisoformat("2026-11-28T10:00:00+03:00")
+
+
+def _late_pipeline(scenario: Scenario, rules: RuleSettings) -> tuple[Pipeline, SimulatedClock]:
+    clock = SimulatedClock(ADDED)
+    store = Store.open(":memory:")
+    settings = ReplaySource.Settings()
+    context = SourceContext(
+        clock=clock,
+        http=_no_http,
+        cursors=SourceCursors(store, "replay"),
+        extra={"scenarios": [scenario]},
+    )
+    pipeline = Pipeline.build(
+        store=store,
+        clock=clock,
+        sources={"replay": (ReplaySource(settings, context), settings)},
+        rules=rules,
+        enqueue=False,
+    )
+    return pipeline, clock
+
+
+def _raised(pipeline: Pipeline) -> list[Alert]:
+    raised: list[Alert] = []
+    pipeline.bus.subscribe(WarningRaised, lambda event: raised.append(event.alert))
+    return raised
+
+
+async def test_an_old_order_added_after_delivery_only_says_delivered() -> None:
+    scenario = parse_scenario(
+        _scenario(
+            order=OLD_ORDER,
+            timeline=[
+                {
+                    "at": "2026-10-24T12:00:00+03:00",
+                    "events": [
+                        {"at": "2026-10-24T12:00:00+03:00", "status": "delivered", "text": "Got it"}
+                    ],
+                }
+            ],
+            end="2026-11-29T10:00:00+03:00",
+        )
+    )
+    pipeline, clock = _late_pipeline(scenario, RuleSettings())
+    raised = _raised(pipeline)
+    pipeline.orders.add(scenario.order.order())  # the dates passed long ago: nothing yet
+    assert raised == []
+    await pipeline.tracker.poll_all()
+    clock.set(ADDED + timedelta(days=3))
+    pipeline.tick()
+    assert [a.rule for a in raised] == ["delivered"]
+    pipeline.store.close()
+
+
+async def test_warnings_resume_once_the_grace_passes_without_an_answer() -> None:
+    """No source handles this number: after `first_lookup_grace` the order speaks again."""
+    scenario = parse_scenario(
+        _scenario(order={**OLD_ORDER, "track": None}, end="2026-11-29T10:00:00+03:00")
+    )
+    order = replace(scenario.order.order(), tracks=("LP00000000016",))
+    pipeline, clock = _late_pipeline(scenario, RuleSettings(first_lookup_grace=timedelta(hours=2)))
+    raised = _raised(pipeline)
+    pipeline.orders.add(order)
+    for _ in range(3):
+        await pipeline.tracker.poll_all()
+        clock.set(clock.now() + timedelta(minutes=50))
+        pipeline.tick()
+        if clock.now() < ADDED + timedelta(hours=2):
+            assert raised == []
+    assert [(a.rule, a.at) for a in raised] == [("overdue", ADDED + timedelta(minutes=150))]
+    pipeline.store.close()

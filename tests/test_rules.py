@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from monitor.model import Checkpoint, EtaWindow, Order, OrderView, Severity, Status, TrackingState
 from monitor.rules.base import RuleSettings
@@ -113,3 +113,14 @@ def test_final_and_closed_orders_only_report_the_outcome() -> None:
 def test_disabled_rules_never_fire() -> None:
     settings = RuleSettings(disabled=("track_missing",))
     assert conditions(view(Order(id="1", ordered_at=T0)), settings) == []
+
+
+def test_a_date_at_the_edge_of_the_calendar_silences_only_that_rule_of_that_order() -> None:
+    """Issue 10: promised 9999-12-31 made the overdue rule overflow and stopped the engine."""
+    edge = Order(
+        id="8100000000000999",
+        ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
+        promised_by=date(9999, 12, 31),
+    )
+    found = rules_of(view(edge))
+    assert "overdue" not in found and "track_missing" in found

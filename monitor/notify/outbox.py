@@ -2,7 +2,8 @@
 
 `Store.record_alert` puts a warning into the `outbox` table in the transaction that records it;
 everything after that lives here. A row is `pending` until every channel it is routed to has
-confirmed it (`sent`), it is given up on (`failed`) or its order is muted (`muted`).
+confirmed it (`sent`), it is given up on (`failed`: no channel would take it, or it cannot be
+rendered), its order is muted (`muted`) or was removed before it went out (`removed`).
 `notify_deliveries` remembers each channel that confirmed a message, so a retry after a partial
 failure goes only to the channels still missing it. Both tables are created by the store's
 migrations; the queries are this module's (`Store.connection` is meant for such parts).
@@ -17,7 +18,7 @@ from datetime import datetime
 from monitor.events import Alert
 from monitor.store import Store, alert_from_row
 
-PENDING, SENT, FAILED, MUTED = "pending", "sent", "failed", "muted"
+PENDING, SENT, FAILED, MUTED, REMOVED = "pending", "sent", "failed", "muted", "removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,8 @@ def mark_retry(store: Store, alert_ids: Sequence[int], error: str, next_at: date
 
 
 def mark_final(store: Store, alert_ids: Sequence[int], state: str, error: str = "") -> None:
-    """Stop trying: `failed` (given up, or no channel for it) or `muted`."""
+    """Stop trying: `failed` (given up, no channel for it, cannot be rendered), `muted` or
+    `removed`."""
     with store.transaction() as db:
         db.executemany(
             "UPDATE outbox SET state = ?, last_error = ? WHERE alert_id = ? AND state = ?",

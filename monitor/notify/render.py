@@ -96,7 +96,7 @@ def _order_fields(
 
 
 def _fallback_view(alert: Alert) -> OrderView:
-    """The order was removed since the warning: say what the warning itself remembers."""
+    """No order to show (a replay sent with `--notify`): say what the warning itself knows."""
     tracks = (alert.track,) if alert.track else ()
     return OrderView(order=Order(id=alert.order_id, ordered_at=alert.at, tracks=tracks))
 
@@ -142,7 +142,11 @@ def render_digest(
     items: Sequence[tuple[Alert, OrderView | None]], lang: Language, zone: tzinfo | None = None
 ) -> Message:
     """Several info notifications as one message, each kept whole."""
-    parts = [render(alert, view, lang, zone) for alert, view in items]
+    return digest_of([render(alert, view, lang, zone) for alert, view in items], lang)
+
+
+def digest_of(parts: Sequence[Message], lang: Language) -> Message:
+    """Messages rendered one by one, as one digest message."""
     title = LABELS[lang].digest_title.format(count=len(parts))
     return Message(
         title=title,

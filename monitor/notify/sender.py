@@ -18,10 +18,10 @@ from types import TracebackType
 import structlog
 
 from monitor.clock import Clock
-from monitor.model import Severity
+from monitor.model import OrderView, Severity
 from monitor.notify import outbox
 from monitor.notify.channels import Channels, Delivery
-from monitor.notify.render import Message, render, render_digest
+from monitor.notify.render import Message, digest_of, render
 from monitor.notify.schedule import backoff, digest_time, quiet_until
 from monitor.notify.settings import NotifySettings
 from monitor.store import Store
@@ -114,7 +114,7 @@ class Sender:
         now = self._clock.now()
         loop_now = asyncio.get_running_loop().time()
         wait = self._settings.check_every.total_seconds()
-        digest: list[outbox.Item] = []
+        digest: list[tuple[outbox.Item, OrderView]] = []
         for item in outbox.pending(self._store):
             if self._stopping:
                 break
@@ -132,10 +132,16 @@ class Sender:
             if hold is not None:
                 wait = min(wait, (hold - now).total_seconds())
                 continue
+            view = self._store.get_view(item.alert.order_id)
+            if view is None:  # the buyer removed the order: its warnings no longer matter
+                outbox.mark_final(self._store, [item.id], outbox.REMOVED, "the order was removed")
+                self._retry_at.pop(item.id, None)
+                log.info("monitor.notify_dropped", alert=item.id, order=item.alert.order_id)
+                continue
             if item.alert.severity is Severity.INFO and self._settings.digest_at is not None:
-                digest.append(item)
+                digest.append((item, view))
             else:
-                await self._deliver([item], digest=False)
+                await self._deliver([(item, view)], digest=False)
         if digest and not self._stopping:
             await self._deliver(digest, digest=True)
         return max(wait, MIN_WAIT)
@@ -154,14 +160,39 @@ class Sender:
                 held.append(due)
         return max(held) if held else None
 
-    def _message(self, items: Sequence[outbox.Item], *, digest: bool) -> Message:
-        pairs = [(item.alert, self._store.get_view(item.alert.order_id)) for item in items]
-        lang = self._settings.language
-        if digest:
-            return render_digest(pairs, lang, self._zone)
-        return render(*pairs[0], lang, self._zone)
+    def _rendered(
+        self, pairs: Sequence[tuple[outbox.Item, OrderView]]
+    ) -> list[tuple[outbox.Item, Message]]:
+        """Each warning's message; one that cannot be rendered fails alone, with its reason,
+        and never holds up the others (`notify retry` tries it again after a fix)."""
+        good = []
+        for item, view in pairs:
+            try:
+                good.append((item, render(item.alert, view, self._settings.language, self._zone)))
+            except Exception as exc:
+                reason = f"cannot render the message: {type(exc).__name__}: {exc}"
+                outbox.mark_final(self._store, [item.id], outbox.FAILED, reason)
+                self._retry_at.pop(item.id, None)
+                log.error(
+                    "monitor.notify_unrenderable",
+                    alert=item.id,
+                    order=item.alert.order_id,
+                    rule=item.alert.rule,
+                    reason=reason,
+                )
+        return good
 
-    async def _deliver(self, items: Sequence[outbox.Item], *, digest: bool) -> None:
+    async def _deliver(
+        self, pairs: Sequence[tuple[outbox.Item, OrderView]], *, digest: bool
+    ) -> None:
+        rendered = self._rendered(pairs)
+        if not rendered:
+            return
+        items = [item for item, _ in rendered]
+        if digest:
+            message = digest_of([m for _, m in rendered], self._settings.language)
+        else:
+            message = rendered[0][1]
         ids = [item.id for item in items]
         tags: list[str] = []
         for item in items:
@@ -174,7 +205,6 @@ class Sender:
             log.error("monitor.notify_unroutable", alerts=ids, tags=sorted(set(tags)))
             return
         done = set.intersection(*(outbox.delivered_to(self._store, i) for i in ids))
-        message = self._message(items, digest=digest)
         limit_s = self._settings.send_timeout.total_seconds()
         failures: list[Delivery] = []
         for target in targets:

@@ -82,6 +82,11 @@ class RuleSettings(BaseModel):
     # Filled from the [buyer] section (Settings), never written under [rules].
     buyer: BuyerSettings = Field(default_factory=BuyerSettings, exclude=True)
     # ---
+    first_lookup_grace: Duration = Field(
+        timedelta(hours=1),
+        description="how long a new track number no source has answered yet holds back the "
+        "warnings that depend on tracking or deadlines",
+    )
     disabled: tuple[str, ...] = Field((), description="rule ids that never fire")
 
     def storage(self, point: Point) -> timedelta:
@@ -108,3 +113,19 @@ class Condition:
 
 
 Rule = Callable[[OrderView, RuleSettings], Iterable[Condition]]
+
+UNHELD_RULES = frozenset({"track_missing"})
+"""The rules a first lookup never holds back: they speak about the lack of a number itself."""
+
+
+def held_until(view: OrderView, settings: RuleSettings) -> datetime | None:
+    """Until when the other rules wait for the first answer about the current number.
+
+    An order added with a number the sources have not looked up yet knows nothing about its
+    parcel: a long-delivered parcel would look overdue. Its warnings wait for the first answer,
+    or for `first_lookup_grace` after the number was added if no source ever answers.
+    """
+    tracking = view.tracking
+    if view.order.track is None or tracking.track_answered or tracking.track_since is None:
+        return None
+    return tracking.track_since + settings.first_lookup_grace

@@ -18,7 +18,7 @@ from monitor.clock import Clock
 from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, WarningRaised
 from monitor.model import OrderView
 from monitor.notify.texts import describe
-from monitor.rules.base import Condition, Rule, RuleSettings
+from monitor.rules.base import UNHELD_RULES, Condition, Rule, RuleSettings, held_until
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
 from monitor.rules.lastmile import (
     action_required,
@@ -67,7 +67,12 @@ def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
     for rule_id, rule in RULES.items():
         if rule_id in settings.disabled or (final and rule_id not in OUTCOME_RULES):
             continue
-        found.extend(rule(view, settings))
+        try:
+            found.extend(rule(view, settings))
+        except (OverflowError, ValueError) as exc:
+            # A date at the edge of the calendar (year 9999) must not silence the other rules,
+            # nor the other orders: this rule stays quiet for this order until it is fixed.
+            log.error("monitor.rule_failed", order=view.order.id, rule=rule_id, reason=str(exc))
     return found
 
 
@@ -131,10 +136,17 @@ class RuleEngine:
         now = self._clock.now()
         order_id = view.order.id
         found = conditions(view, self.settings)
+        held = held_until(view, self.settings)
+        if held is not None and held <= now:
+            held = None
         raised = []
         upcoming: datetime | None = None
         for condition in found:
             if (order_id, condition.rule, condition.key) in self._fired:
+                continue
+            if held is not None and condition.rule not in UNHELD_RULES:
+                # Looked at again when the grace ends; the first answer re-evaluates it sooner.
+                upcoming = held if upcoming is None else min(upcoming, held)
                 continue
             if condition.live_at(now):
                 alert = self._raise(view, condition, now)

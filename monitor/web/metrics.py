@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.mqtt.payloads import state_text
-from monitor.notify.outbox import FAILED, MUTED, PENDING, SENT
+from monitor.notify.outbox import FAILED, MUTED, PENDING, REMOVED, SENT
 from monitor.store import Store
 from monitor.tracker import Tracker
 
@@ -103,9 +103,10 @@ def _warnings(store: Store) -> Family:
 
 
 def _notifications(store: Store) -> Family:
-    """The notifier's outbox by state: pending, sent, failed (given up) and muted."""
+    """The notifier's outbox by state: pending, sent, failed (given up or not renderable),
+    muted, and removed (the order was removed before it went out)."""
     family = Family("parcel_monitor_notifications", "gauge", "Warning notifications by state.")
-    counts = dict.fromkeys((PENDING, SENT, FAILED, MUTED), 0)
+    counts = dict.fromkeys((PENDING, SENT, FAILED, MUTED, REMOVED), 0)
     counts.update(store.connection.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
     for state, count in counts.items():
         family.add(count, state=state)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
+
+from monitor.cli import main
 from monitor.clock import SimulatedClock
-from monitor.model import Severity
+from monitor.health import notifier_check
+from monitor.model import Order, Severity
 from monitor.notify import outbox
 from monitor.notify.settings import QuietHours
 from monitor.store import Store
+from monitor.web import metrics
 from tests.notify.conftest import ORDER, T0, Receiver, alert, sender, settings, states
 
 
@@ -208,3 +213,46 @@ async def test_pushes_show_times_in_the_one_display_zone(store: Store, receiver:
         await until(lambda: len(receiver.messages) == 1)
     # ORDER's protection ends 2026-03-25 12:00 +03:00: 19:00 in Vladivostok, not Moscow's 12:00.
     assert "2026-03-25 19:00" in receiver.messages[0]["message"]
+
+
+# --- issue 10: one bad message never blocks the others; a removed order's warning stays unsent ---
+
+
+async def test_a_message_that_cannot_be_rendered_fails_alone_and_the_rest_go_out(
+    store: Store, receiver: Receiver
+) -> None:
+    # Dates at the very edge of what datetime holds: shown in the user's zone, they overflow.
+    poisoned = Order(
+        id="8100000000000666",
+        ordered_at=T0 - timedelta(days=3),
+        protection_until=datetime.fromisoformat("9999-12-31T23:59:59-14:00"),
+    )
+    store.add_order(poisoned, now=T0)
+    bad = store.record_alert(alert(order_id=poisoned.id, condition="bad"))
+    good = [store.record_alert(alert(condition=str(n))) for n in range(3)]
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
+        await until(lambda: len(receiver.messages) == 3)
+        await until(lambda: states(store)[bad] == outbox.FAILED)
+    assert all(states(store)[alert_id] == outbox.SENT for alert_id in good)
+    assert all(poisoned.id not in m["title"] for m in receiver.messages)
+    reason = notifier_check(store)()
+    assert reason is not None and "1 notifications failed" in reason
+    assert "cannot render the message: OverflowError" in reason
+    scraped = metrics.render([metrics._notifications(store)])
+    assert 'parcel_monitor_notifications{state="failed"} 1' in scraped
+
+
+async def test_a_removed_orders_queued_warning_is_not_sent(
+    isolated_env: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """add (an old order: track_missing is due at once), remove, then the daemon's sender."""
+    assert main(["add", "8100000000000777", "--ordered", "2026-01-02"]) == 0
+    assert main(["remove", "8100000000000777"]) == 0
+    store = Store.open(isolated_env / "parcel-monitor.db")
+    queued = list(states(store))
+    assert len(queued) == 1  # the warning was raised and queued before the removal
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(datetime.now(UTC))):
+        await until(lambda: states(store)[queued[0]] == outbox.REMOVED)
+        await asyncio.sleep(0.3)  # several more passes
+    assert receiver.messages == []
+    store.close()
