@@ -189,6 +189,15 @@ class SnapshotRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One stored checkpoint of a number, with the source that reported it."""
+
+    number: str
+    source: str
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAlert:
     id: int
     alert: Alert
@@ -703,6 +712,53 @@ class Store:
                    ON CONFLICT (source, key) DO UPDATE SET value = excluded.value""",
                 [(source, key, value) for key, value in values.items()],
             )
+
+    # --- reads for the dashboard and the evidence pack (monitor.views) -------------------
+
+    def history(self, numbers: Iterable[str]) -> list[HistoryRow]:
+        """Every stored checkpoint of these numbers with the source that reported it, oldest
+        first (the timeline of an order across its hand-overs)."""
+        numbers = list(numbers)
+        rows: list[HistoryRow] = []
+        for chunk in _chunks(numbers):
+            rows += [
+                HistoryRow(
+                    number=row[0],
+                    source=row[6],
+                    checkpoint=Checkpoint(
+                        at=datetime.fromisoformat(row[1]),
+                        status=Status(row[2]),
+                        text=row[3],
+                        location=row[4],
+                        code=row[5],
+                    ),
+                )
+                for row in self._conn.execute(
+                    f"""SELECT number, at, status, text, location, code, source
+                        FROM checkpoints WHERE number IN ({_marks(chunk)}) ORDER BY ts, rowid""",
+                    chunk,
+                )
+            ]
+        rows.sort(key=lambda row: row.checkpoint.at)
+        return rows
+
+    def alerts_by_order(self, order_ids: Iterable[str] | None = None) -> dict[str, list[Alert]]:
+        """Order id -> its warnings, oldest first; every order's when `order_ids` is None."""
+        found: dict[str, list[Alert]] = {}
+        if order_ids is None:
+            rows: Iterable[sqlite3.Row] = self._conn.execute("SELECT * FROM alerts ORDER BY id")
+        else:
+            ids = list(order_ids)
+            rows = [
+                row
+                for chunk in _chunks(ids)
+                for row in self._conn.execute(
+                    f"SELECT * FROM alerts WHERE order_id IN ({_marks(chunk)}) ORDER BY id", chunk
+                )
+            ]
+        for row in rows:
+            found.setdefault(row["order_id"], []).append(alert_from_row(row))
+        return found
 
 
 class SourceCursors:
