@@ -97,7 +97,7 @@ class Desk:
 
 
 DESK: web.AppKey[Desk] = web.AppKey("dashboard", Desk)
-SESSION = "dashboard.session"  # request key: the request's Session
+SESSION: web.RequestKey[Session] = web.RequestKey("dashboard.session", Session)
 
 
 def mount(app: web.Application, desk: Desk) -> None:
@@ -149,7 +149,7 @@ def _secured(response: web.StreamResponse) -> web.StreamResponse:
 
 
 def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    session: Session | None = request.get(SESSION)
+    session = request.get(SESSION)
     if session is not None and session.new:
         _desk(request).sessions.keep(response, session, secure=request.secure)
     return _secured(response)
@@ -254,7 +254,7 @@ async def page_order(request: web.Request) -> web.StreamResponse:
     context = _order_context(request, order_id)
     if context is None:
         return _not_found(request, order_id)
-    context["message"] = _message(request)
+    context["message"] = _message(request, order_id)
     return _render(request, "order.html", context)
 
 
