@@ -55,7 +55,8 @@ class OrderSummary:
     protection_until: datetime | None
     protection_left: timedelta | None
     storage_until: date | None
-    warnings: tuple[WarningView, ...]  # newest first; empty once the order is closed or final
+    # Newest first, the newest of each rule; empty once the order is closed or final.
+    warnings: tuple[WarningView, ...]
 
     @property
     def track(self) -> str | None:
@@ -164,8 +165,18 @@ def summarize(
     )
 
 
-def _warnings(alerts: Sequence[Alert], view: OrderView, lang: Language) -> tuple[WarningView, ...]:
-    return tuple(warning_view(alert, view, lang) for alert in reversed(alerts))
+def _warnings(
+    alerts: Sequence[Alert], view: OrderView, lang: Language, *, newest_per_rule: bool = True
+) -> tuple[WarningView, ...]:
+    """Newest first; by default one per rule (the third "ETA moved later" says nothing new)."""
+    seen: set[str] = set()
+    shown = []
+    for alert in reversed(alerts):
+        if newest_per_rule and alert.rule in seen:
+            continue
+        seen.add(alert.rule)
+        shown.append(warning_view(alert, view, lang))
+    return tuple(shown)
 
 
 def urgency(summary: OrderSummary) -> tuple[int, float, str]:
@@ -245,7 +256,7 @@ def detail(store: Store, order_id: str, *, now: datetime, lang: Language) -> Ord
             for row in store.history(view.order.tracks)
         ),
         etas=tuple(EtaPoint(seen_at=at, eta=eta) for at, eta in store.eta_history(order_id)),
-        all_warnings=_warnings(alerts, view, lang),
+        all_warnings=_warnings(alerts, view, lang, newest_per_rule=False),
     )
 
 
