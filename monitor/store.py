@@ -198,6 +198,20 @@ class HistoryRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRank:
+    """An order as far as sorting and searching the overview needs it."""
+
+    order_id: str
+    title: str
+    tracks: tuple[str, ...]
+    final: bool  # closed, delivered or returning
+    protection_until: datetime | None
+    storage_until: date | None
+    warnings: int
+    critical: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAlert:
     id: int
     alert: Alert
@@ -742,22 +756,44 @@ class Store:
         rows.sort(key=lambda row: row.checkpoint.at)
         return rows
 
-    def alerts_by_order(self, order_ids: Iterable[str] | None = None) -> dict[str, list[Alert]]:
-        """Order id -> its warnings, oldest first; every order's when `order_ids` is None."""
+    def order_ranks(self, *, include_closed: bool) -> list[OrderRank]:
+        """What ranking and searching the orders needs, without building their views."""
+        rows = self._conn.execute(
+            f"""SELECT o.id, o.title, o.closed, o.status, o.protection_until,
+                       json_extract(o.last_cp, '$.storage_until'),
+                       COALESCE(a.n, 0), COALESCE(a.critical, 0)
+                FROM orders o LEFT JOIN (
+                    SELECT order_id, COUNT(*) AS n, SUM(severity = 'critical') AS critical
+                    FROM alerts GROUP BY order_id) a ON a.order_id = o.id
+                {"" if include_closed else "WHERE o.closed = 0"}"""
+        ).fetchall()
+        tracks: dict[str, list[str]] = {}
+        for order_id, number in self._conn.execute(
+            "SELECT order_id, number FROM tracks ORDER BY order_id, position"
+        ):
+            tracks.setdefault(order_id, []).append(number)
+        return [
+            OrderRank(
+                order_id=row[0],
+                title=row[1],
+                tracks=tuple(tracks.get(row[0], ())),
+                final=bool(row[2]) or (row[3] is not None and Status(row[3]).is_final),
+                protection_until=_dt(row[4]),
+                storage_until=_day(row[5]),
+                warnings=row[6],
+                critical=row[7],
+            )
+            for row in rows
+        ]
+
+    def alerts_by_order(self, order_ids: Iterable[str]) -> dict[str, list[Alert]]:
+        """Order id -> its warnings, oldest first."""
         found: dict[str, list[Alert]] = {}
-        if order_ids is None:
-            rows: Iterable[sqlite3.Row] = self._conn.execute("SELECT * FROM alerts ORDER BY id")
-        else:
-            ids = list(order_ids)
-            rows = [
-                row
-                for chunk in _chunks(ids)
-                for row in self._conn.execute(
-                    f"SELECT * FROM alerts WHERE order_id IN ({_marks(chunk)}) ORDER BY id", chunk
-                )
-            ]
-        for row in rows:
-            found.setdefault(row["order_id"], []).append(alert_from_row(row))
+        for chunk in _chunks(list(order_ids)):
+            for row in self._conn.execute(
+                f"SELECT * FROM alerts WHERE order_id IN ({_marks(chunk)}) ORDER BY id", chunk
+            ):
+                found.setdefault(row["order_id"], []).append(alert_from_row(row))
         return found
 
 

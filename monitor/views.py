@@ -16,7 +16,7 @@ from typing import Literal
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
 from monitor.notify.texts import DISPUTE_RULES, RULES, Language, dispute_text
-from monitor.store import Store
+from monitor.store import OrderRank, Store
 from monitor.tracker import SourceHealth
 
 Filter = Literal["open", "closed", "all"]
@@ -179,34 +179,34 @@ def _warnings(
     return tuple(shown)
 
 
-def urgency(summary: OrderSummary) -> tuple[int, float, str]:
+def urgency(rank: OrderRank) -> tuple[int, float, str]:
     """Open critical warnings first, then the nearest deadline (protection end, storage end),
     then the order without one; closed and final orders last."""
     deadlines = []
-    if summary.protection_until is not None:
-        deadlines.append(summary.protection_until.timestamp())
-    if summary.storage_until is not None:
-        deadlines.append(datetime.combine(summary.storage_until, datetime.min.time()).timestamp())
-    if summary.final:
-        rank = 3
-    elif summary.critical:
-        rank = 0
-    elif summary.warnings:
-        rank = 1
+    if rank.protection_until is not None:
+        deadlines.append(rank.protection_until.timestamp())
+    if rank.storage_until is not None:
+        deadlines.append(datetime.combine(rank.storage_until, datetime.min.time()).timestamp())
+    if rank.final:
+        level = 3
+    elif rank.critical:
+        level = 0
+    elif rank.warnings:
+        level = 1
     else:
-        rank = 2
-    return (rank, min(deadlines) if deadlines else float("inf"), summary.id)
+        level = 2
+    return (level, min(deadlines) if deadlines else float("inf"), rank.order_id)
 
 
-def matches(summary: OrderSummary, query: str) -> bool:
+def matches(rank: OrderRank, query: str) -> bool:
     """Search by order id, track number (any of the order's) or title, ignoring case."""
     needle = query.strip().casefold()
     if not needle:
         return True
     return (
-        needle in summary.id.casefold()
-        or needle in summary.title.casefold()
-        or any(needle in number.casefold() for number in summary.tracks)
+        needle in rank.order_id.casefold()
+        or needle in rank.title.casefold()
+        or any(needle in number.casefold() for number in rank.tracks)
     )
 
 
@@ -220,20 +220,31 @@ def overview(
     page: int = 1,
     per_page: int = 100,
 ) -> Page:
-    """The overview's orders, most urgent first, one page of them."""
-    views = store.views(include_closed=show != "open")
-    if show == "open":
-        views = [v for v in views if not v.is_final]
-    elif show == "closed":
-        views = [v for v in views if v.is_final]
-    alerts = store.alerts_by_order(None if len(views) > 500 else [v.order.id for v in views])
-    rows = [summarize(v, alerts.get(v.order.id, ()), now=now, lang=lang) for v in views]
-    rows = sorted((row for row in rows if matches(row, query)), key=urgency)
-    pages = max(1, -(-len(rows) // per_page))
+    """The overview's orders, most urgent first, one page of them.
+
+    Every order is ranked from a light read (no views built, no warning parsed); only the page's
+    orders are read whole and put into words. That keeps 1,000 open orders well under 100 ms.
+    """
+    ranks = [
+        rank
+        for rank in store.order_ranks(include_closed=show != "open")
+        if (show == "all" or rank.final == (show == "closed")) and matches(rank, query)
+    ]
+    ranks.sort(key=urgency)
+    pages = max(1, -(-len(ranks) // per_page))
     number = min(max(1, page), pages)
-    start = (number - 1) * per_page
+    shown = [rank.order_id for rank in ranks[(number - 1) * per_page : number * per_page]]
+    views = store.get_views(shown)
+    alerts = store.alerts_by_order(shown)
     return Page(
-        orders=tuple(rows[start : start + per_page]), number=number, pages=pages, total=len(rows)
+        orders=tuple(
+            summarize(views[order_id], alerts.get(order_id, ()), now=now, lang=lang)
+            for order_id in shown
+            if order_id in views
+        ),
+        number=number,
+        pages=pages,
+        total=len(ranks),
     )
 
 
