@@ -42,6 +42,7 @@ class OrderSummary:
     title: str
     shop: str
     ordered_at: datetime
+    paid_at: datetime | None
     tracks: tuple[str, ...]
     # A status value, or "no_track" (nothing to follow yet) / "not_checked" (no answer yet).
     state: str
@@ -149,6 +150,7 @@ def summarize(
         title=order.title,
         shop=order.shop,
         ordered_at=order.ordered_at,
+        paid_at=order.paid_at,
         tracks=order.tracks,
         state=state,
         closed=order.closed,
