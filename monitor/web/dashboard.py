@@ -94,6 +94,8 @@ class Desk:
         self.zone, self.language, self.health = zone, language, health
         self.sessions = Sessions(token)
         self.closing = asyncio.Event()
+        # One Chromium at a time: a PDF costs a browser start, and nobody needs two at once.
+        self.printing = asyncio.Semaphore(1)
 
 
 DESK: web.AppKey[Desk] = web.AppKey("dashboard", Desk)
@@ -311,7 +313,8 @@ async def evidence_pdf(request: web.Request) -> web.StreamResponse:
     if html is None:
         return _not_found(request, order_id)
     try:
-        pdf = await print_pdf(html)
+        async with desk.printing:
+            pdf = await print_pdf(html)
     except EvidenceError as exc:
         log.error("monitor.http.evidence_failed", order_id=order_id, reason=str(exc))
         return _finish(request, web.Response(status=503, text=str(exc)))
@@ -327,6 +330,8 @@ async def evidence_pdf(request: web.Request) -> web.StreamResponse:
 
 
 async def page_login(request: web.Request) -> web.StreamResponse:
+    if not _desk(request).sessions.required:  # nothing to sign in to
+        return _redirect(request, "/")
     _signed_in(request)
     return _render(request, "login.html", {"next": _safe_next(request.query.get("next", "/"))})
 
