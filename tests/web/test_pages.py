@@ -19,6 +19,7 @@ from monitor.events import WarningRaised
 from monitor.model import Order
 from monitor.pipeline import Pipeline
 from monitor.store import Store
+from monitor.tracker import SourceHealth
 from tests.web import desk as fixtures
 from tests.web.desk import LAMP, LIGHT, START, TOKEN, Desk
 
@@ -258,3 +259,19 @@ def test_the_evidence_cli_writes_html_and_pdf(
     pdf = tmp_path / "lamp.pdf"
     assert main(["evidence", LAMP, "--out", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+async def test_a_failing_source_shows_in_the_corner(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    pipeline, _ = filled
+    pipeline.tracker.health["cainiao"] = SourceHealth()
+    pipeline.tracker.health["russianpost"] = SourceHealth(
+        failing_since=1.0, failures=3, last_error="HTTP 503 from the API"
+    )
+    async with fixtures.serve(*filled, token=None) as desk:
+        html = await fetch(desk, "/")
+    corner = html[html.index('<aside class="sources"') : html.index("</aside>")]
+    assert 'class="source ok"' in corner and "cainiao — working" in corner
+    assert 'class="source failing"' in corner
+    assert "russianpost — failing (3: HTTP 503 from the API)" in corner
