@@ -125,9 +125,13 @@ def mount(app: web.Application, desk: Desk) -> None:
         ]
     )
 
+    async def open_streams(app: web.Application) -> None:
+        desk.closing.clear()  # serving again after a port that could not be bound
+
     async def end_streams(app: web.Application) -> None:
         desk.closing.set()
 
+    app.on_startup.append(open_streams)
     app.on_shutdown.append(end_streams)
 
 

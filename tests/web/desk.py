@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
+
 from monitor.clock import SimulatedClock
 from monitor.health import Health
 from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, Status
@@ -173,6 +175,18 @@ async def serve(
     token: str | None = TOKEN,
     language: Language | None = None,
 ) -> AsyncIterator[Desk]:
+    app = application(pipeline, clock, token=token, language=language)
+    async with HttpServer(app, host="127.0.0.1", port=0) as server:
+        yield Desk(pipeline=pipeline, clock=clock, base=f"http://127.0.0.1:{server.port}")
+
+
+def application(
+    pipeline: Pipeline,
+    clock: SimulatedClock,
+    *,
+    token: str | None = TOKEN,
+    language: Language | None = None,
+) -> web.Application:
     """Wired as the daemon's Http part wires it."""
     app = build_app(
         store=pipeline.store,
@@ -194,5 +208,4 @@ async def serve(
             health=lambda: pipeline.tracker.health,
         ),
     )
-    async with HttpServer(app, host="127.0.0.1", port=0) as server:
-        yield Desk(pipeline=pipeline, clock=clock, base=f"http://127.0.0.1:{server.port}")
+    return app

@@ -20,6 +20,7 @@ from monitor.model import Order
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from monitor.tracker import SourceHealth
+from monitor.web.server import HttpServer
 from tests.web import desk as fixtures
 from tests.web.desk import LAMP, LIGHT, START, TOKEN, Desk
 
@@ -275,3 +276,22 @@ async def test_a_failing_source_shows_in_the_corner(
     assert 'class="source ok"' in corner and "cainiao — working" in corner
     assert 'class="source failing"' in corner
     assert "russianpost — failing (3: HTTP 503 from the API)" in corner
+
+
+async def test_the_live_feed_works_again_after_the_server_restarts(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    """serve_forever sets the same application up again after a port could not be bound."""
+    pipeline, clock = filled
+    app = fixtures.application(pipeline, clock, token=None)
+    async with HttpServer(app, host="127.0.0.1", port=0):
+        pass
+    async with HttpServer(app, host="127.0.0.1", port=0) as server, await client() as session:
+        response = await session.get(f"http://127.0.0.1:{server.port}/events")
+        await response.content.readline()
+        await response.content.readline()
+        alert = pipeline.store.alerts_by_order([LAMP])[LAMP][0]
+        pipeline.bus.publish(WarningRaised(at=clock.now(), alert=alert))
+        async with asyncio.timeout(5):
+            assert await response.content.readline() == b"event: changed\n"
+        response.close()
