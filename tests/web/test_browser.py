@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from monitor.events import SourceFailed
 from monitor.model import Status
+from monitor.tracker import SourceHealth
 from tests.web import desk as fixtures
 from tests.web.desk import CABLE, LAMP, LIGHT, SOCKS, TOKEN, Desk
 
@@ -166,6 +168,13 @@ async def test_a_warning_appears_without_a_reload(browser: Browser, desk: Desk) 
     )
     # Returning is final: the order leaves the open list, and it went without a reload.
     await expect(page.locator(f"li[data-order='{SOCKS}']")).to_have_count(0, timeout=10_000)
+    assert await page.evaluate("window.sameDocument") is True
+    # A source breaking shows in the corner the same way.
+    desk.pipeline.tracker.health["cainiao"] = SourceHealth(
+        failing_since=0.0, failures=2, last_error="HTTP 503"
+    )
+    desk.pipeline.bus.publish(SourceFailed(at=desk.clock.now(), source="cainiao", reason="503"))
+    await expect(page.locator("aside.sources")).to_contain_text("cainiao — failing")
     assert await page.evaluate("window.sameDocument") is True
     await page.goto(f"{desk.base}/orders/{SOCKS}")
     await expect(page.locator("#live")).to_contain_text("Returned to sender")

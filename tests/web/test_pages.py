@@ -295,3 +295,19 @@ async def test_the_live_feed_works_again_after_the_server_restarts(
         async with asyncio.timeout(5):
             assert await response.content.readline() == b"event: changed\n"
         response.close()
+
+
+def test_the_evidence_cli_says_what_to_do_without_chromium(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline, _ = fixtures.build(isolated_env)
+    pipeline.store.close()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "lamp.pdf"
+    assert main(["evidence", LAMP, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "needs Chromium" in err and "/orders/ORDER_ID/evidence" in err
+    assert not out.exists()

@@ -40,11 +40,15 @@
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (!html) return;
-        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("live");
         if (fresh) {
           live.innerHTML = fresh.innerHTML;
           document.body.dataset.updated = String(Date.now());
         }
+        var sources = document.querySelector("aside.sources");
+        var freshSources = doc.querySelector("aside.sources");
+        if (sources && freshSources) sources.innerHTML = freshSources.innerHTML;
       })
       .catch(function () { /* the next event tries again */ });
   }
