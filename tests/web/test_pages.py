@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +28,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, SimulatedClock]]:
+def filled(tmp_path: Path) -> Iterator[tuple[Pipeline, SimulatedClock]]:
     pipeline, clock = fixtures.build(tmp_path)
     yield pipeline, clock
     pipeline.store.close()
