@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from monitor.events import Alert
 from monitor.model import (
@@ -197,9 +198,9 @@ class HistoryRow:
     checkpoint: Checkpoint
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRank:
-    """An order as far as sorting and searching the overview needs it."""
+class OrderRank(NamedTuple):
+    """An order as far as sorting and searching the overview needs it (a tuple: 1,000 of them
+    are built for every look at the overview)."""
 
     order_id: str
     title: str
@@ -758,14 +759,16 @@ class Store:
 
     def order_ranks(self, *, include_closed: bool) -> list[OrderRank]:
         """What ranking and searching the orders needs, without building their views."""
+        final = [status.value for status in Status if status.is_final]
         rows = self._conn.execute(
-            f"""SELECT o.id, o.title, o.closed, o.status, o.protection_until,
-                       json_extract(o.last_cp, '$.storage_until'),
+            f"""SELECT o.id, o.title, o.closed OR o.status IN ({_marks(final)}),
+                       o.protection_until, json_extract(o.last_cp, '$.storage_until'),
                        COALESCE(a.n, 0), COALESCE(a.critical, 0)
                 FROM orders o LEFT JOIN (
                     SELECT order_id, COUNT(*) AS n, SUM(severity = 'critical') AS critical
                     FROM alerts GROUP BY order_id) a ON a.order_id = o.id
-                {"" if include_closed else "WHERE o.closed = 0"}"""
+                {"" if include_closed else "WHERE o.closed = 0"}""",
+            final,
         ).fetchall()
         tracks: dict[str, list[str]] = {}
         for order_id, number in self._conn.execute(
@@ -774,16 +777,16 @@ class Store:
             tracks.setdefault(order_id, []).append(number)
         return [
             OrderRank(
-                order_id=row[0],
-                title=row[1],
-                tracks=tuple(tracks.get(row[0], ())),
-                final=bool(row[2]) or (row[3] is not None and Status(row[3]).is_final),
-                protection_until=_dt(row[4]),
-                storage_until=_day(row[5]),
-                warnings=row[6],
-                critical=row[7],
+                order_id,
+                title,
+                tuple(tracks.get(order_id, ())),
+                bool(is_final),
+                _dt(protection),
+                _day(storage),
+                warnings,
+                critical,
             )
-            for row in rows
+            for order_id, title, is_final, protection, storage, warnings, critical in rows
         ]
 
     def alerts_by_order(self, order_ids: Iterable[str]) -> dict[str, list[Alert]]:
