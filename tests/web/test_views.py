@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.model import EtaWindow
-from monitor.views import EtaPoint, detail, overview
+from monitor.store import OrderRank
+from monitor.views import EtaPoint, detail, overview, urgency
 from monitor.web import texts
 from monitor.web.chart import eta_chart
 from tests.web import desk as fixtures
@@ -67,3 +68,24 @@ def test_the_overview_and_an_orders_detail(tmp_path: Path) -> None:
     assert lamp.timeline[0].text == "Electronic information received"
     assert lamp.summary.dispute is not None and f"Order number: {LAMP}" in lamp.summary.dispute
     pipeline.store.close()
+
+
+def test_the_nearest_deadline_counts_whether_protection_or_storage() -> None:
+    def rank(order_id: str, protection: int | None, storage: int | None) -> OrderRank:
+        base = datetime(2026, 3, 1, tzinfo=UTC)
+        return OrderRank(
+            order_id=order_id,
+            title="",
+            tracks=(),
+            final=False,
+            protection_until=base + timedelta(days=protection) if protection else None,
+            storage_until=(base + timedelta(days=storage)).date() if storage else None,
+            warnings=0,
+            critical=0,
+        )
+
+    ranks = [rank("a", 10, None), rank("b", 30, 3), rank("c", None, None), rank("d", 5, None)]
+    assert [r.order_id for r in sorted(ranks, key=urgency)] == ["b", "d", "a", "c"]
+    critical = rank("e", None, None)._replace(warnings=1, critical=1)
+    final = rank("f", 1, None)._replace(final=True)
+    assert [r.order_id for r in sorted([*ranks, critical, final], key=urgency)][0::5] == ["e", "f"]
