@@ -304,6 +304,40 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evidence(args: argparse.Namespace) -> int:
+    """Rendered from the store itself: no running daemon needed."""
+    from monitor.web.pages import EvidenceError, environment, evidence_html, print_pdf
+
+    settings, _ = _settings(args)
+    store = Store.open(settings.database)
+    try:
+        html = evidence_html(
+            environment(),
+            store,
+            args.order_id,
+            now=SystemClock().now(),
+            lang=settings.notify.language,
+            zone=settings.zone(),
+            inline_css=True,
+        )
+    finally:
+        store.close()
+    if html is None:
+        raise UserError(f"no order {args.order_id}; `parcel-monitor list` shows the known ones")
+    out: Path = args.out
+    try:
+        if out.suffix.lower() in (".html", ".htm"):
+            out.write_text(html, encoding="utf-8")
+        else:
+            out.write_bytes(asyncio.run(print_pdf(html)))
+    except EvidenceError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.daemon import assemble
 
@@ -657,6 +691,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("show", cmd_show, "one order's timeline: checkpoints, ETA history, warnings")
     p.add_argument("order_id", metavar="ORDER_ID")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p = command(
+        "evidence",
+        cmd_evidence,
+        "an order's evidence for a dispute: history, track numbers, ETA chart, dispute text",
+    )
+    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="where to write it: a PDF (printed by the system's Chromium), or HTML if FILE ends "
+        "in .html",
+    )
     p = command("check", cmd_check, "poll every source once now and print what changed")
     p.add_argument("--json", action="store_true", help="one JSON object per event")
     p = command("replay", cmd_replay, "replay scenario files on a simulated clock (SCENARIOS.md)")

@@ -48,6 +48,7 @@ from monitor.sources import ActiveSources, SharedSession, start_sources, validat
 from monitor.status import summary
 from monitor.store import Store
 from monitor.systemd import Notifier, keep_alive, watchdog_interval
+from monitor.web import dashboard
 from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import serve_forever
 
@@ -302,6 +303,10 @@ class Http(Part):
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
         self.settings = settings.http
         self.token = _secret("http.token_file", self.settings.resolved_token)
+        self.zone = settings.zone()
+        # The pages follow the browser's Accept-Language unless a language was configured.
+        notify = settings.notify
+        self.language = notify.language if "language" in notify.model_fields_set else None
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self, running: Running) -> None:
@@ -339,6 +344,19 @@ class Http(Part):
                 (lambda: bridge.connected) if bridge is not None else None,
             ),
             sources={name: source for name, (source, _) in pipeline.tracker.sources.items()},
+        )
+        dashboard.mount(
+            app,
+            dashboard.Desk(
+                store=pipeline.store,
+                orders=pipeline.orders,
+                bus=pipeline.bus,
+                clock=pipeline.clock,
+                zone=self.zone,
+                language=self.language,
+                token=self.token,
+                health=lambda: pipeline.tracker.health,
+            ),
         )
         self.tasks = [
             running.spawn(

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from monitor.events import Alert
 from monitor.model import (
@@ -209,6 +210,29 @@ class SnapshotRow:
     digest: str
     fetched_at: datetime
     destination: Destination | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One stored checkpoint of a number, with the source that reported it."""
+
+    number: str
+    source: str
+    checkpoint: Checkpoint
+
+
+class OrderRank(NamedTuple):
+    """An order as far as sorting and searching the overview needs it (a tuple: 1,000 of them
+    are built for every look at the overview)."""
+
+    order_id: str
+    title: str
+    tracks: tuple[str, ...]
+    final: bool  # closed, delivered or returning
+    protection_until: datetime | None
+    storage_until: date | None
+    warnings: int
+    critical: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,6 +862,77 @@ class Store:
                    ON CONFLICT (source, key) DO UPDATE SET value = excluded.value""",
                 [(source, key, value) for key, value in values.items()],
             )
+
+    # --- reads for the dashboard and the evidence pack (monitor.views) -------------------
+
+    def history(self, numbers: Iterable[str]) -> list[HistoryRow]:
+        """Every stored checkpoint of these numbers with the source that reported it, oldest
+        first (the timeline of an order across its hand-overs)."""
+        numbers = list(numbers)
+        rows: list[HistoryRow] = []
+        for chunk in _chunks(numbers):
+            rows += [
+                HistoryRow(
+                    number=row[0],
+                    source=row[6],
+                    checkpoint=Checkpoint(
+                        at=datetime.fromisoformat(row[1]),
+                        status=Status(row[2]),
+                        text=row[3],
+                        location=row[4],
+                        code=row[5],
+                    ),
+                )
+                for row in self._conn.execute(
+                    f"""SELECT number, at, status, text, location, code, source
+                        FROM checkpoints WHERE number IN ({_marks(chunk)}) ORDER BY ts, rowid""",
+                    chunk,
+                )
+            ]
+        rows.sort(key=lambda row: row.checkpoint.at)
+        return rows
+
+    def order_ranks(self, *, include_closed: bool) -> list[OrderRank]:
+        """What ranking and searching the orders needs, without building their views."""
+        final = [status.value for status in Status if status.is_final]
+        rows = self._conn.execute(
+            f"""SELECT o.id, o.title, o.closed OR o.status IN ({_marks(final)}),
+                       o.protection_until, json_extract(o.stay, '$.storage_until'),
+                       COALESCE(a.n, 0), COALESCE(a.critical, 0)
+                FROM orders o LEFT JOIN (
+                    SELECT order_id, COUNT(*) AS n, SUM(severity = 'critical') AS critical
+                    FROM alerts GROUP BY order_id) a ON a.order_id = o.id
+                {"" if include_closed else "WHERE o.closed = 0"}""",
+            final,
+        ).fetchall()
+        tracks: dict[str, list[str]] = {}
+        for order_id, number in self._conn.execute(
+            "SELECT order_id, number FROM tracks ORDER BY order_id, position"
+        ):
+            tracks.setdefault(order_id, []).append(number)
+        return [
+            OrderRank(
+                order_id,
+                title,
+                tuple(tracks.get(order_id, ())),
+                bool(is_final),
+                _dt(protection),
+                _day(storage),
+                warnings,
+                critical,
+            )
+            for order_id, title, is_final, protection, storage, warnings, critical in rows
+        ]
+
+    def alerts_by_order(self, order_ids: Iterable[str]) -> dict[str, list[Alert]]:
+        """Order id -> its warnings, oldest first."""
+        found: dict[str, list[Alert]] = {}
+        for chunk in _chunks(list(order_ids)):
+            for row in self._conn.execute(
+                f"SELECT * FROM alerts WHERE order_id IN ({_marks(chunk)}) ORDER BY id", chunk
+            ):
+                found.setdefault(row["order_id"], []).append(alert_from_row(row))
+        return found
 
 
 class SourceCursors:

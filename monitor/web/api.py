@@ -175,6 +175,10 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS or request.path.startswith(f"{HOOKS}/"):
         return await handler(request)
     token, read_token = request.app[TOKEN], request.app[READ_TOKEN]
+    if _is_page(request.path) and (token is not None or _from_loopback(request)):
+        # The dashboard signs in with the token itself (a session cookie and CSRF tokens,
+        # monitor.web.dashboard); without a token it is read-only and for this machine only.
+        return await handler(request)
     reading = request.method in _READS
     if token is None and read_token is None:
         if not reading:
@@ -196,6 +200,10 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         "a valid bearer token is required",
         **{"WWW-Authenticate": 'Bearer realm="parcel-monitor"'},
     )
+
+
+def _is_page(path: str) -> bool:
+    return not (path.startswith("/api/") or path == "/metrics")
 
 
 def _bearer(request: web.Request) -> bytes | None:

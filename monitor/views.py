@@ -1,0 +1,283 @@
+"""Plain frozen shapes of what people are shown: an order's summary, its timeline, its warnings,
+its ETA history and the sources' health.
+
+Built from the store's public reads; the dashboard and the evidence pack render them (and the
+CLI, the API and MQTT are meant to move onto them). Words come from `monitor.notify.texts`; the
+shapes keep facts (statuses, datetimes, durations), and each renderer says them in its language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from monitor.events import Alert
+from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
+from monitor.notify.texts import DISPUTE_RULES, RULES, Language, dispute_text
+from monitor.store import OrderRank, Store
+from monitor.tracker import SourceHealth
+
+Filter = Literal["open", "closed", "all"]
+FILTERS: tuple[Filter, ...] = ("open", "closed", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class WarningView:
+    rule: str
+    severity: Severity
+    at: datetime
+    headline: str
+    steps: tuple[str, ...]
+    dispute: str | None  # the English message to paste, for the warnings that lead to a dispute
+    track: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """One order as a row of the overview (and the head of its page)."""
+
+    id: str
+    title: str
+    shop: str
+    ordered_at: datetime
+    paid_at: datetime | None
+    tracks: tuple[str, ...]
+    # A status value, or "no_track" (nothing to follow yet) / "not_checked" (no answer yet).
+    state: str
+    closed: bool
+    final: bool
+    last_checkpoint: Checkpoint | None
+    last_checkpoint_age: timedelta | None
+    eta: EtaWindow | None  # the carrier's, else the shop's estimate
+    eta_from_shop: bool
+    promised_by: date | None
+    protection_until: datetime | None
+    protection_left: timedelta | None
+    storage_until: date | None
+    # Newest first, the newest of each rule; empty once the order is closed or final.
+    warnings: tuple[WarningView, ...]
+
+    @property
+    def track(self) -> str | None:
+        return self.tracks[-1] if self.tracks else None
+
+    @property
+    def critical(self) -> int:
+        return sum(1 for w in self.warnings if w.severity is Severity.CRITICAL)
+
+    @property
+    def dispute(self) -> str | None:
+        """The newest warning's dispute message, if any warning leads to a dispute."""
+        return next((w.dispute for w in self.warnings if w.dispute), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    number: str
+    source: str
+    status: Status
+    text: str
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class EtaPoint:
+    """An estimate as it was seen on a day (None: the carrier stopped giving one)."""
+
+    seen_at: datetime
+    eta: EtaWindow | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    summary: OrderSummary
+    timeline: tuple[TimelineEntry, ...]  # oldest first
+    etas: tuple[EtaPoint, ...]  # oldest first
+    all_warnings: tuple[WarningView, ...]  # also those of a closed order, newest first
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted({entry.source for entry in self.timeline}))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    healthy: bool
+    failures: int
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    orders: tuple[OrderSummary, ...]
+    number: int  # 1-based
+    pages: int
+    total: int
+
+
+def warning_view(alert: Alert, view: OrderView, lang: Language) -> WarningView:
+    text = RULES[lang][alert.rule]
+    dispute = dispute_text(alert.rule, view, alert.facts) if alert.rule in DISPUTE_RULES else None
+    return WarningView(
+        rule=alert.rule,
+        severity=alert.severity,
+        at=alert.at,
+        headline=text.headline,
+        steps=text.steps,
+        dispute=dispute,
+        track=alert.track,
+    )
+
+
+def summarize(
+    view: OrderView, alerts: Sequence[Alert], *, now: datetime, lang: Language
+) -> OrderSummary:
+    """Warnings count while the order is open: a closed or delivered order has nothing to do."""
+    order, tracking = view.order, view.tracking
+    cp = tracking.last_checkpoint
+    state = (
+        tracking.status.value
+        if tracking.status is not None
+        else ("not_checked" if order.tracks else "no_track")
+    )
+    warnings = () if view.is_final else _warnings(alerts, view, lang)
+    return OrderSummary(
+        id=order.id,
+        title=order.title,
+        shop=order.shop,
+        ordered_at=order.ordered_at,
+        paid_at=order.paid_at,
+        tracks=order.tracks,
+        state=state,
+        closed=order.closed,
+        final=view.is_final,
+        last_checkpoint=cp,
+        last_checkpoint_age=now - cp.at if cp else None,
+        eta=tracking.eta or order.estimate,
+        eta_from_shop=tracking.eta is None and order.estimate is not None,
+        promised_by=order.promised_by,
+        protection_until=order.protection_until,
+        protection_left=order.protection_until - now if order.protection_until else None,
+        storage_until=cp.storage_until if cp else None,
+        warnings=warnings,
+    )
+
+
+def _warnings(
+    alerts: Sequence[Alert], view: OrderView, lang: Language, *, newest_per_rule: bool = True
+) -> tuple[WarningView, ...]:
+    """Newest first; by default one per rule (the third "ETA moved later" says nothing new)."""
+    seen: set[str] = set()
+    shown = []
+    for alert in reversed(alerts):
+        if newest_per_rule and alert.rule in seen:
+            continue
+        seen.add(alert.rule)
+        shown.append(warning_view(alert, view, lang))
+    return tuple(shown)
+
+
+def urgency(rank: OrderRank) -> tuple[int, float, str]:
+    """Open critical warnings first, then the nearest deadline (protection end, storage end),
+    then the order without one; closed and final orders last."""
+    deadlines = []
+    if rank.protection_until is not None:
+        deadlines.append(rank.protection_until.timestamp())
+    if rank.storage_until is not None:
+        deadlines.append(datetime.combine(rank.storage_until, datetime.min.time()).timestamp())
+    if rank.final:
+        level = 3
+    elif rank.critical:
+        level = 0
+    elif rank.warnings:
+        level = 1
+    else:
+        level = 2
+    return (level, min(deadlines) if deadlines else float("inf"), rank.order_id)
+
+
+def matches(rank: OrderRank, query: str) -> bool:
+    """Search by order id, track number (any of the order's) or title, ignoring case."""
+    needle = query.strip().casefold()
+    if not needle:
+        return True
+    return (
+        needle in rank.order_id.casefold()
+        or needle in rank.title.casefold()
+        or any(needle in number.casefold() for number in rank.tracks)
+    )
+
+
+def overview(
+    store: Store,
+    *,
+    now: datetime,
+    lang: Language,
+    show: Filter = "open",
+    query: str = "",
+    page: int = 1,
+    per_page: int = 100,
+) -> Page:
+    """The overview's orders, most urgent first, one page of them.
+
+    Every order is ranked from a light read (no views built, no warning parsed); only the page's
+    orders are read whole and put into words. That keeps 1,000 open orders well under 100 ms.
+    """
+    ranks = [
+        rank
+        for rank in store.order_ranks(include_closed=show != "open")
+        if (show == "all" or rank.final == (show == "closed")) and matches(rank, query)
+    ]
+    ranks.sort(key=urgency)
+    pages = max(1, -(-len(ranks) // per_page))
+    number = min(max(1, page), pages)
+    shown = [rank.order_id for rank in ranks[(number - 1) * per_page : number * per_page]]
+    views = store.get_views(shown)
+    alerts = store.alerts_by_order(shown)
+    return Page(
+        orders=tuple(
+            summarize(views[order_id], alerts.get(order_id, ()), now=now, lang=lang)
+            for order_id in shown
+            if order_id in views
+        ),
+        number=number,
+        pages=pages,
+        total=len(ranks),
+    )
+
+
+def detail(store: Store, order_id: str, *, now: datetime, lang: Language) -> OrderDetail | None:
+    view = store.get_view(order_id)
+    if view is None:
+        return None
+    alerts = store.alerts_by_order([order_id]).get(order_id, [])
+    return OrderDetail(
+        summary=summarize(view, alerts, now=now, lang=lang),
+        timeline=tuple(
+            TimelineEntry(
+                at=row.checkpoint.at,
+                number=row.number,
+                source=row.source,
+                status=row.checkpoint.status,
+                text=row.checkpoint.text,
+                location=row.checkpoint.location,
+            )
+            for row in store.history(view.order.tracks)
+        ),
+        etas=tuple(EtaPoint(seen_at=at, eta=eta) for at, eta in store.eta_history(order_id)),
+        all_warnings=_warnings(alerts, view, lang, newest_per_rule=False),
+    )
+
+
+def source_states(health: Mapping[str, SourceHealth]) -> tuple[SourceState, ...]:
+    """The tracker's per-source bookkeeping as read-only rows, by name."""
+    return tuple(
+        SourceState(
+            name=name, healthy=state.healthy, failures=state.failures, last_error=state.last_error
+        )
+        for name, state in sorted(health.items())
+    )

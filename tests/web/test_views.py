@@ -1,0 +1,91 @@
+"""The view shapes and the words around them, without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.model import EtaWindow
+from monitor.store import OrderRank
+from monitor.views import EtaPoint, detail, overview, urgency
+from monitor.web import texts
+from monitor.web.chart import eta_chart
+from tests.web import desk as fixtures
+from tests.web.desk import CASE, LAMP, LIGHT
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(1, "1 день"), (3, "3 дня"), (5, "5 дней"), (11, "11 дней"), (21, "21 день"), (24, "24 дня")],
+)
+def test_russian_counts_agree_with_their_number(days: int, words: str) -> None:
+    assert texts.countdown(timedelta(days=days, hours=1), "ru") == f"закончится через {words}"
+
+
+def test_a_countdown_that_has_run_out_says_so() -> None:
+    assert texts.countdown(timedelta(hours=-5), "en") == "ended 5 hours ago"
+
+
+def test_accept_language_picks_russian_only_when_asked() -> None:
+    assert texts.pick_language(None, "ru-RU,ru;q=0.9") == "ru"
+    assert texts.pick_language(None, "de-DE,fr;q=0.5") == "en"
+    assert texts.pick_language("en", "ru") == "en"
+
+
+def test_no_chart_without_an_estimate_and_one_bar_per_estimate() -> None:
+    labels = texts.labels("en")
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    assert eta_chart((), promised=None, protection=None, labels=labels, now=now) is None
+    points = [
+        EtaPoint(now - timedelta(days=9), EtaWindow(date(2026, 2, 5), date(2026, 2, 9))),
+        EtaPoint(now - timedelta(days=2), None),  # the carrier stopped giving one
+        EtaPoint(now, EtaWindow(date(2026, 2, 9), date(2026, 2, 15))),
+    ]
+    svg = str(eta_chart(points, promised=None, protection=None, labels=labels, now=now))
+    assert svg.count('class="chart-estimate"') == 2 and "chart-promised" not in svg
+    assert "<script" not in svg and "style=" not in svg
+
+
+def test_the_overview_and_an_orders_detail(tmp_path: Path) -> None:
+    pipeline, clock = fixtures.build(tmp_path)
+    page = overview(pipeline.store, now=clock.now(), lang="en", show="all")
+    assert page.orders[0].id == LIGHT and page.orders[0].critical == 2  # protection, storage
+    assert page.orders[-1].id == CASE and page.orders[-1].final and not page.orders[-1].warnings
+    lamp = detail(pipeline.store, LAMP, now=clock.now(), lang="en")
+    assert lamp is not None
+    # The overview shows the newest warning of each kind; the evidence keeps all of them.
+    assert [w.rule for w in lamp.summary.warnings].count("eta_shifted") == 1
+    assert [w.rule for w in lamp.all_warnings].count("eta_shifted") == 3
+    assert lamp.sources == ("cainiao",)
+    assert [p.eta.latest if p.eta else None for p in lamp.etas] == [
+        date(2026, 2, 10),
+        date(2026, 2, 18),
+        date(2026, 2, 27),
+        date(2026, 3, 6),
+    ]
+    assert lamp.timeline[0].text == "Electronic information received"
+    assert lamp.summary.dispute is not None and f"Order number: {LAMP}" in lamp.summary.dispute
+    pipeline.store.close()
+
+
+def test_the_nearest_deadline_counts_whether_protection_or_storage() -> None:
+    def rank(order_id: str, protection: int | None, storage: int | None) -> OrderRank:
+        base = datetime(2026, 3, 1, tzinfo=UTC)
+        return OrderRank(
+            order_id=order_id,
+            title="",
+            tracks=(),
+            final=False,
+            protection_until=base + timedelta(days=protection) if protection else None,
+            storage_until=(base + timedelta(days=storage)).date() if storage else None,
+            warnings=0,
+            critical=0,
+        )
+
+    ranks = [rank("a", 10, None), rank("b", 30, 3), rank("c", None, None), rank("d", 5, None)]
+    assert [r.order_id for r in sorted(ranks, key=urgency)] == ["b", "d", "a", "c"]
+    critical = rank("e", None, None)._replace(warnings=1, critical=1)
+    final = rank("f", 1, None)._replace(final=True)
+    assert [r.order_id for r in sorted([*ranks, critical, final], key=urgency)][0::5] == ["e", "f"]
