@@ -240,12 +240,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.daemon import assemble
 
     settings, path = _settings(args)
-    try:
-        running = assemble(settings, str(path) if path else "configuration")
-    except PluginError as exc:
-        raise ConfigError(str(exc)) from None
 
-    async def once() -> list[Any]:
+    async def once() -> tuple[list[Any], Any]:
+        # Built inside the running loop, as the daemon does: clients (aiomqtt's) bind to it.
+        try:
+            running = assemble(settings, str(path) if path else "configuration")
+        except PluginError as exc:
+            raise ConfigError(str(exc)) from None
         pipeline = running.pipeline
         seen: list[Any] = []
         pipeline.bus.subscribe(Event, seen.append)
@@ -255,9 +256,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             pipeline.tick()
         finally:
             await running.close()
-        return seen
+        return seen, running
 
-    events = asyncio.run(once())
+    events, running = asyncio.run(once())
     return _print_check(events, running, as_json=args.json)
 
 
