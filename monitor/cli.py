@@ -475,10 +475,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.daemon import validate
+
     settings, path = load_settings(args.config)
-    origin = str(path) if path else "configuration"
-    plugins = discover(settings.plugin_dirs)
-    checked = validate_sections(settings, plugins, origin)
+    checked = asyncio.run(validate(settings, str(path) if path else "configuration"))
     print(f"# configuration OK ({path or 'no file: defaults and environment'})", file=sys.stderr)
     print(json.dumps(effective(settings, dict(checked)), ensure_ascii=False, indent=2))
     return 0

@@ -42,7 +42,7 @@ from monitor.model import Snapshot
 from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
-from monitor.plugin import PluginError, discover
+from monitor.plugin import PluginError, SourceSettings, discover
 from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
 from monitor.status import summary
 from monitor.store import Store
@@ -127,6 +127,31 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     return running
 
 
+async def validate(settings: Settings, origin: str) -> dict[str, SourceSettings]:
+    """Everything `run` checks before it starts, without starting anything: every part is built
+    (channels, broker connection settings, plugins with their settings) on a throwaway in-memory
+    store, then given back. Raises what `assemble` raises; returns the checked source sections.
+
+    `config check` calls this, so it can never say OK to a configuration the daemon refuses.
+    Must run inside the event loop, as the daemon does (clients bind to it).
+    """
+    store = Store.open(":memory:")
+    pipeline = Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
+    running = Running(
+        store=store, session=SharedSession(), pipeline=pipeline, sync=OrderSync(pipeline)
+    )
+    built: list[Part] = []
+    try:
+        build_parts(settings, origin, running, into=built)
+    finally:
+        for part in reversed(built):
+            await part.stop()
+        await running.session.close()
+        pipeline.rules.close()
+        store.close()
+    return next(part.checked for part in built if isinstance(part, Sources))
+
+
 def build_parts(settings: Settings, origin: str, running: Running, *, into: list[Part]) -> None:
     """Append one part per factory to `into`, so that a caller can stop those built before an
     error (a rejected reload must give back what the new plugins already hold)."""
@@ -163,7 +188,7 @@ class Sources(Part):
 
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
         plugins = discover(settings.plugin_dirs)
-        checked = validate_sections(settings, plugins, origin)
+        self.checked = checked = validate_sections(settings, plugins, origin)
         self._tracker = running.pipeline.tracker
         self._clock = running.pipeline.clock
 

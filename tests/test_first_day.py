@@ -51,3 +51,23 @@ def test_check_works_with_mqtt_configured(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "no running event loop" not in done.stderr
     assert '"rule": "stalled"' in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[notify]\nurls = ["ntfys:/ntfy.sh/x"]\n', "notify.urls"),
+        ('[notify]\nurls = ["xyz://host/"]\n', "notify.urls"),
+        ('[mqtt]\nurl = "mqtt://127.0.0.1:1"\npassword_file = "/nonexistent/pw"\n', "mqtt"),
+        ('[http]\ntoken_file = "/nonexistent/token"\n', "http.token_file"),
+        ("[sources.cainiao]\nmystery = 1\n", "sources.cainiao.mystery"),
+    ],
+)
+def test_config_check_refuses_what_run_refuses(tmp_path: Path, toml: str, named: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    run = cli("run", config=config, timeout=30)
+    assert run.returncode == 78 and named in run.stderr, run.stderr
+    check = cli("config", "check", config=config)
+    assert check.returncode != 0 and named in check.stderr, check.stderr
+    assert "configuration OK" not in check.stderr
