@@ -36,7 +36,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from monitor.durations import Duration
+from monitor.durations import Interval
 from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
@@ -69,10 +69,10 @@ class Settings(BaseSettings):
 
     state_dir: Path | None = Field(None, description="where the database lives")
     plugin_dirs: tuple[Path, ...] = Field((), description="folders with extra source plugins")
-    tick_every: Duration = Field(
+    tick_every: Interval = Field(
         timedelta(minutes=1), description="how often deadlines are checked"
     )
-    sync_every: Duration = Field(
+    sync_every: Interval = Field(
         timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
     )
     timezone: str | None = Field(

@@ -71,3 +71,47 @@ def test_config_check_refuses_what_run_refuses(tmp_path: Path, toml: str, named:
     check = cli("config", "check", config=config)
     assert check.returncode != 0 and named in check.stderr, check.stderr
     assert "configuration OK" not in check.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "minimum"),
+    [
+        (
+            'poll_every = "0s"\n[sources.cainiao]\npoll_every = "0s"\n',
+            "sources.cainiao.poll_every",
+            "1m",
+        ),
+        ('[sources.cainiao]\npoll_every = "10s"\n', "sources.cainiao.poll_every", "1m"),
+        ('[sources.cainiao]\ntimeout = "0s"\n', "sources.cainiao.timeout", "more than 0s"),
+        ('tick_every = "0s"\n', "tick_every", "1s"),
+        ('sync_every = "0s"\n', "sync_every", "1s"),
+        ('[rules]\nstalled_after = "0s"\n', "rules.stalled_after", "1h"),
+        ('[rules]\nprotection_critical = "5m"\n', "rules.protection_critical", "1h"),
+        ('[notify]\nretry_first = "0s"\n', "notify.retry_first", "more than 0s"),
+        ("[mqtt]\nreconnect_min = -5\n", "mqtt.reconnect_min", "more than 0s"),
+    ],
+)
+def test_every_duration_has_a_minimum_named_in_the_error(
+    tmp_path: Path, toml: str, key: str, minimum: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml.replace('poll_every = "0s"\n[sources', "[sources"))
+    done = cli("config", "check", config=config)
+    assert done.returncode != 0
+    line = next(line for line in done.stderr.splitlines() if f": {key}:" in line)
+    assert "too short" in line and minimum in line
+
+
+def test_an_unknown_rule_id_in_rules_disabled_is_refused_naming_the_known_ones(
+    tmp_path: Path,
+) -> None:
+    from monitor.rules.engine import RULES
+
+    config = tmp_path / "config.toml"
+    config.write_text('[rules]\ndisabled = ["stalled", "delivred"]\n')
+    done = cli("config", "check", config=config)
+    assert done.returncode != 0
+    assert "rules.disabled" in done.stderr and "'delivred'" in done.stderr
+    assert all(rule in done.stderr for rule in RULES)
+    config.write_text('[rules]\ndisabled = ["stalled"]\n')
+    assert cli("config", "check", config=config).returncode == 0

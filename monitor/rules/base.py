@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor.durations import Duration
+from monitor.durations import Threshold
 from monitor.model import OrderView, Severity
 
 
@@ -23,22 +23,40 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    track_missing_after: Duration = Field(timedelta(days=7), description="after payment")
-    not_trackable_after: Duration = Field(
+    track_missing_after: Threshold = Field(timedelta(days=7), description="after payment")
+    not_trackable_after: Threshold = Field(
         timedelta(days=10), description="after the number appeared"
     )
     eta_shift_moves: int = Field(2, ge=1, description="later moves of the ETA that warn")
-    eta_shift_total: Duration = Field(timedelta(days=3), description="total later shift that warns")
-    stalled_after: Duration = Field(timedelta(days=14), description="since the last checkpoint")
-    customs_after: Duration = Field(timedelta(days=7), description="in customs")
-    post_office_after: Duration = Field(timedelta(days=5), description="waiting at the post office")
-    protection_reminder: Duration = Field(
+    eta_shift_total: Threshold = Field(
+        timedelta(days=3), description="total later shift that warns"
+    )
+    stalled_after: Threshold = Field(timedelta(days=14), description="since the last checkpoint")
+    customs_after: Threshold = Field(timedelta(days=7), description="in customs")
+    post_office_after: Threshold = Field(
+        timedelta(days=5), description="waiting at the post office"
+    )
+    protection_reminder: Threshold = Field(
         timedelta(days=7), description="first reminder before the end"
     )
-    protection_critical: Duration = Field(
+    protection_critical: Threshold = Field(
         timedelta(days=2), description="critical reminder before the end"
     )
     disabled: tuple[str, ...] = Field((), description="rule ids that never fire")
+
+    @field_validator("disabled")
+    @classmethod
+    def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A typo here would silently keep the rule on; the engine's table is the list of ids.
+        from monitor.rules.engine import RULES
+
+        unknown = [rule for rule in value if rule not in RULES]
+        if unknown:
+            raise ValueError(
+                f"unknown rule id{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(RULES))}"
+            )
+        return value
 
 
 @dataclass(frozen=True, slots=True)
