@@ -34,10 +34,12 @@ from monitor.replay import alert_json, replay
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
 from monitor.sources import validate_sections
+from monitor.statelock import StateDirBusy
 from monitor.store import Store, StoreError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus keeps a bad config from looping
+EXIT_BUSY = 75  # EX_TEMPFAIL: another daemon runs on this state directory; try again once it stops
 
 
 class UserError(Exception):
@@ -134,6 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, PluginError) as exc:
         print(f"parcel-monitor: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StateDirBusy as exc:
+        print(f"parcel-monitor: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     return 0
 
 

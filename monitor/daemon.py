@@ -44,6 +44,7 @@ from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, SourceSettings, discover
 from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
+from monitor.statelock import StateLock
 from monitor.status import summary
 from monitor.store import Store
 from monitor.systemd import Notifier, keep_alive, watchdog_interval
@@ -441,7 +442,22 @@ async def serve(
     stop: asyncio.Event | None = None,
     notifier: Notifier | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads the configuration."""
+    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads the configuration.
+
+    Raises StateDirBusy when another daemon holds the state directory."""
+    # First of all: a second daemon on this state directory must not touch the outbox, the
+    # broker's retained state or a carrier's budget. StateDirBusy names the holder's PID.
+    with StateLock(settings.resolved_state_dir()):
+        await _serve(settings, config_path, stop=stop, notifier=notifier)
+
+
+async def _serve(
+    settings: Settings,
+    config_path: Path | None,
+    *,
+    stop: asyncio.Event | None,
+    notifier: Notifier | None,
+) -> None:
     origin = str(config_path) if config_path else "configuration"
     notifier = notifier or Notifier.from_environ()
     running = assemble(settings, origin)

@@ -115,3 +115,33 @@ def test_an_unknown_rule_id_in_rules_disabled_is_refused_naming_the_known_ones(
     assert all(rule in done.stderr for rule in RULES)
     config.write_text('[rules]\ndisabled = ["stalled"]\n')
     assert cli("config", "check", config=config).returncode == 0
+
+
+def test_a_second_daemon_on_the_same_state_directory_exits_naming_the_first(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    from tests.test_daemon import start, stop, wait_for_log
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sources.replay]\nfiles = ["{SCENARIO}"]\npoll_every = "1h"\n')
+    first = start(config)
+    try:
+        wait_for_log(first, "monitor.started")
+        second = cli("run", config=config, timeout=30)
+        assert second.returncode == 75
+        assert f"process {first.pid}" in second.stderr and str(isolated_env) in second.stderr
+        # Refused before anything started: no source, broker, sender or HTTP server of its own.
+        assert "monitor.started" not in second.stderr and "Traceback" not in second.stderr
+        # The CLI keeps working beside the running daemon.
+        listed = cli("list", "--json", config=config)
+        assert listed.returncode == 0 and listed.stdout.strip() == "[]", listed.stderr
+        added = cli("add", "A-1", "--ordered", "2026-01-05", config=config)
+        assert added.returncode == 0, added.stderr
+    finally:
+        stop(first)
+    # Once the first has stopped, the lock is free again.
+    again = start(config)
+    try:
+        wait_for_log(again, "monitor.started")
+    finally:
+        stop(again)
