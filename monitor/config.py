@@ -216,7 +216,8 @@ def describe_errors(error: ValidationError, origin: str, *, prefix: tuple[str, .
             message = "unknown key"
         got = problem.get("input")
         shown = ""
-        if problem["type"] != "missing" and not isinstance(got, dict):
+        # An unknown key's value is never shown: a typo'd `pasword` still holds the password.
+        if problem["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
             shown = f" (got {mask(key, got)!r})"
         lines.append(f"{origin}: {key}: {message}{shown} [env {env_name(loc)}]")
     return "\n".join(lines)

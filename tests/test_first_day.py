@@ -145,3 +145,59 @@ def test_a_second_daemon_on_the_same_state_directory_exits_naming_the_first(
         wait_for_log(again, "monitor.started")
     finally:
         stop(again)
+
+
+SECRET = "AAH-my-secret-token"
+
+
+def everything_said(config: Path, *, daemon: bool) -> str:
+    """All output of `config check`, `check`, `list` and, when the config is usable, of
+    `notify test` and a daemon's start and stop; else of `run` refusing it."""
+    from tests.test_daemon import start, stop, wait_for_log
+
+    said = []
+    for args in (("config", "check"), ("check",), ("list",)):
+        done = cli(*args, config=config)
+        said += [done.stdout, done.stderr]
+    if daemon:
+        # A real (failing) delivery: its reason and the channel's name are printed.
+        tested = cli("notify", "test", config=config)
+        assert tested.returncode == 1 and "FAILED" in tested.stdout, tested.stdout
+        said += [tested.stdout, tested.stderr]
+        proc = start(config)
+        try:
+            said.append(repr(wait_for_log(proc, "monitor.started")))
+        finally:
+            said.append(repr(stop(proc)))
+            assert proc.stdout is not None
+            said.append(proc.stdout.read())
+    else:
+        done = cli("run", config=config)
+        assert done.returncode == 78, done.stderr
+        said += [done.stdout, done.stderr]
+    return "\n".join(said)
+
+
+@pytest.mark.parametrize(
+    ("toml", "usable"),
+    [
+        # A URL Apprise rejects, which it then repeats in its own reason.
+        (f'[notify]\nurls = ["push=tgram:/123456789:{SECRET}/987654321"]\n', False),
+        (f'[notify]\nurls = ["tgram:/123456789:{SECRET}/987654321"]\n', False),
+        # Custom headers, which Apprise prints even in its private form.
+        (
+            f'[notify]\nurls = ["json://127.0.0.1:9/?+X-Token={SECRET}", '
+            f'"json://127.0.0.1:9/a?+Authorization=Bearer%20{SECRET}&-key={SECRET}"]\n',
+            True,
+        ),
+        # A typo'd key echoed its value.
+        (f'[mqtt]\nurl = "mqtt://127.0.0.1:1"\npasword = "{SECRET}"\n', False),
+        (f'[sources.russianpost]\nlogin = "me"\npassword = "x"\npasswrod = "{SECRET}"\n', False),
+    ],
+)
+def test_no_secret_in_any_output(tmp_path: Path, toml: str, usable: bool) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    said = everything_said(config, daemon=usable)
+    assert SECRET not in said and "secret-token" not in said
+    assert ("configuration error" in said) != usable
