@@ -65,9 +65,12 @@ def _checked_by(parse: Callable[[str], object]) -> Callable[[str], str]:
     return check
 
 
-parse_when = _checked_by(orderinput.parse_when)  # YYYY-MM-DD, or ISO 8601 with an offset
+parse_when = _checked_by(orderinput.parse_when)  # a date, or ISO 8601 with an offset
 parse_day = _checked_by(orderinput.parse_day)
 parse_window_text = _checked_by(orderinput.parse_window)  # DATE or DATE..DATE
+
+
+order_id = _checked_by(orderinput.check_order_id)
 
 
 def positive_days(text: str) -> int:
@@ -91,7 +94,9 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
 
 def _open_pipeline(settings: Settings) -> Pipeline:
     store = Store.open(settings.database)
-    return Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
+    return Pipeline.build(
+        store=store, clock=SystemClock(), sources={}, rules=settings.rules, zone=settings.zone()
+    )
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -167,7 +172,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     def close(book: OrderBook) -> str:
-        book.close(args.order_id)
+        orderinput.close(book, args.order_id)
         return f"closed order {args.order_id}: no more warnings for it"
 
     return _change_orders(args, close)
@@ -175,7 +180,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     def remove(book: OrderBook) -> str:
-        book.remove(args.order_id)
+        orderinput.remove(book, args.order_id)
         return f"removed order {args.order_id}"
 
     return _change_orders(args, remove)
@@ -555,7 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watches your online orders and warns you when one is not arriving: "
         "no track number, no movement, customs, the post office, a slipping delivery date, "
         "buyer protection about to end. Each warning says what to do next.",
-        epilog="Dates: YYYY-MM-DD or ISO 8601 with offset (2026-03-01T09:00:00+03:00). "
+        epilog="Dates: YYYY-MM-DD or DD.MM.YYYY (midnight in your time zone, the `timezone` "
+        "setting) or ISO 8601 with offset (2026-03-01T09:00:00+03:00), years 2000 to 2099. "
+        "Track numbers may be typed with spaces or in lower case. "
         "Try `parcel-monitor demo` first.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -577,15 +584,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("run", cmd_run, "run the daemon in the foreground (polls at once, then on schedule)")
     p = command("add", cmd_add, "start watching an order")
-    p.add_argument("order_id", metavar="ORDER_ID", help="the shop's order number")
-    p.add_argument("--ordered", type=parse_when, required=True, metavar="DATE", help="order date")
+    p.add_argument(
+        "order_id",
+        type=order_id,
+        metavar="ORDER_ID",
+        help="the shop's order number (up to 64 letters, digits, - _ . :)",
+    )
+    p.add_argument(
+        "--ordered",
+        type=parse_when,
+        required=True,
+        metavar="DATE",
+        help="order date (not in the future)",
+    )
     _order_fields(p, new=True)
     p = command("update", cmd_update, "change an order: new track number, extended protection, ...")
-    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     _order_fields(p, new=False)
     p.add_argument("--reopen", action="store_true", help="watch a closed order again")
     p = command("close", cmd_close, "you are done with an order: no more warnings for it")
-    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     p = command("remove", cmd_remove, "forget an order (its warning history is kept)")
     p.add_argument("order_id", metavar="ORDER_ID")
     p = command("list", cmd_list, "the watched orders as a table")

@@ -111,7 +111,11 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     """Open the store, wire the pipeline, build and apply every part. Raises on bad config."""
     store = Store.open(settings.database)
     pipeline = Pipeline.build(
-        store=store, clock=clock or SystemClock(), sources={}, rules=settings.rules
+        store=store,
+        clock=clock or SystemClock(),
+        sources={},
+        rules=settings.rules,
+        zone=settings.zone(),
     )
     running = Running(
         store=store, session=SharedSession(), pipeline=pipeline, sync=OrderSync(pipeline)
@@ -427,6 +431,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         )
     await running.stop_parts()
     running.parts = new_parts
+    running.pipeline.orders.zone = new_settings.zone()
     for part in new_parts:
         part.apply()
     for part in new_parts:
