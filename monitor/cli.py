@@ -29,11 +29,14 @@ from monitor.render import (
     print_timeline,
     print_warning,
     timeline_json,
+    unfollowed_notes,
+    unfollowed_text,
 )
 from monitor.replay import alert_json, replay
+from monitor.routing import Coverage
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
-from monitor.sources import validate_sections
+from monitor.sources import configured_sections, coverage, validate_sections
 from monitor.statelock import StateDirBusy
 from monitor.store import Store, StoreError
 
@@ -97,6 +100,16 @@ def _open_pipeline(settings: Settings) -> Pipeline:
     return Pipeline.build(
         store=store, clock=SystemClock(), sources={}, rules=settings.rules, zone=settings.zone()
     )
+
+
+def _coverage(settings: Settings, origin: str = "configuration") -> Coverage | None:
+    """Which sources would follow which numbers; None when the source configuration is broken
+    (`config check` says why; `list` and `show` still work)."""
+    plugins = discover(settings.plugin_dirs)
+    try:
+        return coverage(settings, plugins, validate_sections(settings, plugins, origin))
+    except (ConfigError, PluginError):
+        return None
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -195,12 +208,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
     finally:
         store.close()
+    covered = _coverage(settings)
     if args.json:
         print(
             json.dumps(
                 [
                     order_json(v, counts.get(v.order.id, 0))
                     | {"notifications": unsent.get(v.order.id, {})}
+                    | _followers_json(v, covered)
                     for v in views
                 ],
                 ensure_ascii=False,
@@ -208,10 +223,17 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print_order_table(views, counts)
+        print_order_table(views, counts, covered)
         if unsent_line:
             print(f"\n{unsent_line}")
     return 0
+
+
+def _followers_json(view: OrderView, covered: Coverage | None) -> dict[str, Any]:
+    """`sources`: the turned-on sources that can follow the current number (empty: none)."""
+    if covered is None or view.order.track is None:
+        return {}
+    return {"sources": covered.followers(view.order.track)}
 
 
 def _warning_counts(store: Store) -> dict[str, int]:
@@ -235,12 +257,20 @@ def cmd_show(args: argparse.Namespace) -> int:
         unsent_lines = notify_report.order_lines(store, view.order.id)
     finally:
         store.close()
+    covered = _coverage(settings)
     if args.json:
-        data = timeline_json(view, checkpoints, etas, alerts)
+        data = timeline_json(view, checkpoints, etas, alerts) | _followers_json(view, covered)
         data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print_timeline(view, checkpoints, etas, alerts)
+        note = (
+            unfollowed_text(view.order.track, covered)
+            if covered is not None and view.order.track is not None
+            else None
+        )
+        if note is not None:
+            print(f"\n{note}")
         if unsent_lines:
             print("\nNotifications not delivered yet:", *unsent_lines, sep="\n")
     return 0
@@ -251,7 +281,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings, path = _settings(args)
 
-    async def once() -> tuple[list[Any], Any]:
+    async def once() -> tuple[list[Any], Any, list[OrderView]]:
         # Built inside the running loop, as the daemon does: clients (aiomqtt's) bind to it.
         try:
             running = assemble(settings, str(path) if path else "configuration")
@@ -264,15 +294,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             pipeline.start()
             await pipeline.tracker.poll_all()
             pipeline.tick()
+            views = pipeline.store.views(include_closed=False)
         finally:
             await running.close()
-        return seen, running
+        return seen, running, views
 
-    events, running = asyncio.run(once())
-    return _print_check(events, running, as_json=args.json)
+    events, running, views = asyncio.run(once())
+    covered = _coverage(settings)
+    unfollowed = covered.unfollowed(views) if covered is not None else []
+    if args.json:
+        for view in unfollowed:
+            assert covered is not None and view.order.track is not None
+            record = {
+                "kind": "unfollowed",
+                "order_id": view.order.id,
+                "number": view.order.track,
+                "could_follow": covered.would_follow(view.order.track),
+            }
+            print(json.dumps(record, ensure_ascii=False))
+    else:
+        print(*unfollowed_notes(views, covered), sep="\n", end="\n" if unfollowed else "")
+    return _print_check(events, running, as_json=args.json, quiet=bool(unfollowed))
 
 
-def _print_check(events: Sequence[Any], running: Any, *, as_json: bool) -> int:
+def _print_check(events: Sequence[Any], running: Any, *, as_json: bool, quiet: bool) -> int:
     from monitor.events import WarningRaised
 
     interesting = [e for e in events if getattr(e, "kind", "") not in ("tick", "order_state")]
@@ -280,7 +325,7 @@ def _print_check(events: Sequence[Any], running: Any, *, as_json: bool) -> int:
         for event in interesting:
             print(json.dumps(_event_json(event), ensure_ascii=False))
     else:
-        if not interesting:
+        if not interesting and not quiet:
             print("nothing changed")
         for event in interesting:
             if isinstance(event, WarningRaised):
@@ -478,8 +523,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     found = discover(settings.plugin_dirs)
     if not found:
         print("no source plugins found")
+    on = configured_sections(settings, found)
     for name, info in sorted(found.items()):
-        state = "configured" if name in settings.sources else "not configured"
+        if name in settings.sources:
+            state = "configured"
+        else:
+            state = "on by default" if name in on else "not configured"
         print(f"{name:16} {state:15} {info.origin}")
     return 0
 

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )
+    default_sources: tuple[str, ...] = Field(
+        ("cainiao",),
+        description="sources turned on when no [sources.<name>] section is configured "
+        "(they need no account); [] for none",
+    )
 
     @model_validator(mode="before")
     @classmethod

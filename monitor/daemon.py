@@ -43,7 +43,13 @@ from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, SourceSettings, discover
-from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
+from monitor.sources import (
+    ActiveSources,
+    SharedSession,
+    coverage,
+    start_sources,
+    validate_sections,
+)
 from monitor.statelock import StateLock
 from monitor.status import summary
 from monitor.store import Store
@@ -194,6 +200,7 @@ class Sources(Part):
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
         plugins = discover(settings.plugin_dirs)
         self.checked = checked = validate_sections(settings, plugins, origin)
+        self.coverage = coverage(settings, plugins, checked)
         self._tracker = running.pipeline.tracker
         self._clock = running.pipeline.clock
 
@@ -218,6 +225,7 @@ class Sources(Part):
         )
 
     def start(self, running: Running) -> None:
+        self._say_what_is_not_followed(running.store)
         # A reload keeps each source's schedule (and backoff): no extra poll out of a budget.
         now = self._clock.monotonic()
         self._tasks = [
@@ -229,6 +237,24 @@ class Sources(Part):
             )
             for name in self.active
         ]
+
+    def _say_what_is_not_followed(self, store: Store) -> None:
+        # A number nobody follows never gets a warning about its tracking: say so plainly.
+        if not self.coverage.enabled:
+            log.warning(
+                "monitor.no_sources",
+                reason="no [sources.<name>] section and no default source: nothing is tracked",
+            )
+        for view in self.coverage.unfollowed(store.views(include_closed=False)):
+            number = view.order.track
+            assert number is not None
+            log.warning(
+                "monitor.number_not_followed",
+                order=view.order.id,
+                number=number,
+                sources=list(self.coverage.enabled),
+                could_follow=self.coverage.would_follow(number),
+            )
 
     async def stop(self) -> None:
         await _cancel(self._tasks)

@@ -10,6 +10,7 @@ from typing import Any
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView
 from monitor.replay import alert_json
+from monitor.routing import Coverage
 
 _MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
 
@@ -18,11 +19,33 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status_text(view: OrderView) -> str:
+def status_text(view: OrderView, coverage: Coverage | None = None) -> str:
     """The status as a person reads it, also before any source has answered."""
     if view.tracking.status is not None:
         return view.tracking.status.value
-    return "not checked yet" if view.order.tracks else "awaiting track number"
+    if view.order.track is None:
+        return "awaiting track number"
+    if coverage is not None and not coverage.followers(view.order.track):
+        return "no source follows it"
+    return "not checked yet"
+
+
+def unfollowed_text(number: str, coverage: Coverage) -> str | None:
+    """Plain words when no turned-on source can follow `number`, with what would; else None."""
+    if coverage.followers(number):
+        return None
+    could = coverage.would_follow(number)
+    if not coverage.enabled:
+        why = "no tracking source is turned on"
+    else:
+        why = f"none of the sources turned on ({', '.join(coverage.enabled)}) reads this format"
+    fix = (
+        f"add a [sources.{could[0]}] section"
+        + (f" (or {', '.join(could[1:])})" if could[1:] else "")
+        if could
+        else "no installed source plugin reads this format"
+    )
+    return f"nothing follows {number}: {why}; {fix}"
 
 
 def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
@@ -87,14 +110,16 @@ def timeline_json(
     return data
 
 
-def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -> None:
+def print_order_table(
+    views: Sequence[OrderView], warnings: Mapping[str, int], coverage: Coverage | None = None
+) -> None:
     if not views:
         print("no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`")
         return
     rows = [("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS")]
     for view in views:
         order, tracking = view.order, view.tracking
-        status = status_text(view)
+        status = status_text(view, coverage)
         if order.closed:
             status += " (closed)"
         rows.append(
@@ -113,6 +138,20 @@ def print_order_table(views: Sequence[OrderView], warnings: Mapping[str, int]) -
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    notes = unfollowed_notes(views, coverage)
+    if notes:
+        print("", *notes, sep="\n")
+
+
+def unfollowed_notes(views: Sequence[OrderView], coverage: Coverage | None) -> list[str]:
+    """One line per open order whose number no turned-on source follows."""
+    if coverage is None:
+        return []
+    return [
+        f"order {view.order.id}: {unfollowed_text(view.order.track, coverage)}"
+        for view in coverage.unfollowed(views)
+        if view.order.track is not None
+    ]
 
 
 def print_warning(alert: Alert, indent: str = "") -> None:

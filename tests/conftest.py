@@ -35,6 +35,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PARCEL_MONITOR_STATE_DIR", str(state))
     # Daemons run in parallel under xdist: never the default API port, always a free one.
     monkeypatch.setenv("PARCEL_MONITOR_HTTP__LISTEN", "127.0.0.1:0")
+    # Without any [sources] section Cainiao is on by default; tests never reach the internet.
+    monkeypatch.setenv("PARCEL_MONITOR_DEFAULT_SOURCES", "[]")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     return state

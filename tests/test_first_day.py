@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -201,3 +202,67 @@ def test_no_secret_in_any_output(tmp_path: Path, toml: str, usable: bool) -> Non
     said = everything_said(config, daemon=usable)
     assert SECRET not in said and "secret-token" not in said
     assert ("configuration error" in said) != usable
+
+
+def test_with_no_sources_section_cainiao_is_on_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARCEL_MONITOR_DEFAULT_SOURCES")  # the tests' guard against the internet
+    config = tmp_path / "config.toml"
+    config.write_text("[log]\nlevel = 'info'\n")
+    checked = cli("config", "check", config=config)
+    assert checked.returncode == 0, checked.stderr
+    assert '"cainiao"' in checked.stdout
+    plugins = cli("plugins", config=config)
+    assert "cainiao          on by default" in plugins.stdout
+    # An AliExpress number is followed; a Russian Post one is not, and `list` says so.
+    assert (
+        cli(
+            "add", "1", "--ordered", "2026-11-01", "--track", "LP00700000000001", config=config
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(
+            "add", "2", "--ordered", "2026-11-01", "--track", "80097612345670", config=config
+        ).returncode
+        == 0
+    )
+    listed = cli("list", config=config).stdout
+    assert "not checked yet" in listed
+    assert "order 2: nothing follows 80097612345670" in listed
+    assert "order 1:" not in listed
+
+
+def test_a_number_nobody_follows_is_said_plainly_everywhere(tmp_path: Path) -> None:
+    from tests.test_daemon import start, stop, wait_for_log
+
+    config = tmp_path / "config.toml"
+    config.write_text("[log]\nlevel = 'info'\n")  # no sources, and (in tests) no default one
+    added = cli("add", "7", "--ordered", "2026-11-01", "--track", "RA123456785CN", config=config)
+    assert added.returncode == 0, added.stderr
+    said = "nothing follows RA123456785CN: no tracking source is turned on"
+
+    listed = cli("list", config=config).stdout
+    assert "no source follows it" in listed and said in listed
+    assert said in cli("show", "7", config=config).stdout
+    assert json.loads(cli("list", "--json", config=config).stdout)[0]["sources"] == []
+    checked = cli("check", config=config)
+    assert checked.returncode == 0 and f"order 7: {said}" in checked.stdout
+    as_json = [
+        json.loads(line) for line in cli("check", "--json", config=config).stdout.splitlines()
+    ]
+    assert {"kind": "unfollowed", "order_id": "7", "number": "RA123456785CN"}.items() <= as_json[
+        0
+    ].items()
+    assert "cainiao" in as_json[0]["could_follow"]
+
+    proc = start(config)
+    try:
+        seen = wait_for_log(proc, "monitor.started")
+    finally:
+        stop(proc)
+    events = {record["event"]: record for record in seen}
+    assert "monitor.no_sources" in events
+    assert events["monitor.number_not_followed"]["order"] == "7"
+    assert "cainiao" in events["monitor.number_not_followed"]["could_follow"]
