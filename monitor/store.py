@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import structlog
+
 from monitor.events import Alert
 from monitor.model import (
     Checkpoint,
@@ -139,6 +141,9 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+log = structlog.get_logger("monitor.store")
+
+
 class StoreError(Exception):
     """The store cannot be used: the message says which file and why."""
 
@@ -235,6 +240,9 @@ class Store:
         self._conn = conn
         self.path = path
         self._depth = 0
+        # Why writes fail right now (a full disk, ...); None once one succeeds again. The daemon
+        # stays up meanwhile: /healthz reports it, the API answers 503, writers retry.
+        self.write_problem: str | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -304,7 +312,7 @@ class Store:
         except sqlite3.DatabaseError as exc:  # a full disk, a file gone bad under us
             self._depth = 0
             self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+            raise self._failed(exc) from exc
         except BaseException:
             self._depth = 0
             self._rollback()
@@ -314,7 +322,20 @@ class Store:
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+            raise self._failed(exc) from exc
+        if self.write_problem is not None:
+            log.info("monitor.store_writable_again", database=self.path)
+            self.write_problem = None
+
+    def _failed(self, exc: sqlite3.DatabaseError) -> StoreError:
+        reason = _explain(self.path, exc)
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            word in str(exc) for word in ("full", "disk I/O", "readonly")
+        ):
+            if self.write_problem is None:  # once per episode, not once per retry
+                log.error("monitor.store_write_failed", reason=reason)
+            self.write_problem = reason
+        return StoreError(reason)
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).
