@@ -38,7 +38,7 @@ from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
 from monitor.health import Health, broker_check, notifier_check, sources_check, store_check
 from monitor.logs import configure
-from monitor.model import Snapshot
+from monitor.model import OrderView, Snapshot
 from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
@@ -218,6 +218,10 @@ class Sources(Part):
             push=push,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._bus = running.pipeline.bus
+        self._unsubscribe: Callable[[], None] | None = None
+        self._told: set[tuple[str, str]] = set()  # (order, number) already logged as unfollowed
+        self._told_nothing_runs = False
 
     def apply(self) -> None:
         self._tracker.replace_sources(
@@ -225,7 +229,11 @@ class Sources(Part):
         )
 
     def start(self, running: Running) -> None:
-        self._say_what_is_not_followed(running.store)
+        self._say_what_is_not_followed(running.store.views(include_closed=False))
+        # Orders added or given a new number later (CLI, API, MQTT) are looked at too.
+        self._unsubscribe = self._bus.subscribe(
+            OrderStateChanged, lambda event: self._say_what_is_not_followed([event.view])
+        )
         # A reload keeps each source's schedule (and backoff): no extra poll out of a budget.
         now = self._clock.monotonic()
         self._tasks = [
@@ -238,16 +246,20 @@ class Sources(Part):
             for name in self.active
         ]
 
-    def _say_what_is_not_followed(self, store: Store) -> None:
+    def _say_what_is_not_followed(self, views: Sequence[OrderView]) -> None:
         # A number nobody follows never gets a warning about its tracking: say so plainly.
-        if not self.coverage.enabled:
+        if not self.coverage.enabled and not self._told_nothing_runs:
             log.warning(
                 "monitor.no_sources",
                 reason="no [sources.<name>] section and no default source: nothing is tracked",
             )
-        for view in self.coverage.unfollowed(store.views(include_closed=False)):
+            self._told_nothing_runs = True
+        for view in self.coverage.unfollowed(views):
             number = view.order.track
             assert number is not None
+            if (view.order.id, number) in self._told:
+                continue
+            self._told.add((view.order.id, number))
             log.warning(
                 "monitor.number_not_followed",
                 order=view.order.id,
@@ -257,6 +269,9 @@ class Sources(Part):
             )
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await _cancel(self._tasks)
         for name, (source, _) in self.active.items():
             try:

@@ -260,9 +260,18 @@ def test_a_number_nobody_follows_is_said_plainly_everywhere(tmp_path: Path) -> N
     proc = start(config)
     try:
         seen = wait_for_log(proc, "monitor.started")
+        events = {record["event"]: record for record in seen}
+        assert "monitor.no_sources" in events
+        assert events["monitor.number_not_followed"]["order"] == "7"
+        assert "cainiao" in events["monitor.number_not_followed"]["could_follow"]
+        # An order added while the daemon runs is looked at when the daemon picks it up.
+        assert (
+            cli(
+                "add", "8", "--ordered", "2026-11-01", "--track", "LP00700000000001", config=config
+            ).returncode
+            == 0
+        )
+        later = wait_for_log(proc, "monitor.number_not_followed")
+        assert later[-1]["order"] == "8" and later[-1]["number"] == "LP00700000000001"
     finally:
         stop(proc)
-    events = {record["event"]: record for record in seen}
-    assert "monitor.no_sources" in events
-    assert events["monitor.number_not_followed"]["order"] == "7"
-    assert "cainiao" in events["monitor.number_not_followed"]["could_follow"]
