@@ -32,16 +32,20 @@ from monitor.render import (
     print_timeline,
     print_warning,
     timeline_json,
+    unfollowed_notes,
+    unfollowed_text,
 )
 from monitor.replay import alert_json, replay
+from monitor.routing import Coverage
 from monitor.rules.base import RuleSettings
 from monitor.scenario import ScenarioError, load_scenario
-from monitor.sources import validate_sections
-from monitor.statelock import daemon_pid
+from monitor.sources import configured_sections, coverage, validate_sections
+from monitor.statelock import StateDirBusy, daemon_pid
 from monitor.store import Store, StoreError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus keeps a bad config from looping
+EXIT_BUSY = 75  # EX_TEMPFAIL: another daemon runs on this state directory; try again once it stops
 
 
 class UserError(Exception):
@@ -67,9 +71,12 @@ def _checked_by(parse: Callable[[str], object]) -> Callable[[str], str]:
     return check
 
 
-parse_when = _checked_by(orderinput.parse_when)  # YYYY-MM-DD, or ISO 8601 with an offset
+parse_when = _checked_by(orderinput.parse_when)  # a date, or ISO 8601 with an offset
 parse_day = _checked_by(orderinput.parse_day)
 parse_window_text = _checked_by(orderinput.parse_window)  # DATE or DATE..DATE
+
+
+order_id = _checked_by(orderinput.check_order_id)
 
 
 def positive_days(text: str) -> int:
@@ -93,7 +100,19 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
 
 def _open_pipeline(settings: Settings) -> Pipeline:
     store = Store.open(settings.database)
-    return Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
+    return Pipeline.build(
+        store=store, clock=SystemClock(), sources={}, rules=settings.rules, zone=settings.zone()
+    )
+
+
+def _coverage(settings: Settings, origin: str = "configuration") -> Coverage | None:
+    """Which sources would follow which numbers; None when the source configuration is broken
+    (`config check` says why; `list` and `show` still work)."""
+    plugins = discover(settings.plugin_dirs)
+    try:
+        return coverage(settings, plugins, validate_sections(settings, plugins, origin))
+    except (ConfigError, PluginError):
+        return None
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -201,6 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, PluginError) as exc:
         print(f"parcel-monitor: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StateDirBusy as exc:
+        print(f"parcel-monitor: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     return 0
 
 
@@ -229,7 +251,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     def close(book: OrderBook) -> tuple[str, OrderView | None]:
-        book.close(args.order_id)
+        orderinput.close(book, args.order_id)
         return f"closed order {args.order_id}: no more warnings for it", None
 
     return _change_orders(args, close)
@@ -237,7 +259,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     def remove(book: OrderBook) -> tuple[str, OrderView | None]:
-        book.remove(args.order_id)
+        orderinput.remove(book, args.order_id)
         return f"removed order {args.order_id}", None
 
     return _change_orders(args, remove)
@@ -252,12 +274,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
     finally:
         store.close()
+    covered = _coverage(settings)
     if args.json:
         print(
             json.dumps(
                 [
                     order_json(v, counts.get(v.order.id, 0))
                     | {"notifications": unsent.get(v.order.id, {})}
+                    | _followers_json(v, covered)
                     for v in views
                 ],
                 ensure_ascii=False,
@@ -265,10 +289,17 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print_order_table(views, counts, settings.notify.language, settings.zone())
+        print_order_table(views, counts, settings.notify.language, settings.zone(), covered)
         if unsent_line:
             print(f"\n{unsent_line}")
     return 0
+
+
+def _followers_json(view: OrderView, covered: Coverage | None) -> dict[str, Any]:
+    """`sources`: the turned-on sources that can follow the current number (empty: none)."""
+    if covered is None or view.order.track is None:
+        return {}
+    return {"sources": covered.followers(view.order.track)}
 
 
 def _warning_counts(store: Store) -> dict[str, int]:
@@ -292,13 +323,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         unsent_lines = notify_report.order_lines(store, view.order.id)
     finally:
         store.close()
+    covered = _coverage(settings)
     if args.json:
-        data = timeline_json(view, checkpoints, etas, alerts)
+        data = timeline_json(view, checkpoints, etas, alerts) | _followers_json(view, covered)
         data["undelivered_notifications"] = unsent
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         lang = settings.notify.language
         print_timeline(view, checkpoints, etas, alerts, lang, settings.zone())
+        note = (
+            unfollowed_text(view.order.track, covered)
+            if covered is not None and view.order.track is not None
+            else None
+        )
+        if note is not None:
+            print(f"\n{note}")
         if unsent_lines:
             print(f"\n{SCREEN[lang].undelivered}", *unsent_lines, sep="\n")
     return 0
@@ -342,12 +381,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.daemon import assemble
 
     settings, path = _settings(args)
-    try:
-        running = assemble(settings, str(path) if path else "configuration")
-    except PluginError as exc:
-        raise ConfigError(str(exc)) from None
 
-    async def once() -> tuple[list[Any], dict[str, OrderView]]:
+    async def once() -> tuple[list[Any], Any, list[OrderView]]:
+        # Built inside the running loop, as the daemon does: clients (aiomqtt's) bind to it.
+        try:
+            running = assemble(settings, str(path) if path else "configuration")
+        except PluginError as exc:
+            raise ConfigError(str(exc)) from None
         pipeline = running.pipeline
         seen: list[Any] = []
         pipeline.bus.subscribe(Event, seen.append)
@@ -355,13 +395,28 @@ def cmd_check(args: argparse.Namespace) -> int:
             pipeline.start()
             await pipeline.tracker.poll_all()
             pipeline.tick()
-            views = {view.order.id: view for view in pipeline.store.views()}
+            views = pipeline.store.views(include_closed=False)
         finally:
             await running.close()
-        return seen, views
+        return seen, running, views
 
-    events, views = asyncio.run(once())
-    return _print_check(events, views, running, settings, as_json=args.json)
+    events, running, views = asyncio.run(once())
+    covered = _coverage(settings)
+    unfollowed = covered.unfollowed(views) if covered is not None else []
+    if args.json:
+        for view in unfollowed:
+            assert covered is not None and view.order.track is not None
+            record = {
+                "kind": "unfollowed",
+                "order_id": view.order.id,
+                "number": view.order.track,
+                "could_follow": covered.would_follow(view.order.track),
+            }
+            print(json.dumps(record, ensure_ascii=False))
+    else:
+        print(*unfollowed_notes(views, covered), sep="\n", end="\n" if unfollowed else "")
+    by_id = {view.order.id: view for view in views}
+    return _print_check(events, by_id, running, settings, as_json=args.json, quiet=bool(unfollowed))
 
 
 def _print_check(
@@ -371,6 +426,7 @@ def _print_check(
     settings: Settings,
     *,
     as_json: bool,
+    quiet: bool,
 ) -> int:
     from monitor.events import WarningRaised
 
@@ -380,7 +436,7 @@ def _print_check(
         for event in interesting:
             print(json.dumps(_event_json(event), ensure_ascii=False))
     else:
-        if not interesting:
+        if not interesting and not quiet:
             print(SCREEN[lang].nothing_changed)
         for event in interesting:
             if isinstance(event, WarningRaised):
@@ -568,17 +624,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     found = discover(settings.plugin_dirs)
     if not found:
         print("no source plugins found")
+    on = configured_sections(settings, found)
     for name, info in sorted(found.items()):
-        state = "configured" if name in settings.sources else "not configured"
+        if name in settings.sources:
+            state = "configured"
+        else:
+            state = "on by default" if name in on else "not configured"
         print(f"{name:16} {state:15} {info.origin}")
     return 0
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.daemon import validate
+
     settings, path = load_settings(args.config)
-    origin = str(path) if path else "configuration"
-    plugins = discover(settings.plugin_dirs)
-    checked = validate_sections(settings, plugins, origin)
+    checked = asyncio.run(validate(settings, str(path) if path else "configuration"))
     print(f"# configuration OK ({path or 'no file: defaults and environment'})", file=sys.stderr)
     print(json.dumps(effective(settings, dict(checked)), ensure_ascii=False, indent=2))
     return 0
@@ -652,7 +712,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watches your online orders and warns you when one is not arriving: "
         "no track number, no movement, customs, the post office, a slipping delivery date, "
         "buyer protection about to end. Each warning says what to do next.",
-        epilog="Dates: YYYY-MM-DD or ISO 8601 with offset (2026-03-01T09:00:00+03:00). "
+        epilog="Dates: YYYY-MM-DD or DD.MM.YYYY (midnight in your time zone, the `timezone` "
+        "setting) or ISO 8601 with offset (2026-03-01T09:00:00+03:00), years 2000 to 2099. "
+        "Track numbers may be typed with spaces or in lower case. "
         "Try `parcel-monitor demo` first.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -674,15 +736,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("run", cmd_run, "run the daemon in the foreground (polls at once, then on schedule)")
     p = command("add", cmd_add, "start watching an order")
-    p.add_argument("order_id", metavar="ORDER_ID", help="the shop's order number")
-    p.add_argument("--ordered", type=parse_when, required=True, metavar="DATE", help="order date")
+    p.add_argument(
+        "order_id",
+        type=order_id,
+        metavar="ORDER_ID",
+        help="the shop's order number (up to 64 letters, digits, - _ . :)",
+    )
+    p.add_argument(
+        "--ordered",
+        type=parse_when,
+        required=True,
+        metavar="DATE",
+        help="order date (not in the future)",
+    )
     _order_fields(p, new=True)
     p = command("update", cmd_update, "change an order: new track number, extended protection, ...")
-    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     _order_fields(p, new=False)
     p.add_argument("--reopen", action="store_true", help="watch a closed order again")
     p = command("close", cmd_close, "you are done with an order: no more warnings for it")
-    p.add_argument("order_id", metavar="ORDER_ID")
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     p = command("remove", cmd_remove, "forget an order (its warning history is kept)")
     p.add_argument("order_id", metavar="ORDER_ID")
     p = command("list", cmd_list, "the watched orders as a table")

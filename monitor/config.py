@@ -36,7 +36,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from monitor.durations import Duration
+from monitor.durations import Interval
 from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
@@ -69,10 +69,10 @@ class Settings(BaseSettings):
 
     state_dir: Path | None = Field(None, description="where the database lives")
     plugin_dirs: tuple[Path, ...] = Field((), description="folders with extra source plugins")
-    tick_every: Duration = Field(
+    tick_every: Interval = Field(
         timedelta(minutes=1), description="how often deadlines are checked"
     )
-    sync_every: Duration = Field(
+    sync_every: Interval = Field(
         timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
     )
     timezone: str | None = Field(
@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
+    )
+    default_sources: tuple[str, ...] = Field(
+        ("cainiao",),
+        description="sources turned on when no [sources.<name>] section is configured "
+        "(they need no account); [] for none",
     )
 
     @model_validator(mode="before")
@@ -237,7 +242,8 @@ def describe_errors(error: ValidationError, origin: str, *, prefix: tuple[str, .
             message = "unknown key"
         got = problem.get("input")
         shown = ""
-        if problem["type"] != "missing" and not isinstance(got, dict):
+        # An unknown key's value is never shown: a typo'd `pasword` still holds the password.
+        if problem["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
             shown = f" (got {mask(key, got)!r})"
         lines.append(f"{origin}: {key}: {message}{shown} [env {env_name(loc)}]")
     return "\n".join(lines)

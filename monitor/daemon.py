@@ -39,12 +39,19 @@ from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
 from monitor.health import Health, broker_check, notifier_check, sources_check, store_check
 from monitor.logs import configure
-from monitor.model import Snapshot
+from monitor.model import OrderView, Snapshot
 from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
 from monitor.pipeline import Pipeline
-from monitor.plugin import PluginError, discover
-from monitor.sources import ActiveSources, SharedSession, start_sources, validate_sections
+from monitor.plugin import PluginError, SourceSettings, discover
+from monitor.sources import (
+    ActiveSources,
+    SharedSession,
+    coverage,
+    start_sources,
+    validate_sections,
+)
+from monitor.statelock import StateLock
 from monitor.status import summary
 from monitor.store import Store
 from monitor.systemd import Notifier, keep_alive, watchdog_interval
@@ -112,7 +119,11 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     """Open the store, wire the pipeline, build and apply every part. Raises on bad config."""
     store = Store.open(settings.database)
     pipeline = Pipeline.build(
-        store=store, clock=clock or SystemClock(), sources={}, rules=settings.rules
+        store=store,
+        clock=clock or SystemClock(),
+        sources={},
+        rules=settings.rules,
+        zone=settings.zone(),
     )
     running = Running(
         store=store, session=SharedSession(), pipeline=pipeline, sync=OrderSync(pipeline)
@@ -127,6 +138,31 @@ def assemble(settings: Settings, origin: str, *, clock: Clock | None = None) -> 
     for part in running.parts:
         part.apply()
     return running
+
+
+async def validate(settings: Settings, origin: str) -> dict[str, SourceSettings]:
+    """Everything `run` checks before it starts, without starting anything: every part is built
+    (channels, broker connection settings, plugins with their settings) on a throwaway in-memory
+    store, then given back. Raises what `assemble` raises; returns the checked source sections.
+
+    `config check` calls this, so it can never say OK to a configuration the daemon refuses.
+    Must run inside the event loop, as the daemon does (clients bind to it).
+    """
+    store = Store.open(":memory:")
+    pipeline = Pipeline.build(store=store, clock=SystemClock(), sources={}, rules=settings.rules)
+    running = Running(
+        store=store, session=SharedSession(), pipeline=pipeline, sync=OrderSync(pipeline)
+    )
+    built: list[Part] = []
+    try:
+        build_parts(settings, origin, running, into=built)
+    finally:
+        for part in reversed(built):
+            await part.stop()
+        await running.session.close()
+        pipeline.rules.close()
+        store.close()
+    return next(part.checked for part in built if isinstance(part, Sources))
 
 
 def build_parts(settings: Settings, origin: str, running: Running, *, into: list[Part]) -> None:
@@ -165,7 +201,8 @@ class Sources(Part):
 
     def __init__(self, settings: Settings, origin: str, running: Running) -> None:
         plugins = discover(settings.plugin_dirs)
-        checked = validate_sections(settings, plugins, origin)
+        self.checked = checked = validate_sections(settings, plugins, origin)
+        self.coverage = coverage(settings, plugins, checked)
         self._tracker = running.pipeline.tracker
         self._clock = running.pipeline.clock
 
@@ -185,6 +222,8 @@ class Sources(Part):
         self._tasks: list[asyncio.Task[None]] = []
         self._bus = running.pipeline.bus
         self._unsubscribe: Callable[[], None] | None = None
+        self._told: set[tuple[str, str]] = set()  # (order, number) already logged as unfollowed
+        self._told_nothing_runs = False
 
     def apply(self) -> None:
         self._tracker.replace_sources(
@@ -192,6 +231,11 @@ class Sources(Part):
         )
 
     def start(self, running: Running) -> None:
+        self._say_what_is_not_followed(running.store.views(include_closed=False))
+        # Orders added or given a new number later (CLI, API, MQTT) are looked at too.
+        self._unsubscribe = self._bus.subscribe(
+            OrderStateChanged, lambda event: self._say_what_is_not_followed([event.view])
+        )
         # A reload keeps each source's schedule (and backoff): no extra poll out of a budget.
         now = self._clock.monotonic()
         self._tasks = [
@@ -209,6 +253,28 @@ class Sources(Part):
             OrderStateChanged, lambda event: tracker.want_first_lookup(event.view)
         )
         self._tasks.append(running.spawn(tracker.run_first_lookups(), name="first-lookups"))
+
+    def _say_what_is_not_followed(self, views: Sequence[OrderView]) -> None:
+        # A number nobody follows never gets a warning about its tracking: say so plainly.
+        if not self.coverage.enabled and not self._told_nothing_runs:
+            log.warning(
+                "monitor.no_sources",
+                reason="no [sources.<name>] section and no default source: nothing is tracked",
+            )
+            self._told_nothing_runs = True
+        for view in self.coverage.unfollowed(views):
+            number = view.order.track
+            assert number is not None
+            if (view.order.id, number) in self._told:
+                continue
+            self._told.add((view.order.id, number))
+            log.warning(
+                "monitor.number_not_followed",
+                order=view.order.id,
+                number=number,
+                sources=list(self.coverage.enabled),
+                could_follow=self.coverage.would_follow(number),
+            )
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -460,6 +526,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         )
     await running.stop_parts()
     running.parts = new_parts
+    running.pipeline.orders.zone = new_settings.zone()
     for part in new_parts:
         part.apply()
     for part in new_parts:
@@ -475,7 +542,22 @@ async def serve(
     stop: asyncio.Event | None = None,
     notifier: Notifier | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads the configuration."""
+    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads the configuration.
+
+    Raises StateDirBusy when another daemon holds the state directory."""
+    # First of all: a second daemon on this state directory must not touch the outbox, the
+    # broker's retained state or a carrier's budget. StateDirBusy names the holder's PID.
+    with StateLock(settings.resolved_state_dir()):
+        await _serve(settings, config_path, stop=stop, notifier=notifier)
+
+
+async def _serve(
+    settings: Settings,
+    config_path: Path | None,
+    *,
+    stop: asyncio.Event | None,
+    notifier: Notifier | None,
+) -> None:
     origin = str(config_path) if config_path else "configuration"
     notifier = notifier or Notifier.from_environ()
     running = assemble(settings, origin)

@@ -1,4 +1,9 @@
-"""Durations as people write them in config files: `30s`, `15m`, `6h`, `7d`, or `1d12h`."""
+"""Durations as people write them in config files: `30s`, `15m`, `6h`, `7d`, or `1d12h`.
+
+Every duration has a floor: `Duration` is more than zero, and the named types set a higher one
+where a small value does harm (`Interval`, `PollEvery`, `Threshold`: `poll_every = "0s"` hammers a
+carrier, `tick_every = "0s"` pins a core). The error names the minimum, so the fix is obvious.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -27,6 +32,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
+    if value < timedelta(0):
+        return "-" + format_duration(-value)
     seconds = int(value.total_seconds())
     if seconds == 0:
         return "0s"
@@ -49,9 +56,37 @@ def _coerce(value: Any) -> Any:
     return value
 
 
+def _floor(minimum: timedelta, *, inclusive: bool) -> AfterValidator:
+    def check(value: timedelta) -> timedelta:
+        if value < minimum or (not inclusive and value == minimum):
+            floor = f"at least {format_duration(minimum)}" if inclusive else "more than 0s"
+            raise ValueError(f"{format_duration(value)} is too short; it must be {floor}")
+        return value
+
+    return AfterValidator(check)
+
+
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+_SERIALIZE = PlainSerializer(format_duration, return_type=str, when_used="json")
+
 Duration = Annotated[
-    timedelta,
-    BeforeValidator(_coerce),
-    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    timedelta, BeforeValidator(_coerce), _floor(timedelta(0), inclusive=False), _SERIALIZE
 ]
-"""A pydantic field type: accepts `6h`-style strings (or seconds), serializes back to `6h`."""
+"""A pydantic field type: accepts `6h`-style strings (or seconds), more than zero, serializes
+back to `6h`."""
+
+Interval = Annotated[
+    timedelta, BeforeValidator(_coerce), _floor(SECOND, inclusive=True), _SERIALIZE
+]
+"""A timer or a request timeout: at least a second (`tick_every = "0s"` pins a core)."""
+
+PollEvery = Annotated[
+    timedelta, BeforeValidator(_coerce), _floor(MINUTE, inclusive=True), _SERIALIZE
+]
+"""A source's polling interval: more often than once a minute only spends a carrier's budget."""
+
+Threshold = Annotated[timedelta, BeforeValidator(_coerce), _floor(HOUR, inclusive=True), _SERIALIZE]
+"""A rule's threshold: tracking answers come hours apart, so less than an hour is only noise."""

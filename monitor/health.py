@@ -59,7 +59,7 @@ def store_check(store: Store) -> Check:
             store.current_rev()
         except sqlite3.Error as exc:
             return f"database unusable: {exc}"
-        return None
+        return store.write_problem
 
     return check
 

@@ -7,6 +7,7 @@ validation, storage and the events that follow are the same whichever way a chan
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 from monitor.bus import Bus
@@ -20,11 +21,24 @@ EDITABLE = frozenset(f.name for f in fields(Order)) - {"id", "tracks"}
 
 
 class OrderBook:
-    def __init__(self, *, store: Store, bus: Bus, clock: Clock, tracker: Tracker) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        tracker: Tracker,
+        zone: tzinfo | None = None,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._clock = clock
         self._tracker = tracker
+        # The user's zone: a date typed without a time is midnight there (`Settings.zone()`).
+        self.zone = zone
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     def get(self, order_id: str) -> OrderView:
         view = self._store.get_view(order_id)

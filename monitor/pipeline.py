@@ -7,6 +7,7 @@ file and the sources differ.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from monitor.bus import Bus
 from monitor.clock import Clock
@@ -38,11 +39,12 @@ class Pipeline:
         rules: RuleSettings,
         bus: Bus | None = None,
         enqueue: bool = True,
+        zone: tzinfo | None = None,
     ) -> Pipeline:
         bus = bus or Bus()
         tracker = Tracker(store=store, bus=bus, clock=clock, sources=sources)
         engine = RuleEngine(store=store, bus=bus, clock=clock, settings=rules, enqueue=enqueue)
-        book = OrderBook(store=store, bus=bus, clock=clock, tracker=tracker)
+        book = OrderBook(store=store, bus=bus, clock=clock, tracker=tracker, zone=zone)
         return cls(store=store, bus=bus, clock=clock, tracker=tracker, rules=engine, orders=book)
 
     def start(self) -> None:

@@ -35,7 +35,7 @@ import aiohttp
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
 from monitor.clock import Clock
-from monitor.durations import Duration
+from monitor.durations import Duration, PollEvery
 from monitor.model import LookupFailure, Snapshot
 
 ENTRY_POINT_GROUP = "parcel_monitor.sources"
@@ -62,7 +62,7 @@ class SourceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    poll_every: Duration = Field(default=timedelta(hours=6), description="how often to poll")
+    poll_every: PollEvery = Field(default=timedelta(hours=6), description="how often to poll")
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="random share of poll_every")
     concurrency: int = Field(default=2, ge=1, le=32, description="batches in flight at once")
     timeout: Duration = Field(default=timedelta(seconds=30), description="per request")

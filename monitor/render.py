@@ -16,6 +16,7 @@ from monitor.model import Checkpoint, EtaWindow, OrderView
 from monitor.notify.render import render
 from monitor.notify.texts import SCREEN, STATE_NAMES, STATUS_NAMES, Language
 from monitor.replay import alert_json
+from monitor.routing import Coverage
 
 _MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
 
@@ -24,11 +25,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status_text(view: OrderView, lang: Language = "en") -> str:
+def status_text(view: OrderView, lang: Language = "en", coverage: Coverage | None = None) -> str:
     """The status as a person reads it, also before any source has answered."""
     if view.tracking.status is not None:
         return STATUS_NAMES[lang][view.tracking.status]
-    return STATE_NAMES[lang]["unknown" if view.order.tracks else "awaiting_track"]
+    if view.order.track is None:
+        return STATE_NAMES[lang]["awaiting_track"]
+    if coverage is not None and not coverage.followers(view.order.track):
+        return STATE_NAMES[lang]["unfollowed"]
+    return STATE_NAMES[lang]["unknown"]
 
 
 def when(value: datetime, zone: tzinfo | None) -> str:
@@ -55,6 +60,24 @@ def checkpoint_when(value: datetime, zone: tzinfo | None, lang: Language = "en")
 def _offset(value: datetime) -> str:
     minutes = int((value.utcoffset() or timedelta()).total_seconds()) // 60
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def unfollowed_text(number: str, coverage: Coverage) -> str | None:
+    """Plain words when no turned-on source can follow `number`, with what would; else None."""
+    if coverage.followers(number):
+        return None
+    could = coverage.would_follow(number)
+    if not coverage.enabled:
+        why = "no tracking source is turned on"
+    else:
+        why = f"none of the sources turned on ({', '.join(coverage.enabled)}) reads this format"
+    fix = (
+        f"add a [sources.{could[0]}] section"
+        + (f" (or {', '.join(could[1:])})" if could[1:] else "")
+        if could
+        else "no installed source plugin reads this format"
+    )
+    return f"nothing follows {number}: {why}; {fix}"
 
 
 def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
@@ -137,6 +160,7 @@ def print_order_table(
     warnings: Mapping[str, int],
     lang: Language = "en",
     zone: tzinfo | None = None,
+    coverage: Coverage | None = None,
 ) -> None:
     screen = SCREEN[lang]
     if not views:
@@ -145,7 +169,7 @@ def print_order_table(
     rows: list[tuple[str, ...]] = [screen.columns]
     for view in views:
         order, tracking = view.order, view.tracking
-        status = status_text(view, lang)
+        status = status_text(view, lang, coverage)
         if order.closed:
             status += f" ({screen.closed})"
         rows.append(
@@ -164,6 +188,20 @@ def print_order_table(
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    notes = unfollowed_notes(views, coverage)
+    if notes:
+        print("", *notes, sep="\n")
+
+
+def unfollowed_notes(views: Sequence[OrderView], coverage: Coverage | None) -> list[str]:
+    """One line per open order whose number no turned-on source follows."""
+    if coverage is None:
+        return []
+    return [
+        f"order {view.order.id}: {unfollowed_text(view.order.track, coverage)}"
+        for view in coverage.unfollowed(views)
+        if view.order.track is not None
+    ]
 
 
 def print_warning(

@@ -8,7 +8,9 @@ them. With more than one, their checkpoints are merged without duplicates by the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from monitor.model import OrderView
 from monitor.numbers import candidate_sources
 from monitor.plugin import TrackingSource
 
@@ -39,3 +41,29 @@ class Routing:
             )[: self._per_number]
             self._cache[number] = routed
         return routed
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Which turned-on sources can follow a number, judged by its format alone (no source is
+    started): so `run`, `check`, `list` and `show` can say plainly that nobody follows one."""
+
+    enabled: tuple[str, ...]  # the sources that run, in order of preference
+    installed: tuple[str, ...]  # every installed source plugin
+
+    def followers(self, number: str) -> list[str]:
+        return candidate_sources(number, self.enabled)
+
+    def would_follow(self, number: str) -> list[str]:
+        """Installed sources, not turned on, that could follow `number`."""
+        return [n for n in candidate_sources(number, self.installed) if n not in self.enabled]
+
+    def unfollowed(self, views: Sequence[OrderView]) -> list[OrderView]:
+        """The open orders whose current number no turned-on source can follow."""
+        return [
+            view
+            for view in views
+            if view.order.track is not None
+            and not view.order.closed
+            and not self.followers(view.order.track)
+        ]

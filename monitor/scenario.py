@@ -187,13 +187,6 @@ class Scenario(BaseModel):
     expect: tuple[Expectation, ...] = ()
     strict: bool = False
 
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("poll_every must be longer than zero")
-        return value
-
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         times = [entry.at for entry in self.timeline]

@@ -68,11 +68,21 @@ def plan(*, user: bool, executable: Path | None = None) -> Plan:
                 "service cannot see; install into /opt/parcel-monitor with a system "
                 "Python (docs/systemd.md), or use --user"
             )
+    text = unit_text(user=user, executable=executable)
+    if re.search(r"^PrivateTmp=(yes|true|on|1)$", text, re.MULTILINE):
+        for needed in (executable, Path(sys.executable)):
+            if _under_tmp(needed):
+                # The service gets an empty /tmp of its own: the program would not be there.
+                raise InstallError(
+                    f"{needed.resolve()} is under {_under_tmp(needed)}, which the service "
+                    "cannot see (the unit sets PrivateTmp=yes, so it gets an empty one of its "
+                    "own); install into /opt/parcel-monitor (docs/systemd.md)"
+                )
     systemctl = "systemctl --user" if user else "systemctl"
     config = "~/.config/parcel-monitor/config.toml" if user else "/etc/parcel-monitor/config.toml"
     return Plan(
         target=unit_dir(user=user) / UNIT_NAME,
-        text=unit_text(user=user, executable=executable),
+        text=text,
         next_steps=(
             f"write your configuration to {config} (parcel-monitor config check validates it)",
             f"{systemctl} daemon-reload",
@@ -84,6 +94,11 @@ def plan(*, user: bool, executable: Path | None = None) -> Plan:
 def _under_home(path: Path) -> bool:
     resolved = path.resolve()
     return any(resolved.is_relative_to(home) for home in ("/home", "/root", "/run/user"))
+
+
+def _under_tmp(path: Path) -> str | None:
+    resolved = path.resolve()
+    return next((tmp for tmp in ("/tmp", "/var/tmp") if resolved.is_relative_to(tmp)), None)
 
 
 def install(the_plan: Plan) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
@@ -11,9 +12,31 @@ from monitor.clock import Clock
 from monitor.config import ConfigError, Settings, describe_errors
 from monitor.model import Snapshot
 from monitor.plugin import PluginError, PluginInfo, SourceContext, SourceSettings, TrackingSource
+from monitor.routing import Coverage
 from monitor.store import SourceCursors, Store
 
 ActiveSources = dict[str, tuple[TrackingSource, SourceSettings]]
+
+
+def configured_sections(
+    settings: Settings, plugins: dict[str, PluginInfo]
+) -> dict[str, dict[str, Any]]:
+    """The [sources.<name>] sections, or, when there are none, the `default_sources` with their
+    defaults (a fresh install tracks AliExpress parcels without any setup)."""
+    if settings.sources:
+        return settings.sources
+    return {name: {} for name in settings.default_sources}
+
+
+def coverage(
+    settings: Settings, plugins: dict[str, PluginInfo], checked: dict[str, SourceSettings]
+) -> Coverage:
+    enabled = [name for name, section in checked.items() if section.enabled]
+    preferred = [n for n in settings.source_order if n in enabled]
+    return Coverage(
+        enabled=tuple(preferred + [n for n in enabled if n not in preferred]),
+        installed=tuple(sorted(plugins)),
+    )
 
 
 def validate_sections(
@@ -28,7 +51,11 @@ def validate_sections(
     `only` checks that one source, with an empty section when none is configured (for one-off
     lookups through a source that needs no keys).
     """
-    sections = settings.sources if only is None else {only: settings.sources.get(only, {})}
+    sections = (
+        configured_sections(settings, plugins)
+        if only is None
+        else {only: settings.sources.get(only, {})}
+    )
     unknown = [name for name in settings.source_order if name not in settings.sources]
     if unknown and only is None:
         raise ConfigError(
@@ -40,8 +67,9 @@ def validate_sections(
         info = plugins.get(name)
         if info is None:
             known = ", ".join(sorted(plugins)) or "none"
+            key = f"sources.{name}" if name in settings.sources else "default_sources"
             raise ConfigError(
-                f"{origin}: sources.{name}: no source plugin called {name!r} (installed: {known})"
+                f"{origin}: {key}: no source plugin called {name!r} (installed: {known})"
             )
         try:
             checked[name] = info.factory.Settings.model_validate(section)

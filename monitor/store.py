@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+import structlog
+
 from monitor.events import Alert
 from monitor.model import (
     Action,
@@ -160,6 +162,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+log = structlog.get_logger("monitor.store")
 
 
 class StoreError(Exception):
@@ -340,6 +345,9 @@ class Store:
         self._conn = conn
         self.path = path
         self._depth = 0
+        # Why writes fail right now (a full disk, ...); None once one succeeds again. The daemon
+        # stays up meanwhile: /healthz reports it, the API answers 503, writers retry.
+        self.write_problem: str | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -410,7 +418,7 @@ class Store:
         except sqlite3.DatabaseError as exc:  # a full disk, a file gone bad under us
             self._depth = 0
             self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+            raise self._failed(exc) from exc
         except BaseException:
             self._depth = 0
             self._rollback()
@@ -420,7 +428,20 @@ class Store:
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+            raise self._failed(exc) from exc
+        if self.write_problem is not None:
+            log.info("monitor.store_writable_again", database=self.path)
+            self.write_problem = None
+
+    def _failed(self, exc: sqlite3.DatabaseError) -> StoreError:
+        reason = _explain(self.path, exc)
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            word in str(exc) for word in ("full", "disk I/O", "readonly")
+        ):
+            if self.write_problem is None:  # once per episode, not once per retry
+                log.error("monitor.store_write_failed", reason=reason)
+            self.write_problem = reason
+        return StoreError(reason)
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).

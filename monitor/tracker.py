@@ -31,7 +31,7 @@ from monitor.model import Checkpoint, LookupFailure, OrderView, Snapshot
 from monitor.plugin import SourceError, SourceSettings, TrackingSource
 from monitor.routing import Routing
 from monitor.sourcekit import answer_limit, bounded
-from monitor.store import SnapshotRow, Store
+from monitor.store import SnapshotRow, Store, StoreError
 from monitor.tracking import derive, new_checkpoints, snapshot_digest
 
 log = structlog.get_logger("monitor.tracker")
@@ -78,6 +78,8 @@ class Backoff:
 
 
 class Tracker:
+    store_retry_s = 60.0  # seconds until a poll whose answer could not be stored is tried again
+
     def __init__(
         self,
         *,
@@ -253,7 +255,13 @@ class Tracker:
         while True:
             self.next_poll[name] = self._clock.monotonic() + delay
             await asyncio.sleep(delay)
-            await self.poll_source(name)
+            try:
+                await self.poll_source(name)
+            except StoreError:
+                # The answer could not be stored (a full disk): nothing of it was kept, so the
+                # next poll brings it again. The store logged why, once; the daemon stays up.
+                delay = min(self.next_delay(name), self.store_retry_s)
+                continue
             delay = self.next_delay(name)
 
     def _failed(self, name: str, error: SourceError, retry_after: float | None) -> None:

@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 from pydantic import Field, SecretStr
 
-from monitor.durations import Duration
+from monitor.durations import PollEvery
 from monitor.model import Checkpoint, Destination, LookupFailure, Snapshot, Status
 from monitor.numbers import russian14_valid, s10_valid
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
@@ -243,7 +243,7 @@ class RussianPostSettings(SourceSettings):
     language: Literal["RUS", "ENG"] = "RUS"
     daily_limit: int = Field(default=100, ge=1, description="requests per UTC day")
     # Twice a day instead of the usual 6 h: one request per number and poll, out of 100 a day.
-    poll_every: Duration = Field(default=timedelta(hours=12), description="how often to poll")
+    poll_every: PollEvery = Field(default=timedelta(hours=12), description="how often to poll")
 
 
 class RussianPostSource(BaseSource):

@@ -51,11 +51,9 @@ def _run(book: OrderBook, command: str, data: Any) -> OrderView:
         return orderinput.add(book, data)
     if not isinstance(data, dict):
         raise BadInput(f"expected a JSON object, got {type(data).__name__}")
-    order_id = data.pop("id", None)
-    if not isinstance(order_id, str) or not order_id:
-        raise BadInput("id: the order id is required")
+    order_id = orderinput.order_id(data.pop("id", None))
     if command == "update":
         return orderinput.update(book, order_id, data)
     if data:
         raise BadInput(f"close takes only id, got {', '.join(sorted(data))}")
-    return book.close(order_id)
+    return orderinput.close(book, order_id)

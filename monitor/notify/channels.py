@@ -20,7 +20,7 @@ from apprise import NotifyFormat, NotifyType
 
 from monitor.config import ConfigError
 from monitor.model import Severity
-from monitor.notify.masking import mask_url, mask_urls_in
+from monitor.notify.masking import mask_url, mask_urls_in, private_name, scrub
 from monitor.notify.render import Message
 
 NOTIFY_TYPES = {
@@ -86,7 +86,8 @@ class Channels:
             with apprise.LogCapture(level=logging.WARNING) as said:
                 added = everything.add(url, tag=tags or None)
             if not added:
-                why = _reason_lines(said.getvalue())
+                # Apprise repeats the URL it rejected, and masks it only if it parsed it.
+                why = scrub(_reason_lines(said.getvalue()), entry.strip(), url)
                 raise ChannelError(
                     f"notify.urls: Apprise cannot use {mask_url(url)}"
                     + (f" ({why})" if why else "")
@@ -109,7 +110,7 @@ class Channels:
             targets.append(
                 Target(
                     key=hashlib.sha256(service.url().encode()).hexdigest()[:16],
-                    name=service.url(privacy=True),
+                    name=private_name(service.url(privacy=True)),
                     markdown=service.resolve_format(NotifyFormat.MARKDOWN)
                     in (NotifyFormat.MARKDOWN, NotifyFormat.HTML),
                     tags=frozenset(str(tag) for tag in service.tags),

@@ -8,6 +8,10 @@ _USERINFO = re.compile(r"^([^/@:]*):([^/@]*)@")
 _QUERY_VALUE = re.compile(r"([?&][^=&]+=)[^&]*")
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+# Apprise's custom parameters: `+Name` request headers, `-name` query arguments, `:name` payload
+# fields; `?+X-Token=...` and `+Authorization=...` carry credentials, and Apprise prints them
+# even in its `privacy=True` form.
+_CUSTOM_PARAM = re.compile(r"([?&](?:%2B|%2D|%3A|[+:-])[^=&]*=)[^&]*", re.IGNORECASE)
 
 
 def mask_url(url: str) -> str:
@@ -27,3 +31,17 @@ def mask_url(url: str) -> str:
 
 def mask_urls_in(text: str) -> str:
     return _URL.sub(lambda m: mask_url(m.group()), text)
+
+
+def private_name(apprise_url: str) -> str:
+    """A service's own `url(privacy=True)` with the custom headers and arguments it leaves in
+    clear hidden too: the name logs and `notify test` may show."""
+    return _CUSTOM_PARAM.sub(r"\1****", apprise_url)
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """`text` with each secret (e.g. a URL Apprise rejected and repeats) replaced by its masked
+    form, then every URL left in it masked."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, mask_url(secret))
+    return mask_urls_in(text)

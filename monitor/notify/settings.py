@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import locale
 import os
+import re
 from datetime import time, timedelta, tzinfo
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.model import Severity
@@ -26,13 +28,27 @@ def system_language() -> Language:
     return "ru" if code.lower().startswith("ru") else "en"
 
 
+_SHORT_HOUR = re.compile(r"(\d):(\d\d)")
+
+
+def _padded(value: Any) -> Any:
+    # People write "8:00"; ISO 8601 (and so pydantic) wants "08:00".
+    if isinstance(value, str) and _SHORT_HOUR.fullmatch(value.strip()):
+        return "0" + value.strip()
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_padded)]
+"""A time of day: `08:00`, `8:00` or `22:30`."""
+
+
 class QuietHours(BaseModel):
     """A daily window (local time) in which non-critical notifications wait."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: time = Field(description="e.g. 22:00")
-    end: time = Field(description="e.g. 08:00; a window may run past midnight")
+    start: ClockTime = Field(description="e.g. 22:00")
+    end: ClockTime = Field(description="e.g. 8:00; a window may run past midnight")
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
@@ -61,7 +77,7 @@ class NotifySettings(BaseModel):
     )
     muted_orders: tuple[str, ...] = Field((), description="order ids that never notify")
     quiet_hours: QuietHours | None = Field(None, description="off unless set")
-    digest_at: time | None = Field(
+    digest_at: ClockTime | None = Field(
         None, description="gather info notifications into one message at this local time"
     )
     retry_first: Duration = Field(timedelta(seconds=30), description="first retry delay")

@@ -544,8 +544,16 @@ STATUS_NAMES: dict[Language, dict[Status, str]] = {
 }
 
 STATE_NAMES: dict[Language, dict[str, str]] = {
-    "en": {"unknown": "not checked yet", "awaiting_track": "awaiting track number"},
-    "ru": {"unknown": "ещё не проверен", "awaiting_track": "ждём трек-номер"},
+    "en": {
+        "unknown": "not checked yet",
+        "awaiting_track": "awaiting track number",
+        "unfollowed": "no source follows it",
+    },
+    "ru": {
+        "unknown": "ещё не проверен",
+        "awaiting_track": "ждём трек-номер",
+        "unfollowed": "его не отслеживает ни один источник",
+    },
 }
 """The states before any carrier has said anything (MQTT's `unknown` and `awaiting_track`)."""
 

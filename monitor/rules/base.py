@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor.durations import Duration
+from monitor.durations import Duration, Threshold
 from monitor.model import OrderView, Point, Severity
 
 
@@ -54,29 +54,33 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    track_missing_after: Duration = Field(timedelta(days=7), description="after payment")
-    not_trackable_after: Duration = Field(
+    track_missing_after: Threshold = Field(timedelta(days=7), description="after payment")
+    not_trackable_after: Threshold = Field(
         timedelta(days=10), description="after the number appeared"
     )
     eta_shift_moves: int = Field(2, ge=1, description="later moves of the ETA that warn")
-    eta_shift_total: Duration = Field(timedelta(days=3), description="total later shift that warns")
-    stalled_after: Duration = Field(timedelta(days=14), description="since the last checkpoint")
-    customs_after: Duration = Field(timedelta(days=7), description="in customs")
-    post_office_after: Duration = Field(timedelta(days=5), description="waiting at the post office")
-    protection_reminder: Duration = Field(
+    eta_shift_total: Threshold = Field(
+        timedelta(days=3), description="total later shift that warns"
+    )
+    stalled_after: Threshold = Field(timedelta(days=14), description="since the last checkpoint")
+    customs_after: Threshold = Field(timedelta(days=7), description="in customs")
+    post_office_after: Threshold = Field(
+        timedelta(days=5), description="waiting at the post office"
+    )
+    protection_reminder: Threshold = Field(
         timedelta(days=7), description="first reminder before the end"
     )
-    protection_critical: Duration = Field(
+    protection_critical: Threshold = Field(
         timedelta(days=2), description="critical reminder before the end"
     )
     # --- the last mile (DOMAIN.md, second set) ---
-    storage_office: Duration = Field(timedelta(days=15), description="a post office keeps it")
-    storage_locker: Duration = Field(timedelta(days=3), description="a parcel locker keeps it")
-    storage_pickup_point: Duration = Field(
+    storage_office: Threshold = Field(timedelta(days=15), description="a post office keeps it")
+    storage_locker: Threshold = Field(timedelta(days=3), description="a parcel locker keeps it")
+    storage_pickup_point: Threshold = Field(
         timedelta(days=7), description="a pick-up point keeps it"
     )
-    storage_notice: Duration = Field(timedelta(days=3), description="warn before storage ends")
-    protection_margin: Duration = Field(
+    storage_notice: Threshold = Field(timedelta(days=3), description="warn before storage ends")
+    protection_margin: Threshold = Field(
         timedelta(days=3), description="protection must outlast the ETA by this much"
     )
     # Filled from the [buyer] section (Settings), never written under [rules].
@@ -96,6 +100,20 @@ class RuleSettings(BaseModel):
             Point.LOCKER: self.storage_locker,
             Point.PICKUP_POINT: self.storage_pickup_point,
         }[point]
+
+    @field_validator("disabled")
+    @classmethod
+    def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A typo here would silently keep the rule on; the engine's table is the list of ids.
+        from monitor.rules.engine import RULES
+
+        unknown = [rule for rule in value if rule not in RULES]
+        if unknown:
+            raise ValueError(
+                f"unknown rule id{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(RULES))}"
+            )
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ what fired; a condition recorded there never fires again, even from another proc
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -30,7 +31,7 @@ from monitor.rules.lastmile import (
 from monitor.rules.outcome import delivered, returning
 from monitor.rules.stuck import customs_delay, stalled, stuck_at_post_office
 from monitor.rules.waiting import not_trackable, track_missing
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = structlog.get_logger("monitor.rules")
 
@@ -96,9 +97,9 @@ class RuleEngine:
         self._wake: list[tuple[datetime, str]] = []
         self._next: dict[str, datetime] = {}
         self._unsubscribe = [
-            bus.subscribe(OrderStateChanged, lambda e: self.evaluate(e.view)),
+            bus.subscribe(OrderStateChanged, _deferring(lambda e: self.evaluate(e.view))),
             bus.subscribe(OrderRemoved, lambda e: self.forget(e.order_id)),
-            bus.subscribe(Tick, lambda e: self.wake()),
+            bus.subscribe(Tick, _deferring(lambda e: self.wake())),
         ]
 
     @property
@@ -114,7 +115,10 @@ class RuleEngine:
         """Start watching these orders; raises whatever fell due while we were away."""
         raised = []
         for view in views:
-            raised += self.evaluate(view)
+            try:
+                raised += self.evaluate(view)
+            except StoreError:  # a full disk: evaluate() queued it for the next tick
+                log.debug("monitor.warning_deferred", order=view.order.id)
         return raised
 
     def forget(self, order_id: str) -> None:
@@ -149,7 +153,15 @@ class RuleEngine:
                 upcoming = held if upcoming is None else min(upcoming, held)
                 continue
             if condition.live_at(now):
-                alert = self._raise(view, condition, now)
+                try:
+                    alert = self._raise(view, condition, now)
+                except StoreError:
+                    # Not recorded (a full disk): look again at the next tick, so the warning
+                    # is raised late rather than never.
+                    self._views[order_id] = view
+                    self._next[order_id] = now
+                    heapq.heappush(self._wake, (now, order_id))
+                    raise
                 if alert is not None:
                     raised.append(alert)
             elif condition.due is not None and condition.due > now:
@@ -179,8 +191,9 @@ class RuleEngine:
             track=view.order.track,
             facts=condition.facts,
         )
-        self._fired.add((alert.order_id, alert.rule, alert.condition))
-        if self._store.record_alert(alert, enqueue=self._enqueue) is None:
+        recorded = self._store.record_alert(alert, enqueue=self._enqueue)
+        self._fired.add((alert.order_id, alert.rule, alert.condition))  # only once it is stored
+        if recorded is None:
             log.debug("monitor.warning_already_recorded", order=alert.order_id, rule=alert.rule)
             return None
         log.info(
@@ -193,3 +206,16 @@ class RuleEngine:
         )
         self._bus.publish(WarningRaised(at=now, alert=alert))
         return alert
+
+
+def _deferring(action: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A bus handler that leaves a warning for the next tick when the store cannot record it
+    (the store has logged why, once; no traceback every minute of a full disk)."""
+
+    def run(event: Any) -> None:
+        try:
+            action(event)
+        except StoreError:
+            log.debug("monitor.warning_deferred", reason="the database cannot be written")
+
+    return run

@@ -273,13 +273,12 @@ async def update_order(request: web.Request) -> web.Response:
 
 
 async def close_order(request: web.Request) -> web.Response:
-    order_id = request.match_info["id"]
-    request.app[ORDERS].close(order_id)
-    return web.json_response(_timeline(request.app[STORE], order_id))
+    view = orderinput.close(request.app[ORDERS], request.match_info["id"])
+    return web.json_response(_timeline(request.app[STORE], view.order.id))
 
 
 async def remove_order(request: web.Request) -> web.Response:
-    request.app[ORDERS].remove(request.match_info["id"])
+    orderinput.remove(request.app[ORDERS], request.match_info["id"])
     return web.Response(status=204)
 
 

@@ -130,7 +130,7 @@ async def test_without_a_configured_token_nothing_can_be_changed(tmp_path: Path)
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"id": "5001", "ordered": "10.01.2026"}, "ordered: '10.01.2026' is not a date; write"),
+        ({"id": "5001", "ordered": "10/01/2026"}, "ordered: '10/01/2026' is not a date; write"),
         ({"id": "5001", "ordered": "2026-01-10T09:00:00"}, "has no UTC offset"),
         ({"id": "5001"}, "ordered: Field required"),
         ({"id": "5001", "ordered": "2026-01-10", "colour": "red"}, "colour: unknown field"),

@@ -176,7 +176,7 @@ async def test_commands_are_validated_like_the_cli_and_answered(
             return json.loads(answer)  # type: ignore[no-any-return]
 
         bad_date = await ask(
-            "add", json.dumps({"id": "9001", "ordered": "10.01.2026", "request_id": "r1"})
+            "add", json.dumps({"id": "9001", "ordered": "10/01/2026", "request_id": "r1"})
         )
         assert bad_date["ok"] is False and bad_date["request_id"] == "r1"
         assert "is not a date; write YYYY-MM-DD" in bad_date["error"]

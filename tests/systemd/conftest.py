@@ -37,6 +37,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg-config")
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
     env["PARCEL_MONITOR_HTTP__LISTEN"] = "127.0.0.1:0"  # daemons run in parallel here
+    env["PARCEL_MONITOR_DEFAULT_SOURCES"] = "[]"  # no Cainiao by default: never the internet
     return env
 
 

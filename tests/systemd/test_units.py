@@ -161,6 +161,11 @@ def test_system_install_refuses_what_the_service_cannot_see(
     with pytest.raises(InstallError, match="home directory"):
         plan(user=False, executable=script)
     monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
-    ready = plan(user=False, executable=script)
+    # PrivateTmp=yes: the service's /tmp is empty, so a program under /tmp never starts.
+    assert script.resolve().is_relative_to("/tmp")
+    with pytest.raises(InstallError, match=r"under /tmp.*PrivateTmp=yes"):
+        plan(user=False, executable=script)
+    installed = Path("/usr/bin/true")  # stands in for /opt/parcel-monitor/bin/parcel-monitor
+    ready = plan(user=False, executable=installed)
     assert ready.target == Path("/etc/systemd/system/parcel-monitor.service")
-    assert f"ExecStart={script} run\n" in ready.text
+    assert f"ExecStart={installed} run\n" in ready.text
