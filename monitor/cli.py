@@ -21,8 +21,9 @@ from monitor.events import Alert, Event
 from monitor.logs import configure
 from monitor.model import OrderView
 from monitor.notify import report as notify_report
+from monitor.notify.languages import LANGUAGES, Language
 from monitor.notify.settings import system_language
-from monitor.notify.texts import LANGUAGES, SCREEN, Language
+from monitor.notify.texts import SCREEN
 from monitor.orders import OrderBook
 from monitor.pipeline import Pipeline
 from monitor.plugin import PluginError, discover

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitor.model import Status
-from monitor.notify.texts import LABELS, LANGUAGES, STATUS_NAMES, Language
+from monitor.notify.languages import LANGUAGES, Language
+from monitor.notify.texts import LABELS, STATUS_NAMES
 
 WORDS: dict[Language, dict[str, str]] = {
     "en": {
