@@ -22,7 +22,6 @@ from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.model import OrderView
 from monitor.notify import report as notify_report
-from monitor.notify.texts import SCREEN
 from monitor.orders import OrderBook
 from monitor.pipeline import Pipeline
 from monitor.plugin import discover
@@ -31,7 +30,7 @@ from monitor.sources import validate_sections
 from monitor.statelock import daemon_pid
 from monitor.store import Store
 from monitor.views.data import order_json, timeline, timeline_json, warning_counts
-from monitor.views.terminal import print_order_table, print_timeline, unfollowed_text
+from monitor.views.terminal import print_order_table, print_timeline
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -190,16 +189,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         lang = settings.notify.language
-        print_timeline(shown, lang, settings.zone())
-        note = (
-            unfollowed_text(view.order.track, covered)
-            if covered is not None and view.order.track is not None
-            else None
-        )
-        if note is not None:
-            print(f"\n{note}")
-        if unsent_lines:
-            print(f"\n{SCREEN[lang].undelivered}", *unsent_lines, sep="\n")
+        print_timeline(shown, lang, settings.zone(), coverage=covered, undelivered=unsent_lines)
     return 0
 
 

@@ -22,7 +22,7 @@ from monitor.replay import replay
 from monitor.rules.base import RuleSettings
 from monitor.scenario import load_scenario
 from monitor.views.data import alert_json
-from monitor.views.terminal import print_warning
+from monitor.views.terminal import print_demo_scenario, print_warning
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -89,13 +89,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raised: list[tuple[Alert, OrderView | None]] = []
         asyncio.run(replay(scenario, on_warning=_collect(raised)))
         total += len(raised)
-        print(f"━━ {scenario.name}")
-        dates = {"start": f"{scenario.start:%Y-%m-%d}", "end": f"{scenario.end:%Y-%m-%d}"}
-        print(f"   {screen.demo_order.format(order=scenario.order.id, **dates)}")
-        if not raised:
-            print(f"   {screen.demo_quiet}\n")
-        for alert, view in raised:
-            print_warning(alert, indent="   ", view=view, lang=lang, zone=zone)
+        print_demo_scenario(scenario, raised, lang, zone)
     print(screen.demo_total.format(total=total, orders=len(paths)))
     return 0
 

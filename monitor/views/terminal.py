@@ -17,6 +17,7 @@ from monitor.notify.languages import Language
 from monitor.notify.render import render
 from monitor.notify.texts import SCREEN, STATUS_NAMES
 from monitor.routing import Coverage
+from monitor.scenario import Scenario
 from monitor.views.data import Timeline
 from monitor.views.state import state_name
 
@@ -139,7 +140,16 @@ def print_warning(
     print()
 
 
-def print_timeline(shown: Timeline, lang: Language = "en", zone: tzinfo | None = None) -> None:
+def print_timeline(
+    shown: Timeline,
+    lang: Language = "en",
+    zone: tzinfo | None = None,
+    *,
+    coverage: Coverage | None = None,
+    undelivered: Sequence[str] = (),
+) -> None:
+    """`show`: the order, its checkpoints, estimates and warnings; then whether nothing follows
+    its number, and the notifications about it that have not gone out."""
     view, checkpoints, etas, alerts = shown.view, shown.checkpoints, shown.etas, shown.alerts
     screen, order = SCREEN[lang], view.order
     print(f"{screen.order} {order.id}" + (f" — {order.title}" if order.title else ""))
@@ -172,6 +182,12 @@ def print_timeline(shown: Timeline, lang: Language = "en", zone: tzinfo | None =
     for alert in alerts:
         title = render(alert, view, lang, zone).title
         print(f"  {when(alert.at, zone)}  {alert.severity.value:<8} {alert.rule}: {title}")
+    track = order.track
+    note = unfollowed_text(track, coverage) if coverage is not None and track else None
+    if note is not None:
+        print(f"\n{note}")
+    if undelivered:
+        print(f"\n{screen.undelivered}", *undelivered, sep="\n")
 
 
 def print_events(
@@ -218,3 +234,20 @@ def print_found(found: Mapping[str, Any]) -> None:
         print(f"  {event['at']}  {event['status']:<16} {event['text']}{place}")
     if found["handover"]:
         print(f"  continues as {found['handover']}")
+
+
+def print_demo_scenario(
+    scenario: Scenario,
+    raised: Sequence[tuple[Alert, OrderView | None]],
+    lang: Language,
+    zone: tzinfo | None,
+) -> None:
+    """One bundled example of `demo`: its name, its order and dates, the warnings it raised."""
+    screen = SCREEN[lang]
+    print(f"━━ {scenario.name}")
+    dates = {"start": f"{scenario.start:%Y-%m-%d}", "end": f"{scenario.end:%Y-%m-%d}"}
+    print(f"   {screen.demo_order.format(order=scenario.order.id, **dates)}")
+    if not raised:
+        print(f"   {screen.demo_quiet}\n")
+    for alert, view in raised:
+        print_warning(alert, indent="   ", view=view, lang=lang, zone=zone)
