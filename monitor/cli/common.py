@@ -20,9 +20,7 @@ from monitor.sources import coverage, validate_sections
 from monitor.store import Store
 
 EXIT_USAGE = 2
-
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus keeps a bad config from looping
-
 EXIT_BUSY = 75  # EX_TEMPFAIL: another daemon runs on this state directory; try again once it stops
 
 
@@ -50,12 +48,8 @@ def _checked_by(parse: Callable[[str], object]) -> Callable[[str], str]:
 
 
 parse_when = _checked_by(orderinput.parse_when)  # a date, or ISO 8601 with an offset
-
 parse_day = _checked_by(orderinput.parse_day)
-
 parse_window_text = _checked_by(orderinput.parse_window)  # DATE or DATE..DATE
-
-
 order_id = _checked_by(orderinput.check_order_id)
 
 
