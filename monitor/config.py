@@ -37,6 +37,7 @@ from pydantic_settings import (
 )
 
 from monitor.durations import Interval
+from monitor.errors import ConfigError
 from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
@@ -47,10 +48,6 @@ APP = "parcel-monitor"
 ENV_PREFIX = "PARCEL_MONITOR_"
 SECRET_WORDS = ("key", "password", "token", "secret", "pass")
 CREDENTIAL_PREFIX = "credential:"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the file or variable and the key."""
 
 
 class LogSettings(BaseModel):

@@ -12,6 +12,7 @@ from datetime import tzinfo
 from monitor.bus import Bus
 from monitor.clock import Clock
 from monitor.events import Tick
+from monitor.notify.texts import describe
 from monitor.orders import OrderBook
 from monitor.plugin import SourceSettings, TrackingSource
 from monitor.rules.base import RuleSettings
@@ -43,7 +44,9 @@ class Pipeline:
     ) -> Pipeline:
         bus = bus or Bus()
         tracker = Tracker(store=store, bus=bus, clock=clock, sources=sources)
-        engine = RuleEngine(store=store, bus=bus, clock=clock, settings=rules, enqueue=enqueue)
+        engine = RuleEngine(
+            store=store, bus=bus, clock=clock, settings=rules, describe=describe, enqueue=enqueue
+        )
         book = OrderBook(store=store, bus=bus, clock=clock, tracker=tracker, zone=zone)
         return cls(store=store, bus=bus, clock=clock, tracker=tracker, rules=engine, orders=book)
 

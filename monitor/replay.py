@@ -106,18 +106,3 @@ def _tracked(pipeline: Pipeline, order_id: str) -> bool:
 
 def _no_http() -> aiohttp.ClientSession:
     raise RuntimeError("the replay source does not use the network")
-
-
-def alert_json(alert: Alert) -> dict[str, object]:
-    """One line of `replay --json` output (SCENARIOS.md)."""
-    return {
-        "at": alert.at.isoformat(),
-        "rule": alert.rule,
-        "order": alert.order_id,
-        "severity": alert.severity.value,
-        "due": alert.due.isoformat(),
-        "condition": alert.condition,
-        "track": alert.track,
-        "title": alert.title,
-        "body": alert.body,
-    }

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.config import load_settings
 from monitor.rules.engine import RULES
+from monitor.store import Store
+from tests import builders
 from tests.conftest import REPO
 
 
@@ -235,3 +238,33 @@ def test_the_shops_estimate_is_kept_and_checked(capsys: pytest.CaptureFixture[st
     (order,) = json.loads(run(capsys, "list", "--json")[1])
     assert order["estimate"] == ["2026-03-20", "2026-03-28"]
     assert order["eta"] == ["2026-03-20", "2026-03-28"]  # no carrier estimate yet
+
+
+def test_check_json_gives_events_in_the_shape_mqtt_publishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An order written straight into the store: no first lookup, so `check` sees it all new.
+    scenario = REPO / "monitor" / "scenarios" / "07-no-movement.json"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sources.replay]\nfiles = ["{scenario}"]\n')
+    settings, _ = load_settings(config)
+    store = Store.open(settings.database)
+    try:
+        store.add_order(
+            builders.order("5004417700000107", track="RA998877665CN"), now=builders.ORDERED
+        )
+    finally:
+        store.close()
+    code, out, err = run(capsys, "--config", str(config), "check", "--json")
+    assert code == 0, err
+    events = {record["kind"]: record for record in map(json.loads, out.splitlines())}
+    added = events["checkpoints_added"]
+    # MQTT's `<base>/events/checkpoints_added`: each checkpoint an object, not its text alone.
+    first = {
+        "at": "2026-09-03T11:00:00+03:00",
+        "status": "info_received",
+        "text": "Shipment information received",
+        "location": "Hangzhou",
+    }
+    assert first.items() <= added["checkpoints"][0].items()
+    assert added["order_ids"] == ["5004417700000107"] and added["number"] == "RA998877665CN"

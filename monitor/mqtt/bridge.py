@@ -31,7 +31,6 @@ import structlog
 
 from monitor.bus import Bus
 from monitor.clock import Clock
-from monitor.eventjson import event_json
 from monitor.events import (
     Alert,
     CheckpointsAdded,
@@ -48,7 +47,6 @@ from monitor.mqtt.payloads import (
     OFFLINE,
     ONLINE,
     Message,
-    Presentation,
     Topics,
     order_messages,
     removal_messages,
@@ -57,8 +55,8 @@ from monitor.mqtt.settings import MqttSettings
 from monitor.notify.render import render
 from monitor.notify.texts import Language
 from monitor.orders import OrderBook
-from monitor.replay import alert_json
 from monitor.store import Store, StoredAlert
+from monitor.views.data import Presentation, alert_json, event_json
 
 log = structlog.get_logger("monitor.mqtt")
 

@@ -3,7 +3,8 @@
 Topics (`<base>` is `base_topic`):
 - `<base>/status`: `online` / `offline`, retained (the last will says `offline`);
 - `<base>/orders/<id>/state`: the order's normalized status, retained;
-- `<base>/orders/<id>/attributes`: retained JSON with what a dashboard shows;
+- `<base>/orders/<id>/attributes`: retained JSON with what a dashboard shows
+  (`monitor.views.data.attributes`);
 - `<base>/events/<kind>`: each bus event as JSON, not retained;
 - `<prefix>/sensor/<node>/<id>/config`: Home Assistant discovery, retained.
 
@@ -18,22 +19,19 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 from monitor import __version__
 from monitor.events import Alert
-from monitor.model import OrderView, Status
+from monitor.model import OrderView
 from monitor.mqtt.settings import MqttSettings
-from monitor.notify.texts import STATE_NAMES, STATUS_NAMES, Language
+from monitor.views.data import Presentation, attributes
+from monitor.views.state import STATES, state
 
 ONLINE = "online"
 OFFLINE = "offline"
-AWAITING_TRACK = "awaiting_track"  # no track number yet: the buyer's next step, not a carrier's
-UNKNOWN = "unknown"  # a number we have not heard about yet
-
-STATES: tuple[str, ...] = (*(status.value for status in Status), UNKNOWN, AWAITING_TRACK)
-"""Every value `<base>/orders/<id>/state` can take: the enum sensor's options."""
+ENGLISH = Presentation()  # English, the system's zone, no notes
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _PLAIN = re.compile(r"(?!.*--)[A-Za-z0-9_-]{1,64}")
@@ -99,91 +97,6 @@ class Topics:
         return f"{self.discovery_prefix}/sensor/{self.node}/{topic_id(order_id)}/config"
 
 
-def state_text(view: OrderView) -> str:
-    if view.tracking.status is not None:
-        return view.tracking.status.value
-    return UNKNOWN if view.order.tracks else AWAITING_TRACK
-
-
-def days_in_transit(view: OrderView, now: datetime) -> int:
-    """Whole days since payment, up to the delivery when the parcel has arrived."""
-    tracking = view.tracking
-    end = tracking.status_since if view.is_final and tracking.status_since else now
-    return max(0, (end - view.order.paid).days)
-
-
-def status_name(view: OrderView, lang: Language) -> str:
-    """The state as the buyer reads it, in their language (Home Assistant shows `state` raw)."""
-    if view.tracking.status is not None:
-        return STATUS_NAMES[lang][view.tracking.status]
-    return STATE_NAMES[lang][state_text(view)]
-
-
-@dataclass(frozen=True, slots=True)
-class Presentation:
-    """How attributes read: the buyer's language and display zone, and whether notes go out."""
-
-    language: Language = "en"
-    zone: tzinfo | None = None
-    notes: bool = False
-
-    def time(self, value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return value.astimezone(self.zone).isoformat()
-        except OverflowError:  # a date at the edge of the calendar: as it was given
-            return value.isoformat()
-
-
-def attributes(
-    view: OrderView,
-    alerts: list[Alert],
-    now: datetime,
-    shown: Presentation = Presentation(),
-) -> dict[str, Any]:
-    order, tracking = view.order, view.tracking
-    cp = tracking.last_checkpoint
-    stay, destination = tracking.stay, tracking.destination
-    data: dict[str, Any] = {
-        "order_id": order.id,
-        "title": order.title,
-        "shop": order.shop,
-        "track": order.track,
-        "tracks": list(order.tracks),
-        "status": state_text(view),
-        "status_text": status_name(view, shown.language),
-        "status_since": shown.time(tracking.status_since),
-        "last_checkpoint": cp.text if cp else None,
-        "last_checkpoint_place": cp.location if cp else None,
-        "last_checkpoint_at": shown.time(cp.at) if cp else None,
-        "eta_earliest": tracking.eta.earliest.isoformat() if tracking.eta else None,
-        "eta_latest": tracking.eta.latest.isoformat() if tracking.eta else None,
-        "protection_until": shown.time(order.protection_until),
-        "days_in_transit": days_in_transit(view, now),
-        # The last mile: where the parcel waits and until when, where the carrier says it goes.
-        "pickup_point": stay.point.value if stay else None,
-        "pickup_since": shown.time(stay.since) if stay else None,
-        "pickup_postcode": stay.postcode or None if stay else None,
-        "storage_until": stay.storage_until.isoformat() if stay and stay.storage_until else None,
-        "destination_country": destination.country or None if destination else None,
-        "destination_postcode": destination.postcode or None if destination else None,
-        "warnings": [
-            {
-                "rule": a.rule,
-                "severity": a.severity.value,
-                "title": a.title,
-                "at": shown.time(a.at),
-                "facts": a.facts,  # e.g. storage_ending's storage_ends, what the carrier shows
-            }
-            for a in alerts
-        ],
-    }
-    if shown.notes:
-        data["notes"] = order.notes
-    return data
-
-
 def discovery_config(topics: Topics, view: OrderView) -> dict[str, Any]:
     order = view.order
     base = topics.order(order.id)
@@ -222,12 +135,12 @@ def order_messages(
     now: datetime,
     *,
     discovery: bool,
-    shown: Presentation = Presentation(),
+    shown: Presentation = ENGLISH,
 ) -> list[Message]:
     """Everything retained about an order still being watched."""
     base = topics.order(view.order.id)
     messages = [
-        Message(f"{base}/state", state_text(view), retain=True),
+        Message(f"{base}/state", state(view), retain=True),
         Message(f"{base}/attributes", _dumps(attributes(view, alerts, now, shown)), retain=True),
     ]
     if discovery:

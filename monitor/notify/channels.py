@@ -18,7 +18,7 @@ from pathlib import Path
 import apprise
 from apprise import NotifyFormat, NotifyType
 
-from monitor.config import ConfigError
+from monitor.errors import ConfigError
 from monitor.model import Severity
 from monitor.notify.masking import mask_url, mask_urls_in, private_name, scrub
 from monitor.notify.render import Message

@@ -14,8 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from monitor.durations import Duration
 from monitor.model import Severity
-from monitor.notify.texts import LANGUAGES, Language
-from monitor.rules.engine import RULES
+from monitor.notify.languages import LANGUAGES, Language
+from monitor.rules.ids import RULE_IDS
 
 
 def system_language() -> Language:
@@ -110,9 +110,9 @@ class NotifySettings(BaseModel):
     @field_validator("rule_tags")
     @classmethod
     def _rules(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        unknown = sorted(set(value) - set(RULES))
+        unknown = sorted(set(value) - set(RULE_IDS))
         if unknown:
-            raise ValueError(f"unknown rule id(s) {unknown}; known: {sorted(RULES)}")
+            raise ValueError(f"unknown rule id(s) {unknown}; known: {sorted(RULE_IDS)}")
         return value
 
     @model_validator(mode="after")

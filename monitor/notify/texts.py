@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Literal
 
 from monitor.model import OrderView, Status
-
-Language = Literal["en", "ru"]
-LANGUAGES: tuple[Language, ...] = ("en", "ru")
+from monitor.notify.languages import Language
 
 
 @dataclass(frozen=True, slots=True)
@@ -741,14 +738,9 @@ def _day_of(value: str) -> str:
 # --- the short English text the rule engine stores with each warning --------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
-    title: str
-    body: str
-
-
-def describe(rule: str, view: OrderView, facts: dict[str, str]) -> Text:
-    """A short English title and body for the ledger, the log and the replay output.
+def describe(rule: str, view: OrderView, facts: dict[str, str]) -> tuple[str, str]:
+    """A short English title and body for the ledger, the log and the replay output (the rule
+    engine's `Describer`, handed to it where the pipeline is built).
 
     Notifications are rendered again at send time (`monitor.notify.render`), in the configured
     language and with the order's state as it is then.
@@ -780,4 +772,4 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> Text:
     lines.append(f"What to do: {' '.join(fill(step, values) for step in text.steps)}")
     if rule in DISPUTE_RULES:
         lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
-    return Text(title=f"{text.headline}: order {order.id}", body="\n".join(lines))
+    return f"{text.headline}: order {order.id}", "\n".join(lines)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.durations import Duration, Threshold
 from monitor.model import OrderView, Point, Severity
+from monitor.rules.ids import RULE_IDS
 
 
 class BuyerSettings(BaseModel):
@@ -104,14 +105,12 @@ class RuleSettings(BaseModel):
     @field_validator("disabled")
     @classmethod
     def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        # A typo here would silently keep the rule on; the engine's table is the list of ids.
-        from monitor.rules.engine import RULES
-
-        unknown = [rule for rule in value if rule not in RULES]
+        # A typo here would silently keep the rule on.
+        unknown = [rule for rule in value if rule not in RULE_IDS]
         if unknown:
             raise ValueError(
                 f"unknown rule id{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(RULES))}"
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(RULE_IDS))}"
             )
         return value
 
@@ -131,9 +130,6 @@ class Condition:
 
 
 Rule = Callable[[OrderView, RuleSettings], Iterable[Condition]]
-
-UNHELD_RULES = frozenset({"track_missing"})
-"""The rules a first lookup never holds back: they speak about the lack of a number itself."""
 
 
 def held_until(view: OrderView, settings: RuleSettings) -> datetime | None:

@@ -18,9 +18,9 @@ from monitor.bus import Bus
 from monitor.clock import Clock
 from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, WarningRaised
 from monitor.model import OrderView
-from monitor.notify.texts import describe
-from monitor.rules.base import UNHELD_RULES, Condition, Rule, RuleSettings, held_until
+from monitor.rules.base import Condition, Rule, RuleSettings, held_until
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
+from monitor.rules.ids import OUTCOME_RULES, UNHELD_RULES
 from monitor.rules.lastmile import (
     action_required,
     delivery_failed,
@@ -35,6 +35,10 @@ from monitor.store import Store, StoreError
 
 log = structlog.get_logger("monitor.rules")
 
+Describer = Callable[[str, OrderView, dict[str, str]], tuple[str, str]]
+"""Words for the ledger (title, body) of a condition: presentation's, handed in where the
+pipeline is assembled, so the rules produce facts only."""
+
 RULES: dict[str, Rule] = {
     "track_missing": track_missing,
     "not_trackable": not_trackable,
@@ -44,7 +48,6 @@ RULES: dict[str, Rule] = {
     "stuck_at_post_office": stuck_at_post_office,
     "overdue": overdue,
     "protection_expiring": protection_expiring,
-    # The last mile and the traps (DOMAIN.md, second set).
     "protection_gap": protection_gap,
     "action_required": action_required,
     "delivery_failed": delivery_failed,
@@ -53,11 +56,7 @@ RULES: dict[str, Rule] = {
     "returning": returning,
     "delivered": delivered,
 }
-"""Every rule id of DOMAIN.md, in the order warnings of the same moment are raised."""
-
-OUTCOME_RULES = frozenset({"returning", "delivered", "wrong_destination"})
-"""The only rules that still speak once the parcel is delivered or returning (a number delivered
-in another city is the fake-track trick)."""
+"""Every rule of `ids.RULE_IDS`, in that order (a test keeps the two lists the same)."""
 
 
 def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
@@ -85,12 +84,14 @@ class RuleEngine:
         bus: Bus,
         clock: Clock,
         settings: RuleSettings,
+        describe: Describer,
         enqueue: bool = True,
     ) -> None:
         self._store = store
         self._bus = bus
         self._clock = clock
         self.settings = settings
+        self._describe = describe
         self._enqueue = enqueue
         self._views: dict[str, OrderView] = {}
         self._fired = store.fired_conditions()
@@ -178,7 +179,7 @@ class RuleEngine:
         return raised
 
     def _raise(self, view: OrderView, condition: Condition, now: datetime) -> Alert | None:
-        text = describe(condition.rule, view, condition.facts)
+        title, body = self._describe(condition.rule, view, condition.facts)
         alert = Alert(
             order_id=view.order.id,
             rule=condition.rule,
@@ -186,8 +187,8 @@ class RuleEngine:
             severity=condition.severity,
             at=now,
             due=condition.due or now,
-            title=text.title,
-            body=text.body,
+            title=title,
+            body=body,
             track=view.order.track,
             facts=condition.facts,
         )

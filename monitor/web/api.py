@@ -34,9 +34,9 @@ from monitor.health import Health
 from monitor.orderinput import BadInput
 from monitor.orders import OrderBook
 from monitor.plugin import TrackingSource
-from monitor.render import order_json, timeline_json
 from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
 from monitor.tracker import Tracker
+from monitor.views.data import order_json, timeline, timeline_json, warning_counts
 from monitor.web import metrics
 
 log = structlog.get_logger("monitor.http")
@@ -245,9 +245,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 async def list_orders(request: web.Request) -> web.Response:
     store = request.app[STORE]
     include_closed = request.query.get("all", "").lower() in _TRUE
-    counts: dict[str, int] = {}
-    for stored in store.alerts():
-        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
+    counts = warning_counts(store)
     views = store.views(include_closed=include_closed)
     return web.json_response([order_json(v, counts.get(v.order.id, 0)) for v in views])
 
@@ -293,10 +291,7 @@ async def _body(request: web.Request) -> Any:
 
 
 def _timeline(store: Store, order_id: str) -> dict[str, Any]:
-    view = store.get_view(order_id)
-    if view is None:
+    shown = timeline(store, order_id)
+    if shown is None:
         raise UnknownOrder(f"no order {order_id}")
-    alerts = [stored.alert for stored in store.alerts(order_id)]
-    return timeline_json(
-        view, store.checkpoints(view.order.tracks), store.eta_history(order_id), alerts
-    )
+    return timeline_json(shown)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from monitor.mqtt.payloads import state_text
 from monitor.notify.outbox import FAILED, MUTED, PENDING, REMOVED, SENT
 from monitor.store import Store
 from monitor.tracker import Tracker
+from monitor.views.state import state as order_state
 
 Labels = dict[str, str]
 
@@ -50,7 +50,7 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
         if view.order.closed:
             closed += 1
         else:
-            status = state_text(view)
+            status = order_state(view)
             by_status[status] = by_status.get(status, 0) + 1
     for status, count in sorted(by_status.items()):
         orders.add(count, status=status)

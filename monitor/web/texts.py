@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitor.model import Status
-from monitor.notify.texts import LABELS, LANGUAGES, STATUS_NAMES, Language
+from monitor.notify.languages import LANGUAGES, Language
+from monitor.notify.texts import LABELS, STATUS_NAMES
 
 WORDS: dict[Language, dict[str, str]] = {
     "en": {
@@ -88,8 +89,8 @@ WORDS: dict[Language, dict[str, str]] = {
         "evidence_title": "Tracking evidence for order {id}",
         "paid": "Paid",
         "storage_until": "Kept for pick-up until",
-        "no_track": "no track number yet",
-        "not_checked": "not checked yet",
+        "awaiting_track": "no track number yet",
+        "unknown": "not checked yet",
         "final": "done",
         "updated_live": "updated",
     },
@@ -173,8 +174,8 @@ WORDS: dict[Language, dict[str, str]] = {
         "evidence_title": "Данные отслеживания заказа {id}",
         "paid": "Оплачен",
         "storage_until": "Хранится в пункте выдачи до",
-        "no_track": "трек-номера пока нет",
-        "not_checked": "ещё не проверялся",
+        "awaiting_track": "трек-номера пока нет",
+        "unknown": "ещё не проверялся",
         "final": "завершён",
         "updated_live": "обновлено",
     },
@@ -193,7 +194,7 @@ def pick_language(configured: Language | None, accept: str) -> Language:
 
 
 def state_text(state: str, lang: Language) -> str:
-    if state in ("no_track", "not_checked"):
+    if state in ("awaiting_track", "unknown"):
         return WORDS[lang][state]
     return STATUS_NAMES[lang][Status(state)]
 

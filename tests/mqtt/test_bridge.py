@@ -308,7 +308,7 @@ def test_attributes_show_local_times_in_the_display_zone_and_the_status_in_the_l
     from zoneinfo import ZoneInfo
 
     from monitor.model import OrderView
-    from monitor.mqtt.payloads import Presentation, attributes
+    from monitor.views.data import Presentation, attributes
 
     view = OrderView(order=builders.order("8100010"))
     shown = Presentation(language="ru", zone=ZoneInfo("Asia/Vladivostok"))

@@ -1,9 +1,8 @@
-"""Plain frozen shapes of what people are shown: an order's summary, its timeline, its warnings,
-its ETA history and the sources' health.
+"""Plain frozen shapes of the dashboard and the evidence pack: an order's summary, its
+timeline, its warnings, its ETA history and the sources' health.
 
-Built from the store's public reads; the dashboard and the evidence pack render them (and the
-CLI, the API and MQTT are meant to move onto them). Words come from `monitor.notify.texts`; the
-shapes keep facts (statuses, datetimes, durations), and each renderer says them in its language.
+Built from the store's public reads. Words come from `monitor.notify.texts`; the shapes keep
+facts (statuses, datetimes, durations), and each renderer says them in its language.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
 from monitor.notify.texts import DISPUTE_RULES, RULES, Language, dispute_text
 from monitor.store import OrderRank, Store
 from monitor.tracker import SourceHealth
+from monitor.views.state import state
 
 Filter = Literal["open", "closed", "all"]
 FILTERS: tuple[Filter, ...] = ("open", "closed", "all")
@@ -44,8 +44,7 @@ class OrderSummary:
     ordered_at: datetime
     paid_at: datetime | None
     tracks: tuple[str, ...]
-    # A status value, or "no_track" (nothing to follow yet) / "not_checked" (no answer yet).
-    state: str
+    state: str  # `monitor.views.state.state`: a status value, "unknown" or "awaiting_track"
     closed: bool
     final: bool
     last_checkpoint: Checkpoint | None
@@ -139,11 +138,6 @@ def summarize(
     """Warnings count while the order is open: a closed or delivered order has nothing to do."""
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
-    state = (
-        tracking.status.value
-        if tracking.status is not None
-        else ("not_checked" if order.tracks else "no_track")
-    )
     warnings = () if view.is_final else _warnings(alerts, view, lang)
     return OrderSummary(
         id=order.id,
@@ -152,7 +146,7 @@ def summarize(
         ordered_at=order.ordered_at,
         paid_at=order.paid_at,
         tracks=order.tracks,
-        state=state,
+        state=state(view),
         closed=order.closed,
         final=view.is_final,
         last_checkpoint=cp,

@@ -1,7 +1,7 @@
-"""How orders, timelines and warnings look on a terminal and in JSON.
+"""How orders, timelines, warnings and events look on a terminal (the CLI's printing).
 
 The terminal speaks the configured language and shows every time in the one display zone
-(`Settings.zone()`); JSON keeps ISO 8601 times with their offsets and English keys.
+(`Settings.zone()`); the JSON shapes are `monitor.views.data`'s.
 """
 
 from __future__ import annotations
@@ -11,29 +11,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from monitor.events import Alert
-from monitor.model import Checkpoint, EtaWindow, OrderView
+from monitor.events import Alert, Event, WarningRaised
+from monitor.model import OrderView
+from monitor.notify.languages import Language
 from monitor.notify.render import render
-from monitor.notify.texts import SCREEN, STATE_NAMES, STATUS_NAMES, Language
-from monitor.replay import alert_json
+from monitor.notify.texts import SCREEN, STATUS_NAMES
 from monitor.routing import Coverage
+from monitor.scenario import Scenario
+from monitor.views.data import Timeline
+from monitor.views.state import state_name
 
 _MARK = {"info": "ℹ", "warning": "⚠", "critical": "‼"}
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def status_text(view: OrderView, lang: Language = "en", coverage: Coverage | None = None) -> str:
-    """The status as a person reads it, also before any source has answered."""
-    if view.tracking.status is not None:
-        return STATUS_NAMES[lang][view.tracking.status]
-    if view.order.track is None:
-        return STATE_NAMES[lang]["awaiting_track"]
-    if coverage is not None and not coverage.followers(view.order.track):
-        return STATE_NAMES[lang]["unfollowed"]
-    return STATE_NAMES[lang]["unknown"]
 
 
 def when(value: datetime, zone: tzinfo | None) -> str:
@@ -80,81 +68,6 @@ def unfollowed_text(number: str, coverage: Coverage) -> str | None:
     return f"nothing follows {number}: {why}; {fix}"
 
 
-def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
-    order, tracking = view.order, view.tracking
-    cp = tracking.last_checkpoint
-    stay, destination = tracking.stay, tracking.destination
-    return {
-        "id": order.id,
-        "title": order.title,
-        "shop": order.shop,
-        "ordered_at": _iso(order.ordered_at),
-        "paid_at": _iso(order.paid_at),
-        "protection_until": _iso(order.protection_until),
-        "promised_by": _iso(order.promised_by),
-        "estimate": [order.estimate.earliest.isoformat(), order.estimate.latest.isoformat()]
-        if order.estimate
-        else None,
-        "track": order.track,
-        "tracks": list(order.tracks),
-        "status": tracking.status.value if tracking.status else None,
-        "status_since": _iso(tracking.status_since),
-        "eta": [tracking.eta.earliest.isoformat(), tracking.eta.latest.isoformat()]
-        if tracking.eta
-        else None,
-        "last_checkpoint": {
-            "at": cp.at.isoformat(),
-            "status": cp.status.value,
-            "text": cp.text,
-            "location": cp.location,
-        }
-        if cp
-        else None,
-        "stay": {
-            "since": stay.since.isoformat(),
-            "point": stay.point.value,
-            "storage_until": _iso(stay.storage_until),
-            "postcode": stay.postcode,
-            "location": stay.location,
-        }
-        if stay
-        else None,
-        "destination": {"country": destination.country, "postcode": destination.postcode}
-        if destination
-        else None,
-        "closed": order.closed,
-        "notes": order.notes,
-        "warnings": warnings,
-    }
-
-
-def timeline_json(
-    view: OrderView,
-    checkpoints: Mapping[str, Sequence[Checkpoint]],
-    etas: Sequence[tuple[datetime, EtaWindow | None]],
-    alerts: Sequence[Alert],
-) -> dict[str, Any]:
-    """One order with its checkpoints, ETA history and warnings (`show --json`, the HTTP API)."""
-    data = order_json(view, len(alerts))
-    data["checkpoints"] = [
-        {
-            "number": number,
-            "at": cp.at.isoformat(),
-            "status": cp.status.value,
-            "text": cp.text,
-            "location": cp.location,
-        }
-        for number, cps in checkpoints.items()
-        for cp in cps
-    ]
-    data["eta_history"] = [
-        {"seen_at": at.isoformat(), "eta": [str(e.earliest), str(e.latest)] if e else None}
-        for at, e in etas
-    ]
-    data["warnings"] = [alert_json(a) for a in alerts]
-    return data
-
-
 def print_order_table(
     views: Sequence[OrderView],
     warnings: Mapping[str, int],
@@ -169,7 +82,7 @@ def print_order_table(
     rows: list[tuple[str, ...]] = [screen.columns]
     for view in views:
         order, tracking = view.order, view.tracking
-        status = status_text(view, lang, coverage)
+        status = state_name(view, lang, coverage)
         if order.closed:
             status += f" ({screen.closed})"
         rows.append(
@@ -228,13 +141,16 @@ def print_warning(
 
 
 def print_timeline(
-    view: OrderView,
-    checkpoints: Mapping[str, Sequence[Checkpoint]],
-    etas: Sequence[tuple[datetime, EtaWindow | None]],
-    alerts: Sequence[Alert],
+    shown: Timeline,
     lang: Language = "en",
     zone: tzinfo | None = None,
+    *,
+    coverage: Coverage | None = None,
+    undelivered: Sequence[str] = (),
 ) -> None:
+    """`show`: the order, its checkpoints, estimates and warnings; then whether nothing follows
+    its number, and the notifications about it that have not gone out."""
+    view, checkpoints, etas, alerts = shown.view, shown.checkpoints, shown.etas, shown.alerts
     screen, order = SCREEN[lang], view.order
     print(f"{screen.order} {order.id}" + (f" — {order.title}" if order.title else ""))
     print(
@@ -247,7 +163,7 @@ def print_timeline(
     if order.estimate:
         print(f"  {screen.shop_estimate}: {order.estimate}")
     print(f"  {screen.tracks}: {', '.join(order.tracks) or screen.none_yet}")
-    status = status_text(view, lang)
+    status = state_name(view, lang)
     print(f"  {screen.status}: {status}" + (f" ({screen.closed})" if order.closed else ""))
     merged = sorted(
         ((cp, number) for number, cps in checkpoints.items() for cp in cps),
@@ -266,3 +182,72 @@ def print_timeline(
     for alert in alerts:
         title = render(alert, view, lang, zone).title
         print(f"  {when(alert.at, zone)}  {alert.severity.value:<8} {alert.rule}: {title}")
+    track = order.track
+    note = unfollowed_text(track, coverage) if coverage is not None and track else None
+    if note is not None:
+        print(f"\n{note}")
+    if undelivered:
+        print(f"\n{screen.undelivered}", *undelivered, sep="\n")
+
+
+def print_events(
+    events: Sequence[Event],
+    views: Mapping[str, OrderView],
+    lang: Language = "en",
+    zone: tzinfo | None = None,
+    *,
+    quiet: bool = False,
+) -> None:
+    """What `check` saw: each warning as the buyer's push says it, other events one line each;
+    "nothing changed" unless told to be `quiet`."""
+    if not events and not quiet:
+        print(SCREEN[lang].nothing_changed)
+    for event in events:
+        if isinstance(event, WarningRaised):
+            alert = event.alert
+            print_warning(alert, view=views.get(alert.order_id), lang=lang, zone=zone)
+        else:
+            print(event_line(event))
+
+
+def event_line(event: Event) -> str:
+    """A bus event as one line of `check` (warnings are printed whole, by `print_warning`)."""
+    fields: list[str] = []
+    for name in event.__dataclass_fields__:
+        if name == "at":
+            continue
+        value = getattr(event, name)
+        if isinstance(value, tuple):
+            value = [str(v.text if hasattr(v, "text") else v) for v in value]
+        elif not isinstance(value, str | int | float | list | None):
+            value = str(value)
+        fields.append(f"{name}={value}")
+    return f"{event.kind}: " + ", ".join(fields)
+
+
+def print_found(found: Mapping[str, Any]) -> None:
+    """`track`: one number as a source answered it (`monitor.lookup.found_json`'s shape)."""
+    eta = f", expected {' to '.join(found['eta'])}" if found["eta"] else ""
+    print(f"{found['number']} ({found['source']}): {found['status']}{eta}")
+    for event in found["events"]:
+        place = f" — {event['location']}" if event["location"] else ""
+        print(f"  {event['at']}  {event['status']:<16} {event['text']}{place}")
+    if found["handover"]:
+        print(f"  continues as {found['handover']}")
+
+
+def print_demo_scenario(
+    scenario: Scenario,
+    raised: Sequence[tuple[Alert, OrderView | None]],
+    lang: Language,
+    zone: tzinfo | None,
+) -> None:
+    """One bundled example of `demo`: its name, its order and dates, the warnings it raised."""
+    screen = SCREEN[lang]
+    print(f"━━ {scenario.name}")
+    dates = {"start": f"{scenario.start:%Y-%m-%d}", "end": f"{scenario.end:%Y-%m-%d}"}
+    print(f"   {screen.demo_order.format(order=scenario.order.id, **dates)}")
+    if not raised:
+        print(f"   {screen.demo_quiet}\n")
+    for alert, view in raised:
+        print_warning(alert, indent="   ", view=view, lang=lang, zone=zone)
