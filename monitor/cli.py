@@ -270,7 +270,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = Store.open(settings.database)
     try:
         views = store.views(include_closed=args.all)
-        counts = _warning_counts(store)
+        counts = store.warning_counts()
         unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
     finally:
         store.close()
@@ -300,13 +300,6 @@ def _followers_json(view: OrderView, covered: Coverage | None) -> dict[str, Any]
     if covered is None or view.order.track is None:
         return {}
     return {"sources": covered.followers(view.order.track)}
-
-
-def _warning_counts(store: Store) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for stored in store.alerts():
-        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
-    return counts
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -245,9 +245,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 async def list_orders(request: web.Request) -> web.Response:
     store = request.app[STORE]
     include_closed = request.query.get("all", "").lower() in _TRUE
-    counts: dict[str, int] = {}
-    for stored in store.alerts():
-        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
+    counts = store.warning_counts()
     views = store.views(include_closed=include_closed)
     return web.json_response([order_json(v, counts.get(v.order.id, 0)) for v in views])
 
