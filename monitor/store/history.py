@@ -141,28 +141,31 @@ class History(Database):
     ) -> None:
         """Store new checkpoints; with `keep`, only the number's newest `keep` remain."""
         seen = now.isoformat()
-        self._conn.executemany(
-            """INSERT OR IGNORE INTO checkpoints (number, ts, at, status, text, location, code,
-               source, seen_at, point, storage_until, action, postcode)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
+        rows = []
+        for cp in checkpoints:
+            at, point, until, action = cp.at, cp.point, cp.storage_until, cp.action
+            rows.append(
                 (
                     number,
-                    cp.at.timestamp(),
-                    cp.at.isoformat(),
+                    at.timestamp(),
+                    at.isoformat(),
                     cp.status.value,
                     cp.text,
                     cp.location,
                     cp.code,
                     source,
                     seen,
-                    cp.point.value if cp.point else None,
-                    iso(cp.storage_until),
-                    cp.action.value if cp.action else None,
+                    None if point is None else point.value,
+                    None if until is None else until.isoformat(),
+                    None if action is None else action.value,
                     cp.postcode,
                 )
-                for cp in checkpoints
-            ],
+            )
+        self._conn.executemany(
+            """INSERT OR IGNORE INTO checkpoints (number, ts, at, status, text, location, code,
+               source, seen_at, point, storage_until, action, postcode)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
         )
         if keep is not None:
             self._conn.execute(
