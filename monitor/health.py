@@ -7,7 +7,6 @@ small SQLite query.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Protocol
 
@@ -54,11 +53,7 @@ def broker_check(link: BrokerLink) -> Check:
 
 def store_check(store: Store) -> Check:
     def check() -> str | None:
-        try:
-            store.current_rev()
-        except sqlite3.Error as exc:
-            return f"database unusable: {exc}"
-        return store.write_problem
+        return store.problem()
 
     return check
 

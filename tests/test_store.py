@@ -197,3 +197,11 @@ def test_a_statement_holding_a_semicolon_is_run_whole(
     assert store.schema_version() == SCHEMA_VERSION + 1
     store._conn.execute("INSERT INTO notes DEFAULT VALUES")
     assert store._conn.execute("SELECT text FROM notes").fetchone()[0] == "a; b"
+
+
+def test_the_store_says_why_it_cannot_be_used(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    assert store.problem() is None
+    store.close()
+    problem = store.problem()
+    assert problem is not None and problem.startswith("database unusable")

@@ -220,6 +220,14 @@ class Database:
     def close(self) -> None:
         self._conn.close()
 
+    def problem(self) -> str | None:
+        """Why the database cannot be used right now (unreadable, writes failing), or None."""
+        try:
+            self.current_rev()
+        except sqlite3.Error as exc:
+            return f"database unusable: {exc}"
+        return self.write_problem
+
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
