@@ -24,8 +24,6 @@ class Cursors(Database):
                 [(source, key, value) for key, value in values.items()],
             )
 
-    # --- reads for the dashboard and the evidence pack (monitor.views) -------------------
-
 
 class SourceCursors:
     """One source's view of the cursor table (the `CursorStore` of the plugin contract)."""

@@ -185,8 +185,6 @@ class History(Database):
             )
         ]
 
-    # --- the warning ledger and the outbox --------------------------------------------------
-
     def history(self, numbers: Iterable[str]) -> list[HistoryRow]:
         """Every stored checkpoint of these numbers with the source that reported it, oldest
         first (the timeline of an order across its hand-overs)."""

@@ -132,7 +132,6 @@ class Ledger(Database):
             )
         ]
 
-    # --- per-source cursors ---------------------------------------------------------------
     def alerts_by_order(self, order_ids: Iterable[str]) -> dict[str, list[Alert]]:
         """Order id -> its warnings, oldest first."""
         found: dict[str, list[Alert]] = {}

@@ -224,7 +224,7 @@ class Orders(Database):
             ),
         )
 
-    # --- tracking history ------------------------------------------------------------------
+    # --- which orders follow which numbers -------------------------------------------------
 
     def watched_numbers(self) -> dict[str, list[str]]:
         """Track number -> ids of the open orders that are not final yet."""
