@@ -7,11 +7,9 @@ small SQLite query.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Protocol
 
-from monitor.notify.outbox import FAILED, PENDING
 from monitor.store import Store
 from monitor.tracker import Tracker
 
@@ -55,11 +53,7 @@ def broker_check(link: BrokerLink) -> Check:
 
 def store_check(store: Store) -> Check:
     def check() -> str | None:
-        try:
-            store.current_rev()
-        except sqlite3.Error as exc:
-            return f"database unusable: {exc}"
-        return store.write_problem
+        return store.problem()
 
     return check
 
@@ -80,12 +74,8 @@ def notifier_check(store: Store) -> Check:
     """Warnings given up on, or being retried after a failed send (read from the outbox)."""
 
     def check() -> str | None:
-        failed, retrying, error = store.connection.execute(
-            """SELECT COUNT(*) FILTER (WHERE state = ?),
-                      COUNT(*) FILTER (WHERE state = ? AND attempts > 0),
-                      MAX(NULLIF(last_error, '')) FROM outbox WHERE state IN (?, ?)""",
-            (FAILED, PENDING, FAILED, PENDING),
-        ).fetchone()
+        trouble = store.outbox_trouble()
+        failed, retrying, error = trouble.failed, trouble.retrying, trouble.last_error
         problems = [f"{failed} notifications failed"] if failed else []
         problems += [f"{retrying} notifications being retried"] if retrying else []
         if not problems:

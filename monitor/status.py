@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from monitor.pipeline import Pipeline
+from monitor.store import OutboxState
 
 
 def summary(pipeline: Pipeline) -> str:
     """E.g. `12 orders watched, sources 2/2 healthy, next poll in 41m, 0 notifications pending`."""
-    conn = pipeline.store.connection
-    orders = conn.execute("SELECT count(*) FROM orders WHERE closed = 0").fetchone()[0]
-    pending = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+    store = pipeline.store
+    orders = store.open_order_count()
+    pending = store.outbox_counts()[OutboxState.PENDING]
     tracker = pipeline.tracker
     healthy = sum(health.healthy for health in tracker.health.values())
     return (

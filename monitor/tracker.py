@@ -349,7 +349,9 @@ class Tracker:
         known = history.setdefault(snapshot.number, [])
         added = new_checkpoints(snapshot.checkpoints, known)
         if added:
-            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now, keep=keep)
+            # Trimming costs a query per number: only when the number outgrows what is kept.
+            trim = keep if len(known) + len(added) > keep else None
+            self._store.add_checkpoints(snapshot.number, snapshot.source, added, now=now, keep=trim)
             known.extend(added)
             known.sort(key=lambda cp: cp.at)
             del known[:-keep]

@@ -73,7 +73,8 @@ def at_office(stay: Stay, order: Order = ORDER) -> OrderView:
 def test_a_database_of_the_first_schema_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "parcel-monitor.db"
     old = sqlite3.connect(path)
-    old.executescript(MIGRATIONS[0])
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
     old.execute(
         "INSERT INTO orders (id, ordered_at, created_at, rev, status, last_cp) "
         "VALUES ('1', ?, ?, 1, 'at_post_office', ?)",
@@ -94,7 +95,7 @@ def test_a_database_of_the_first_schema_upgrades_and_keeps_its_rows(tmp_path: Pa
     old.close()
 
     store = Store.open(path)
-    assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 2
     view = store.get_view("1")
     assert view is not None and view.tracking.last_checkpoint is not None
     assert view.tracking.last_checkpoint.text == "Arrived"

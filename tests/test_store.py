@@ -12,7 +12,17 @@ import pytest
 
 from monitor.events import Alert
 from monitor.model import Order, Severity
-from monitor.store import SCHEMA_VERSION, DuplicateOrder, Store, StoreError, UnknownOrder
+from monitor.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    DuplicateOrder,
+    OutboxState,
+    OutboxTrouble,
+    Store,
+    StoreError,
+    UnknownOrder,
+    db,
+)
 from tests.conftest import at
 
 T0 = at("2026-03-01T10:00:00+03:00")
@@ -46,7 +56,7 @@ def test_orders_round_trip_through_a_real_file(tmp_path: Path) -> None:
     store.close()
     again = Store.open(path)
     assert again.get_order("1") == order
-    assert again.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert again.integrity_check() == "ok"
 
 
@@ -67,7 +77,7 @@ def test_the_ledger_records_a_condition_once_with_its_outbox_entry(tmp_path: Pat
     assert first.record_alert(alert()) is not None
     assert second.record_alert(alert()) is None
     assert second.record_alert(alert("other")) is not None
-    outbox = first.connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    outbox = sum(first.outbox_counts().values())
     assert outbox == 2 and len(first.alerts()) == 2
 
 
@@ -122,3 +132,76 @@ def test_the_database_and_its_directory_are_private(tmp_path: Path) -> None:
         "parcel-monitor.db-shm": 0o600,
     }
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+
+
+def test_warning_and_outbox_counts_come_from_one_query_each(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    store.add_order(Order(id="1", ordered_at=T0), now=T0)
+    store.add_order(Order(id="2", ordered_at=T0, closed=True), now=T0)
+    sent = store.record_alert(alert("a"))
+    store.record_alert(alert("b"))
+    critical = Alert(
+        order_id="2",
+        rule="stalled",
+        condition="c",
+        severity=Severity.CRITICAL,
+        at=T0,
+        due=T0,
+        title="t",
+        body="b",
+    )
+    failed = store.record_alert(critical)
+    assert sent is not None and failed is not None
+    store.outbox_mark_sent([sent], T0)
+    store.outbox_mark_final([failed], OutboxState.FAILED, "SMTP 550")
+
+    assert store.warning_counts() == {"1": 2, "2": 1}
+    assert store.warnings_by_severity() == {Severity.WARNING: 2, Severity.CRITICAL: 1}
+    counts = store.outbox_counts()
+    assert counts[OutboxState.PENDING] == 1 and counts[OutboxState.SENT] == 1
+    assert counts[OutboxState.FAILED] == 1 and counts[OutboxState.MUTED] == 0
+    assert store.outbox_trouble() == OutboxTrouble(failed=1, retrying=0, last_error="SMTP 550")
+    assert store.open_order_count() == 1
+    assert store.outbox_requeue_failed(T0, "2") == 1
+    assert store.outbox_counts()[OutboxState.PENDING] == 2
+
+
+def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    old = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
+    # The last statement of migration 1 -> 2 adds `orders.places`: here it is already there.
+    old.execute("ALTER TABLE orders ADD COLUMN places TEXT")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+
+    with pytest.raises(StoreError, match="duplicate column"):
+        Store.open(path)
+
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = {row[1] for row in check.execute("PRAGMA table_info(checkpoints)")}
+    assert "point" not in columns  # the migration's first statements were rolled back
+    check.close()
+
+
+def test_a_statement_holding_a_semicolon_is_run_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = ("CREATE TABLE notes (text TEXT NOT NULL DEFAULT 'a; b')",)
+    monkeypatch.setattr(db, "MIGRATIONS", (*db.MIGRATIONS, extra))
+    monkeypatch.setattr(db, "SCHEMA_VERSION", db.SCHEMA_VERSION + 1)
+    store = Store.open(tmp_path / "db")
+    assert store.schema_version() == SCHEMA_VERSION + 1
+    store._conn.execute("INSERT INTO notes DEFAULT VALUES")
+    assert store._conn.execute("SELECT text FROM notes").fetchone()[0] == "a; b"
+
+
+def test_the_store_says_why_it_cannot_be_used(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    assert store.problem() is None
+    store.close()
+    problem = store.problem()
+    assert problem is not None and problem.startswith("database unusable")

@@ -81,3 +81,35 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     assert report.checked == 2 and report.failed_batches == 1
     assert not pipeline.tracker.health["budgeted"].healthy
     store.close()
+
+
+def test_a_number_that_outgrows_the_kept_checkpoints_keeps_its_newest() -> None:
+    clock = SimulatedClock(T0)
+    store = Store.open(":memory:")
+    settings = SourceSettings(max_checkpoints=10)
+    source = Budgeted(
+        settings,
+        SourceContext(
+            clock=clock,
+            http=lambda: None,  # type: ignore[arg-type,return-value]
+            cursors=SourceCursors(store, "budgeted"),
+        ),
+    )
+    pipeline = Pipeline.build(
+        store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
+    )
+    pipeline.orders.add(Order(id="1", ordered_at=T0 - timedelta(days=20), tracks=("A",)))
+
+    def answer(count: int) -> Snapshot:
+        scans = tuple(
+            Checkpoint(at=T0 + timedelta(hours=i), status=Status.IN_TRANSIT, text=f"scan {i}")
+            for i in range(count)
+        )
+        return Snapshot("A", "budgeted", Status.IN_TRANSIT, clock.now(), scans)
+
+    pipeline.tracker.apply([answer(8)])
+    assert len(store.checkpoints(["A"])["A"]) == 8
+    clock.set(T0 + timedelta(hours=15))
+    pipeline.tracker.apply([answer(13)])  # five new ones: 13 in all, the newest ten kept
+    kept = [cp.text for cp in store.checkpoints(["A"])["A"]]
+    assert kept == [f"scan {i}" for i in range(3, 13)]

@@ -29,7 +29,7 @@ from monitor.routing import Coverage
 from monitor.sources import validate_sections
 from monitor.statelock import daemon_pid
 from monitor.store import Store
-from monitor.views.data import order_json, timeline, timeline_json, warning_counts
+from monitor.views.data import order_json, timeline, timeline_json
 from monitor.views.terminal import print_order_table, print_timeline
 
 
@@ -139,7 +139,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = Store.open(settings.database)
     try:
         views = store.views(include_closed=args.all)
-        counts = warning_counts(store)
+        counts = store.warning_counts()
         unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
     finally:
         store.close()

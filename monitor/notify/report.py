@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from monitor.clock import Clock
-from monitor.notify import outbox
-from monitor.store import Store
+from monitor.store import OutboxState, Store
 
 
 def retry_failed(store: Store, clock: Clock, order_id: str | None) -> int:
-    return outbox.requeue_failed(store, clock.now(), order_id)
+    return store.outbox_requeue_failed(clock.now(), order_id)
 
 
 def summary(store: Store) -> str | None:
     """One line for `list` when notifications are waiting or failed; None when all went."""
-    rows = outbox.undelivered(store)
-    waiting = sum(1 for row in rows if row.state == outbox.PENDING)
+    rows = store.outbox_undelivered()
+    waiting = sum(1 for row in rows if row.state == OutboxState.PENDING)
     failed = len(rows) - waiting
     if not rows:
         return None
@@ -27,8 +26,8 @@ def summary(store: Store) -> str | None:
 def counts(store: Store) -> dict[str, dict[str, int]]:
     """Per order: how many notifications wait and how many failed (for `list --json`)."""
     found: dict[str, dict[str, int]] = {}
-    for row in outbox.undelivered(store):
-        per_order = found.setdefault(row.order_id, {outbox.PENDING: 0, outbox.FAILED: 0})
+    for row in store.outbox_undelivered():
+        per_order = found.setdefault(row.order_id, {OutboxState.PENDING: 0, OutboxState.FAILED: 0})
         per_order[row.state] += 1
     return found
 
@@ -36,7 +35,7 @@ def counts(store: Store) -> dict[str, dict[str, int]]:
 def order_lines(store: Store, order_id: str) -> list[str]:
     """`show`: each of the order's notifications that has not reached its channels."""
     lines = []
-    for row in outbox.undelivered(store, [order_id]):
+    for row in store.outbox_undelivered([order_id]):
         error = f" — {row.last_error}" if row.last_error else ""
         lines.append(f"  {row.state:<8} {row.rule} (attempts: {row.attempts}){error}")
     return lines
@@ -51,5 +50,5 @@ def order_json(store: Store, order_id: str) -> list[dict[str, object]]:
             "attempts": row.attempts,
             "last_error": row.last_error,
         }
-        for row in outbox.undelivered(store, [order_id])
+        for row in store.outbox_undelivered([order_id])
     ]

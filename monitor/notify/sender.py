@@ -19,12 +19,11 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.model import OrderView, Severity
-from monitor.notify import outbox
 from monitor.notify.channels import Channels, Delivery
 from monitor.notify.render import Message, digest_of, render
 from monitor.notify.schedule import backoff, digest_time, quiet_until
 from monitor.notify.settings import NotifySettings
-from monitor.store import Store
+from monitor.store import OutboxItem, OutboxState, Store
 
 log = structlog.get_logger("monitor.notify")
 
@@ -114,12 +113,12 @@ class Sender:
         now = self._clock.now()
         loop_now = asyncio.get_running_loop().time()
         wait = self._settings.check_every.total_seconds()
-        digest: list[tuple[outbox.Item, OrderView]] = []
-        for item in outbox.pending(self._store):
+        digest: list[tuple[OutboxItem, OrderView]] = []
+        for item in self._store.outbox_pending():
             if self._stopping:
                 break
             if item.alert.order_id in self._settings.muted_orders:
-                outbox.mark_final(self._store, [item.id], outbox.MUTED)
+                self._store.outbox_mark_final([item.id], OutboxState.MUTED)
                 continue
             retry_at = self._retry_at.get(item.id)
             if retry_at is None:  # first sight since start: the stored backoff still holds
@@ -134,7 +133,9 @@ class Sender:
                 continue
             view = self._store.get_view(item.alert.order_id)
             if view is None:  # the buyer removed the order: its warnings no longer matter
-                outbox.mark_final(self._store, [item.id], outbox.REMOVED, "the order was removed")
+                self._store.outbox_mark_final(
+                    [item.id], OutboxState.REMOVED, "the order was removed"
+                )
                 self._retry_at.pop(item.id, None)
                 log.info("monitor.notify_dropped", alert=item.id, order=item.alert.order_id)
                 continue
@@ -146,7 +147,7 @@ class Sender:
             await self._deliver(digest, digest=True)
         return max(wait, MIN_WAIT)
 
-    def _held_until(self, item: outbox.Item, now: datetime) -> datetime | None:
+    def _held_until(self, item: OutboxItem, now: datetime) -> datetime | None:
         """The wall-clock moment before which this notification must wait, if any."""
         held: list[datetime] = []
         quiet = self._settings.quiet_hours
@@ -161,8 +162,8 @@ class Sender:
         return max(held) if held else None
 
     def _rendered(
-        self, pairs: Sequence[tuple[outbox.Item, OrderView]]
-    ) -> list[tuple[outbox.Item, Message]]:
+        self, pairs: Sequence[tuple[OutboxItem, OrderView]]
+    ) -> list[tuple[OutboxItem, Message]]:
         """Each warning's message; one that cannot be rendered fails alone, with its reason,
         and never holds up the others (`notify retry` tries it again after a fix)."""
         good = []
@@ -171,7 +172,7 @@ class Sender:
                 good.append((item, render(item.alert, view, self._settings.language, self._zone)))
             except Exception as exc:
                 reason = f"cannot render the message: {type(exc).__name__}: {exc}"
-                outbox.mark_final(self._store, [item.id], outbox.FAILED, reason)
+                self._store.outbox_mark_final([item.id], OutboxState.FAILED, reason)
                 self._retry_at.pop(item.id, None)
                 log.error(
                     "monitor.notify_unrenderable",
@@ -183,7 +184,7 @@ class Sender:
         return good
 
     async def _deliver(
-        self, pairs: Sequence[tuple[outbox.Item, OrderView]], *, digest: bool
+        self, pairs: Sequence[tuple[OutboxItem, OrderView]], *, digest: bool
     ) -> None:
         rendered = self._rendered(pairs)
         if not rendered:
@@ -201,10 +202,10 @@ class Sender:
         if not targets:
             # A routing mistake: retrying cannot fix it, so say so once and stop.
             reason = f"no service matched the tags {sorted(set(tags))}"
-            outbox.mark_final(self._store, ids, outbox.FAILED, reason)
+            self._store.outbox_mark_final(ids, OutboxState.FAILED, reason)
             log.error("monitor.notify_unroutable", alerts=ids, tags=sorted(set(tags)))
             return
-        done = set.intersection(*(outbox.delivered_to(self._store, i) for i in ids))
+        done = set.intersection(*(self._store.outbox_delivered_to(i) for i in ids))
         limit_s = self._settings.send_timeout.total_seconds()
         failures: list[Delivery] = []
         for target in targets:
@@ -212,12 +213,12 @@ class Sender:
                 continue
             delivery = await self._channels.send(target, message, limit_s=limit_s)
             if delivery.ok:
-                outbox.record_delivery(self._store, ids, target.key, self._clock.now())
+                self._store.outbox_record_delivery(ids, target.key, self._clock.now())
             else:
                 failures.append(delivery)
         now = self._clock.now()
         if not failures:
-            outbox.mark_sent(self._store, ids, now)
+            self._store.outbox_mark_sent(ids, now)
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.info(
@@ -230,7 +231,7 @@ class Sender:
         self._failed(items, failures, now)
 
     def _failed(
-        self, items: Sequence[outbox.Item], failures: Sequence[Delivery], now: datetime
+        self, items: Sequence[OutboxItem], failures: Sequence[Delivery], now: datetime
     ) -> None:
         ids = [item.id for item in items]
         reason = "; ".join(f"{d.target.name}: {d.reason}" for d in failures)
@@ -239,7 +240,7 @@ class Sender:
         # Both a long time and a few tries: a warning that waited for a channel to be configured
         # is not given up on at its first hiccup.
         if now - oldest >= self._settings.give_up_after and attempt >= GIVE_UP_AFTER_ATTEMPTS:
-            outbox.mark_final(self._store, ids, outbox.FAILED, reason)
+            self._store.outbox_mark_final(ids, OutboxState.FAILED, reason)
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.error(
@@ -253,7 +254,7 @@ class Sender:
         loop_now = asyncio.get_running_loop().time()
         for item in items:
             self._retry_at[item.id] = loop_now + delay
-        outbox.mark_retry(self._store, ids, reason, now + timedelta(seconds=delay))
+        self._store.outbox_mark_retry(ids, reason, now + timedelta(seconds=delay))
         # One warning when a message starts failing, not one per retry.
         emit = log.warning if attempt == 1 else log.debug
         emit(

@@ -137,14 +137,6 @@ def timeline_json(shown: Timeline) -> dict[str, Any]:
     return data
 
 
-def warning_counts(store: Store) -> dict[str, int]:
-    """How many warnings each order has had (the `warnings` of `order_json`)."""
-    counts: dict[str, int] = {}
-    for stored in store.alerts():
-        counts[stored.alert.order_id] = counts.get(stored.alert.order_id, 0) + 1
-    return counts
-
-
 def unfollowed_json(view: OrderView, coverage: Coverage) -> dict[str, Any]:
     """An open order whose number no turned-on source follows, and which would (`check --json`)."""
     number = view.order.track or ""

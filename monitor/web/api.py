@@ -36,7 +36,7 @@ from monitor.orders import OrderBook
 from monitor.plugin import TrackingSource
 from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
 from monitor.tracker import Tracker
-from monitor.views.data import order_json, timeline, timeline_json, warning_counts
+from monitor.views.data import order_json, timeline, timeline_json
 from monitor.web import metrics
 
 log = structlog.get_logger("monitor.http")
@@ -245,7 +245,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 async def list_orders(request: web.Request) -> web.Response:
     store = request.app[STORE]
     include_closed = request.query.get("all", "").lower() in _TRUE
-    counts = warning_counts(store)
+    counts = store.warning_counts()
     views = store.views(include_closed=include_closed)
     return web.json_response([order_json(v, counts.get(v.order.id, 0)) for v in views])
 

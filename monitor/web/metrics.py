@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from monitor.notify.outbox import FAILED, MUTED, PENDING, REMOVED, SENT
 from monitor.store import Store
 from monitor.tracker import Tracker
 from monitor.views.state import state as order_state
@@ -95,10 +94,8 @@ def _source_families(tracker: Tracker) -> list[Family]:
 
 def _warnings(store: Store) -> Family:
     family = Family("parcel_monitor_warnings_total", "counter", "Warnings raised, by severity.")
-    for severity, count in store.connection.execute(
-        "SELECT severity, COUNT(*) FROM alerts GROUP BY severity ORDER BY severity"
-    ):
-        family.add(count, severity=severity)
+    for severity, count in store.warnings_by_severity().items():
+        family.add(count, severity=severity.value)
     return family
 
 
@@ -106,10 +103,8 @@ def _notifications(store: Store) -> Family:
     """The notifier's outbox by state: pending, sent, failed (given up or not renderable),
     muted, and removed (the order was removed before it went out)."""
     family = Family("parcel_monitor_notifications", "gauge", "Warning notifications by state.")
-    counts = dict.fromkeys((PENDING, SENT, FAILED, MUTED, REMOVED), 0)
-    counts.update(store.connection.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
-    for state, count in counts.items():
-        family.add(count, state=state)
+    for state, count in store.outbox_counts().items():
+        family.add(count, state=state.value)
     return family
 
 

@@ -191,7 +191,7 @@ def outbox_states(tmp_path: Path) -> Counter[str]:
     """After a clean stop: a row still pending could be sent again later, a sent one never."""
     store = Store.open(tmp_path / "state" / "parcel-monitor.db")
     try:
-        return Counter(row[0] for row in store.connection.execute("SELECT state FROM outbox"))
+        return Counter(row[0] for row in store._conn.execute("SELECT state FROM outbox"))
     finally:
         store.close()
 

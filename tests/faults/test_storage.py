@@ -46,8 +46,8 @@ def test_a_full_disk_fails_the_whole_batch_and_keeps_what_was_stored(tmp_path: P
     for i in range(3):
         pipeline.orders.add(Order(id=str(i), ordered_at=T0, tracks=(f"N{i}",)))
     pipeline.tracker.apply([snapshot("N0", 2)])
-    pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
-    store.connection.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
 
     with pytest.raises(StoreError, match="full"):
         pipeline.tracker.apply([snapshot("N1", 50), snapshot("N2", 50)])
@@ -56,7 +56,7 @@ def test_a_full_disk_fails_the_whole_batch_and_keeps_what_was_stored(tmp_path: P
     assert store.checkpoints(["N1", "N2"]) == {"N1": [], "N2": []}
     assert store.get_view("1").tracking.status is None  # type: ignore[union-attr]
     assert store.integrity_check() == "ok"
-    store.connection.execute("PRAGMA max_page_count = 1073741823")  # space again: it retries
+    store._conn.execute("PRAGMA max_page_count = 1073741823")  # space again: it retries
     pipeline.tracker.apply([snapshot("N1", 50)])
     assert len(store.checkpoints(["N1"])["N1"]) == 50
     store.close()
@@ -70,7 +70,7 @@ def test_a_truncated_database_is_a_clear_error_and_left_alone(
     with store.transaction():
         for i in range(500):
             store.add_order(Order(id=str(i), ordered_at=T0, title="x" * 300), now=T0)
-    store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     with path.open("r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
@@ -120,8 +120,8 @@ async def test_a_full_disk_degrades_the_daemon_and_it_recovers_by_itself(
     )
     pipeline.orders.add(Order(id="1", ordered_at=T0, tracks=("N1",)))
     pipeline.orders.add(Order(id="2", ordered_at=T0))  # its track_missing falls due in 7 days
-    pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
-    store.connection.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full ...
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full ...
     with pytest.raises(StoreError, match="full"):  # ... once the last free bytes are used
         for i in range(100_000):  # each warns at once: the warnings' tables fill up too
             late = Order(id=f"filler-{i}", ordered_at=T0 - timedelta(days=30))
@@ -143,7 +143,7 @@ async def test_a_full_disk_degrades_the_daemon_and_it_recovers_by_itself(
             pipeline.tick()  # track_missing is due but cannot be recorded: it waits, not lost
             assert not store.alerts("2")
 
-            store.connection.execute("PRAGMA max_page_count = 1073741823")  # space again
+            store._conn.execute("PRAGMA max_page_count = 1073741823")  # space again
             await until(lambda: store.checkpoints(["N1"])["N1"])
             assert len(store.checkpoints(["N1"])["N1"]) == 50
             status, body = await api.call("GET", "/healthz")

@@ -222,7 +222,7 @@ async def test_health_reports_what_is_wrong(api: Api) -> None:
 async def test_health_reports_notifications_that_failed(api: Api) -> None:
     await api.call("POST", "/api/orders", NEW, headers=AUTH)
     alert_id = api.pipeline.store.record_alert(builders.alert("5001", title="Test"))
-    api.pipeline.store.connection.execute(
+    api.pipeline.store._conn.execute(
         "UPDATE outbox SET state = 'failed', attempts = 5, last_error = 'SMTP 550' "
         "WHERE alert_id = ?",
         (alert_id,),

@@ -145,6 +145,4 @@ def sender(
 
 
 def states(store: Store) -> dict[int, str]:
-    return {
-        row[0]: row[1] for row in store.connection.execute("SELECT alert_id, state FROM outbox")
-    }
+    return {row[0]: row[1] for row in store._conn.execute("SELECT alert_id, state FROM outbox")}

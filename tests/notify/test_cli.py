@@ -125,7 +125,7 @@ def test_list_show_and_retry_show_undelivered_notifications(
     store = Store.open(isolated_env / "parcel-monitor.db")
     pending = store.record_alert(alert(condition="1"))
     failed = store.record_alert(alert(condition="2"))
-    store.connection.execute(
+    store._conn.execute(
         "UPDATE outbox SET state = 'failed', last_error = 'boom' WHERE alert_id = ?", (failed,)
     )
     store.close()

@@ -13,9 +13,8 @@ from monitor.cli import main
 from monitor.clock import SimulatedClock
 from monitor.health import notifier_check
 from monitor.model import Order, Severity
-from monitor.notify import outbox
 from monitor.notify.settings import QuietHours
-from monitor.store import Store
+from monitor.store import OutboxState, Store
 from monitor.web import metrics
 from tests.notify.conftest import ORDER, T0, Receiver, alert, sender, settings, states
 
@@ -36,7 +35,7 @@ async def test_one_warning_is_one_message_naming_order_and_track(
     message = receiver.messages[0]["message"]
     assert ORDER.id in message and "RB123456785CN" in message
     assert "I request a full refund" in message
-    assert set(states(store).values()) == {outbox.SENT}
+    assert set(states(store).values()) == {OutboxState.SENT}
 
 
 async def test_receiver_down_then_up_is_delivered_later_exactly_once(
@@ -46,9 +45,9 @@ async def test_receiver_down_then_up_is_delivered_later_exactly_once(
     alert_id = store.record_alert(alert())
     async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
         await until(lambda: _attempts(store, alert_id) >= 2)  # retried with backoff
-        assert states(store)[alert_id] == outbox.PENDING
+        assert states(store)[alert_id] == OutboxState.PENDING
         await receiver.start()
-        await until(lambda: states(store)[alert_id] == outbox.SENT)
+        await until(lambda: states(store)[alert_id] == OutboxState.SENT)
         await asyncio.sleep(0.3)  # several more passes: nothing is sent again
     assert len(receiver.messages) == 1
 
@@ -60,7 +59,7 @@ async def test_restart_in_between_neither_repeats_nor_loses(
     clock = SimulatedClock(T0)
     first = store.record_alert(alert(condition="a"))
     async with sender(store, config, clock):
-        await until(lambda: states(store)[first] == outbox.SENT)
+        await until(lambda: states(store)[first] == OutboxState.SENT)
     await receiver.stop()
     second = store.record_alert(alert(condition="b"))
     async with sender(store, config, clock):  # the receiver is down for this whole lifetime
@@ -70,7 +69,7 @@ async def test_restart_in_between_neither_repeats_nor_loses(
     reopened = Store.open(tmp_path / "state.db")  # the daemon starts again on the same file
     await receiver.start()
     async with sender(reopened, config, clock):
-        await until(lambda: states(reopened)[second] == outbox.SENT)
+        await until(lambda: states(reopened)[second] == OutboxState.SENT)
         await asyncio.sleep(0.3)
     assert [m["message"].count(ORDER.id) > 0 for m in receiver.messages] == [True, True]
     assert len(receiver.messages) == 2
@@ -87,14 +86,14 @@ async def test_after_the_give_up_time_it_is_failed_until_retried(
     async with sender(store, config, clock):
         await until(lambda: _attempts(store, alert_id) >= 1)
         clock.set(T0 + timedelta(hours=2))
-        await until(lambda: states(store)[alert_id] == outbox.FAILED)
-    rows = outbox.undelivered(store)
-    assert rows[0].state == outbox.FAILED and "127.0.0.1" in rows[0].last_error
+        await until(lambda: states(store)[alert_id] == OutboxState.FAILED)
+    rows = store.outbox_undelivered()
+    assert rows[0].state == OutboxState.FAILED and "127.0.0.1" in rows[0].last_error
 
     await receiver.start()
-    assert outbox.requeue_failed(store, clock.now()) == 1
+    assert store.outbox_requeue_failed(clock.now()) == 1
     async with sender(store, config, clock):
-        await until(lambda: states(store)[alert_id] == outbox.SENT)
+        await until(lambda: states(store)[alert_id] == OutboxState.SENT)
     assert len(receiver.messages) == 1
 
 
@@ -107,7 +106,7 @@ async def test_each_channel_gets_it_once_even_when_another_failed(
     async with sender(store, config, SimulatedClock(T0)):
         await until(lambda: _attempts(store, alert_id) >= 2)
         await other.start()
-        await until(lambda: states(store)[alert_id] == outbox.SENT)
+        await until(lambda: states(store)[alert_id] == OutboxState.SENT)
     await other.stop()
     assert len(receiver.messages) == 1 and len(other.messages) == 1
 
@@ -124,7 +123,7 @@ async def test_routing_by_severity_and_rule(store: Store, receiver: Receiver) ->
         store.record_alert(alert("stalled", condition="w"))
         store.record_alert(alert("protection_expiring", Severity.CRITICAL, condition="c"))
         async with sender(store, config, SimulatedClock(T0)):
-            await until(lambda: set(states(store).values()) == {outbox.SENT})
+            await until(lambda: set(states(store).values()) == {OutboxState.SENT})
         assert len(receiver.messages) == 2 and len(sms.messages) == 1
         assert "protection" in sms.messages[0]["title"].lower()
     finally:
@@ -140,12 +139,12 @@ async def test_quiet_hours_hold_non_critical_but_not_critical(
     urgent = store.record_alert(alert("protection_expiring", Severity.CRITICAL, at=night))
     config = settings(urls=(receiver.url,), quiet_hours=QuietHours(start=time(22), end=time(8)))
     async with sender(store, config, clock) as running:
-        await until(lambda: states(store)[urgent] == outbox.SENT)
+        await until(lambda: states(store)[urgent] == OutboxState.SENT)
         await asyncio.sleep(0.2)
-        assert states(store)[calm] == outbox.PENDING
+        assert states(store)[calm] == OutboxState.PENDING
         clock.set(night + timedelta(hours=9))  # 08:00 the next morning
         running.wake()
-        await until(lambda: states(store)[calm] == outbox.SENT)
+        await until(lambda: states(store)[calm] == OutboxState.SENT)
     assert len(receiver.messages) == 2
 
 
@@ -161,7 +160,7 @@ async def test_morning_digest_gathers_info_into_one_message(
         assert receiver.messages == []
         clock.set(T0 + timedelta(hours=21))  # 09:00 Moscow the next day
         running.wake()
-        await until(lambda: set(states(store).values()) == {outbox.SENT})
+        await until(lambda: set(states(store).values()) == {OutboxState.SENT})
     assert len(receiver.messages) == 1 and "2 updates" in receiver.messages[0]["title"]
 
 
@@ -170,7 +169,7 @@ async def test_muted_orders_are_never_sent(store: Store, receiver: Receiver) -> 
     async with sender(
         store, settings(urls=(receiver.url,), muted_orders=(ORDER.id,)), SimulatedClock(T0)
     ):
-        await until(lambda: states(store)[alert_id] == outbox.MUTED)
+        await until(lambda: states(store)[alert_id] == OutboxState.MUTED)
     assert receiver.messages == []
 
 
@@ -181,11 +180,11 @@ async def test_stop_leaves_unsent_messages_in_the_outbox(store: Store, receiver:
         store, settings(urls=(receiver.url,), retry_first=60, retry_max=60), SimulatedClock(T0)
     ):
         await until(lambda: _attempts(store, alert_id) == 1)
-    assert states(store)[alert_id] == outbox.PENDING
+    assert states(store)[alert_id] == OutboxState.PENDING
 
 
 def _attempts(store: Store, alert_id: int | None) -> int:
-    row = store.connection.execute(
+    row = store._conn.execute(
         "SELECT attempts FROM outbox WHERE alert_id = ?", (alert_id,)
     ).fetchone()
     return int(row[0])
@@ -232,8 +231,8 @@ async def test_a_message_that_cannot_be_rendered_fails_alone_and_the_rest_go_out
     good = [store.record_alert(alert(condition=str(n))) for n in range(3)]
     async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
         await until(lambda: len(receiver.messages) == 3)
-        await until(lambda: states(store)[bad] == outbox.FAILED)
-    assert all(states(store)[alert_id] == outbox.SENT for alert_id in good)
+        await until(lambda: states(store)[bad] == OutboxState.FAILED)
+    assert all(states(store)[alert_id] == OutboxState.SENT for alert_id in good)
     assert all(poisoned.id not in m["title"] for m in receiver.messages)
     reason = notifier_check(store)()
     assert reason is not None and "1 notifications failed" in reason
@@ -252,7 +251,7 @@ async def test_a_removed_orders_queued_warning_is_not_sent(
     queued = list(states(store))
     assert len(queued) == 1  # the warning was raised and queued before the removal
     async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(datetime.now(UTC))):
-        await until(lambda: states(store)[queued[0]] == outbox.REMOVED)
+        await until(lambda: states(store)[queued[0]] == OutboxState.REMOVED)
         await asyncio.sleep(0.3)  # several more passes
     assert receiver.messages == []
     store.close()
