@@ -134,7 +134,7 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
 
     async def cycle() -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
-        report = await pipeline.tracker.poll_all()
+        report = await pipeline.poller.poll_all()
         return time.perf_counter() - wall, time.process_time() - cpu, report.checked
 
     first_s, first_cpu, first_n = await cycle()

@@ -173,7 +173,7 @@ def _first_lookup(settings: Settings, origin: str, pipeline: Pipeline, number: s
             file=sys.stderr,
         )
         return
-    pipeline.tracker.apply([found.snapshot])
+    pipeline.differ.apply([found.snapshot])
     print(f"looked up {number} with {found.source}: {found.snapshot.status.value}")
 
 
@@ -393,7 +393,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         pipeline.bus.subscribe(Event, seen.append)
         try:
             pipeline.start()
-            await pipeline.tracker.poll_all()
+            await pipeline.poller.poll_all()
             pipeline.tick()
             views = pipeline.store.views(include_closed=False)
         finally:
@@ -449,10 +449,10 @@ def _print_check(
                         f"{k}={v}" for k, v in _event_json(event).items() if k not in ("kind", "at")
                     )
                 )
-    failing = [n for n, h in running.pipeline.tracker.health.items() if not h.healthy]
+    failing = [n for n, h in running.pipeline.poller.health.items() if not h.healthy]
     for name in failing:
         print(
-            f"source {name} failed: {running.pipeline.tracker.health[name].last_error}",
+            f"source {name} failed: {running.pipeline.poller.health[name].last_error}",
             file=sys.stderr,
         )
     return 1 if failing else 0

@@ -1,6 +1,6 @@
 """The long-running daemon: a core that lives as long as the process, and parts rebuilt on reload.
 
-- The core (`Running`: store, shared HTTP session, pipeline with its bus, tracker, rules state and
+- The core (`Running`: store, shared HTTP session, pipeline: bus, poller, differ, rules state and
   order book) is opened once by `assemble()` and closed once at the very end. A reload never
   touches it, so no state is lost.
 - A *part* is whatever is derived from the settings: logging, rule thresholds, the polling
@@ -203,11 +203,12 @@ class Sources(Part):
         plugins = discover(settings.plugin_dirs)
         self.checked = checked = validate_sections(settings, plugins, origin)
         self.coverage = coverage(settings, plugins, checked)
-        self._tracker = running.pipeline.tracker
+        self._poller = running.pipeline.poller
         self._clock = running.pipeline.clock
+        differ = running.pipeline.differ
 
         async def push(snapshots: Sequence[Snapshot]) -> None:
-            self._tracker.apply(snapshots)
+            differ.apply(snapshots)
 
         self._preference = settings.source_order
         self._per_number = settings.sources_per_number
@@ -226,7 +227,7 @@ class Sources(Part):
         self._told_nothing_runs = False
 
     def apply(self) -> None:
-        self._tracker.replace_sources(
+        self._poller.replace_sources(
             self.active, preference=self._preference, per_number=self._per_number
         )
 
@@ -240,19 +241,19 @@ class Sources(Part):
         now = self._clock.monotonic()
         self._tasks = [
             running.spawn(
-                self._tracker.run_source(
-                    name, first_delay=max(0.0, self._tracker.next_poll.get(name, now) - now)
+                self._poller.run_source(
+                    name, first_delay=max(0.0, self._poller.next_poll.get(name, now) - now)
                 ),
                 name=f"poll:{name}",
             )
             for name in self.active
         ]
         # Every changed order passes here, the CLI's too (through the order sync).
-        tracker = self._tracker
+        poller = self._poller
         self._unsubscribe = self._bus.subscribe(
-            OrderStateChanged, lambda event: tracker.want_first_lookup(event.view)
+            OrderStateChanged, lambda event: poller.want_first_lookup(event.view)
         )
-        self._tasks.append(running.spawn(tracker.run_first_lookups(), name="first-lookups"))
+        self._tasks.append(running.spawn(poller.run_first_lookups(), name="first-lookups"))
 
     def _say_what_is_not_followed(self, views: Sequence[OrderView]) -> None:
         # A number nobody follows never gets a warning about its tracking: say so plainly.
@@ -391,7 +392,7 @@ class Http(Part):
         pipeline = running.pipeline
         health = Health()
         health.add("store", store_check(pipeline.store))
-        health.add("sources", sources_check(pipeline.tracker))
+        health.add("sources", sources_check(pipeline.poller))
         health.add("notifier", notifier_check(pipeline.store))
         # Started after the Mqtt part of the same generation, so its bridge is there to ask.
         bridge = next((p.bridge for p in running.parts if isinstance(p, Mqtt) and p.bridge), None)
@@ -406,10 +407,10 @@ class Http(Part):
             allowed_hosts=self.settings.allowed_hosts,
             metrics_text=metrics_renderer(
                 pipeline.store,
-                pipeline.tracker,
+                pipeline.poller,
                 (lambda: bridge.connected) if bridge is not None else None,
             ),
-            sources={name: source for name, (source, _) in pipeline.tracker.sources.items()},
+            sources={name: source for name, (source, _) in pipeline.poller.sources.items()},
         )
         dashboard.mount(
             app,
@@ -421,7 +422,7 @@ class Http(Part):
                 zone=self.zone,
                 language=self.language,
                 token=self.token,
-                health=lambda: pipeline.tracker.health,
+                health=lambda: pipeline.poller.health,
             ),
         )
         self.tasks = [
@@ -531,7 +532,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         part.apply()
     for part in new_parts:
         part.start(running)
-    log.info("monitor.reloaded", sources=sorted(running.pipeline.tracker.sources))
+    log.info("monitor.reloaded", sources=sorted(running.pipeline.poller.sources))
     return new_settings
 
 
@@ -591,7 +592,7 @@ async def _serve(
         log.info(
             "monitor.started",
             database=str(settings.database),
-            sources=sorted(pipeline.tracker.sources),
+            sources=sorted(pipeline.poller.sources),
             orders=pipeline.rules.watching,
             config=str(config_path) if config_path else None,
         )

@@ -264,3 +264,19 @@ class OrderView:
     def is_final(self) -> bool:
         status = self.tracking.status
         return self.order.closed or (status is not None and status.is_final)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """The last thing one source said about one number, as the tracking differ remembers it."""
+
+    number: str
+    source: str
+    status: Status
+    status_seen_at: datetime
+    eta: EtaWindow | None
+    handover: str | None
+    newest_ts: float | None
+    digest: str
+    fetched_at: datetime
+    destination: Destination | None = None

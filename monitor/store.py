@@ -31,6 +31,7 @@ from monitor.model import (
     OrderView,
     Point,
     Severity,
+    SnapshotRow,
     Status,
     Stay,
     TrackingState,
@@ -199,22 +200,6 @@ def _dt(text: str | None) -> datetime | None:
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotRow:
-    """The last thing one source said about one number, as the tracker remembers it."""
-
-    number: str
-    source: str
-    status: Status
-    status_seen_at: datetime
-    eta: EtaWindow | None
-    handover: str | None
-    newest_ts: float | None
-    digest: str
-    fetched_at: datetime
-    destination: Destination | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     )
     for number in ("A", "B"):
         pipeline.orders.add(Order(id=number, ordered_at=T0 - timedelta(days=20), tracks=(number,)))
-    pipeline.tracker.apply(
+    pipeline.differ.apply(
         [
             Snapshot(
                 n,
@@ -75,9 +75,9 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     )
     pipeline.orders.add(Order(id="C", ordered_at=T0, tracks=("C",)))
 
-    report = await pipeline.tracker.poll_source("budgeted")
+    report = await pipeline.poller.poll_source("budgeted")
 
     assert source.asked == ["C", "A"]  # never seen, then the one that moved last
     assert report.checked == 2 and report.failed_batches == 1
-    assert not pipeline.tracker.health["budgeted"].healthy
+    assert not pipeline.poller.health["budgeted"].healthy
     store.close()

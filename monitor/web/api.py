@@ -36,7 +36,7 @@ from monitor.orders import OrderBook
 from monitor.plugin import TrackingSource
 from monitor.render import order_json, timeline_json
 from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 from monitor.web import metrics
 
 log = structlog.get_logger("monitor.http")
@@ -109,10 +109,10 @@ def build_app(
     return app
 
 
-def metrics_renderer(store: Store, tracker: Tracker, broker: Callable[[], bool] | None) -> Metrics:
+def metrics_renderer(store: Store, poller: Poller, broker: Callable[[], bool] | None) -> Metrics:
     def render() -> str:
         connected = broker() if broker is not None else None
-        return metrics.render(metrics.collect(store, tracker, broker_connected=connected))
+        return metrics.render(metrics.collect(store, poller, broker_connected=connected))
 
     return render
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from monitor.mqtt.payloads import state_text
 from monitor.notify.outbox import FAILED, MUTED, PENDING, REMOVED, SENT
 from monitor.store import Store
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 
 Labels = dict[str, str]
 
@@ -42,7 +42,7 @@ def render(families: Iterable[Family]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) -> list[Family]:
+def collect(store: Store, poller: Poller, *, broker_connected: bool | None) -> list[Family]:
     orders = Family("parcel_monitor_orders", "gauge", "Watched orders by status.")
     closed = 0
     by_status: dict[str, int] = {}
@@ -57,7 +57,7 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
     families = [
         orders,
         Family("parcel_monitor_orders_closed", "gauge", "Orders closed by the buyer.").add(closed),
-        *_source_families(tracker),
+        *_source_families(poller),
         _warnings(store),
         _notifications(store),
     ]
@@ -70,7 +70,7 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
     return families
 
 
-def _source_families(tracker: Tracker) -> list[Family]:
+def _source_families(poller: Poller) -> list[Family]:
     polls = Family("parcel_monitor_polls_total", "counter", "Polls of each source since start.")
     numbers = Family(
         "parcel_monitor_numbers_checked_total", "counter", "Track numbers looked up since start."
@@ -84,7 +84,7 @@ def _source_families(tracker: Tracker) -> list[Family]:
     latency = Family(
         "parcel_monitor_poll_duration_seconds", "gauge", "How long the source's last poll took."
     )
-    for name, health in sorted(tracker.health.items()):
+    for name, health in sorted(poller.health.items()):
         polls.add(health.polls, source=name)
         numbers.add(health.numbers_checked, source=name)
         up.add(int(health.healthy), source=name)

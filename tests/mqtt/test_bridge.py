@@ -68,7 +68,7 @@ async def test_order_state_attributes_and_discovery_are_retained(
     settings = settings_for(*broker)
     async with running(pipeline, settings) as (_, watcher, topics):
         pipeline.orders.add(builders.order("8100001"))
-        pipeline.tracker.apply([builders.moved("RA100000001CN")])
+        pipeline.differ.apply([builders.moved("RA100000001CN")])
         order = topics.order("8100001")
         await watcher.wait_for(f"{order}/state", "in_transit")
         await watcher.wait_for(topics.discovery("8100001"))
@@ -357,7 +357,7 @@ async def test_last_mile_warnings_and_the_stay_reach_the_attributes(
     settings = settings_for(*broker)
     async with running(pipeline, settings) as (_, watcher, topics):
         pipeline.orders.add(builders.order("8100002"))
-        pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
+        pipeline.differ.apply([builders.in_locker("RA100000001CN")])
         order = topics.order("8100002")
         await watcher.wait_for(f"{order}/state", "at_post_office")
         _, raised = await watcher.wait_for(topics.event("warning"), containing="storage_ending")

@@ -59,7 +59,7 @@ async def test_cainiao_hands_over_to_russian_post_and_the_right_warnings_follow(
 
     async def at(when: datetime) -> None:
         clock.set(when)
-        await pipeline.tracker.poll_all()
+        await pipeline.poller.poll_all()
         pipeline.tick()
 
     try:
