@@ -29,6 +29,7 @@ from typing import Self
 import aiomqtt
 import structlog
 
+from monitor.backoff import Backoff
 from monitor.bus import Bus
 from monitor.clock import Clock
 from monitor.eventjson import event_json
@@ -216,9 +217,12 @@ class MqttBridge:
         log.info("monitor.mqtt.stopped", unsent_events=len(self._events))
 
     def _backoff(self, failures: int) -> float:
-        low = self._settings.reconnect_min.total_seconds()
-        high = self._settings.reconnect_max.total_seconds()
-        return float(min(high, low * 2 ** min(failures - 1, 30)))
+        reconnects = Backoff(
+            base=self._settings.reconnect_min.total_seconds(),
+            cap=self._settings.reconnect_max.total_seconds(),
+            jitter=0.0,  # one broker, one client: nobody to stampede with
+        )
+        return reconnects.delay(failures)
 
     async def _pause(self, seconds: float) -> None:
         try:

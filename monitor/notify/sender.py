@@ -17,12 +17,13 @@ from types import TracebackType
 
 import structlog
 
+from monitor.backoff import Backoff
 from monitor.clock import Clock
 from monitor.model import OrderView, Severity
 from monitor.notify import outbox
 from monitor.notify.channels import Channels, Delivery
 from monitor.notify.render import Message, digest_of, render
-from monitor.notify.schedule import backoff, digest_time, quiet_until
+from monitor.notify.schedule import digest_time, quiet_until
 from monitor.notify.settings import NotifySettings
 from monitor.store import Store
 
@@ -249,7 +250,14 @@ class Sender:
                 hint="parcel-monitor notify retry",
             )
             return
-        delay = backoff(attempt, self._settings.retry_first, self._settings.retry_max, self._rng)
+        # Half of the delay fixed: many failed messages (a channel down for an hour) spread out,
+        # yet none retries almost at once.
+        retries = Backoff(
+            base=self._settings.retry_first.total_seconds(),
+            cap=self._settings.retry_max.total_seconds(),
+            jitter=0.5,
+        )
+        delay = retries.delay(attempt, self._rng)
         loop_now = asyncio.get_running_loop().time()
         for item in items:
             self._retry_at[item.id] = loop_now + delay
