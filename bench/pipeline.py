@@ -143,7 +143,7 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
     async with aiohttp.ClientSession() as control:
         await control.post(f"{base}/bench/advance", json={"share": 0.1})
     changed_s, changed_cpu, changed_n = await cycle()
-    await session.close()
+    await session.aclose()
     warnings = len(store.alerts())
     store.close()
     checks = first_n + steady_n + changed_n

@@ -125,7 +125,7 @@ class MqttBridge:
         self._unsubscribe.append(self._bus.subscribe(Event, self._on_event))
         self._task = asyncio.create_task(self._run(), name="mqtt")
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         """Publish what is buffered and `offline`, then disconnect (forcibly after a timeout)."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -152,7 +152,7 @@ class MqttBridge:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.stop()
+        await self.aclose()
 
     # --- from the bus (synchronous: only bookkeeping here) ----------------------------------
 

@@ -60,7 +60,7 @@ class NotifyService:
             return
         self._sender.start()
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

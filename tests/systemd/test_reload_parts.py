@@ -25,7 +25,7 @@ class Probe(Part):
     def start(self, running: Running) -> None:
         self.journal.append(("start", self.generation))
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         self.journal.append(("stop", self.generation))
 
 
@@ -66,7 +66,7 @@ async def test_a_rejected_reload_keeps_the_old_parts_and_frees_the_new(
     await reload(running, settings, config)
     assert journal[3:] == [("stop", 0), ("apply", 2), ("start", 2)]
 
-    await running.close()
+    await running.aclose()
     assert journal[-1] == ("stop", 2)
 
 
@@ -114,4 +114,4 @@ async def test_a_reload_whose_new_parts_cannot_even_be_built_keeps_the_old_ones(
         kept = await reload(running, settings, tls_config)
         assert kept is settings and running.parts == before
     finally:
-        await running.close()
+        await running.aclose()
