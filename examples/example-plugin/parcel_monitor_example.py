@@ -27,14 +27,13 @@ class ManualSettings(SourceSettings):
     path: Path  # [sources.manual] path = "~/parcels.json"
 
 
-class ManualSource(BaseSource):
+class ManualSource(BaseSource[ManualSettings]):
     name: ClassVar[str] = "manual"
     Settings: ClassVar[type[SourceSettings]] = ManualSettings
     batch_size = 100  # a local file: no limit worth having
 
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+    def __init__(self, settings: ManualSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, ManualSettings)
         self.path = settings.path.expanduser()
 
     async def lookup(self, numbers: Sequence[str]) -> LookupResult:
