@@ -287,7 +287,7 @@ class Sources(Part):
         # A number nobody follows never gets a warning about its tracking: say so plainly.
         if not self.coverage.enabled and not self._told_nothing_runs:
             log.warning(
-                "monitor.no_sources",
+                "monitor.sources.none_enabled",
                 reason="no [sources.<name>] section and no default source: nothing is tracked",
             )
             self._told_nothing_runs = True
@@ -298,7 +298,7 @@ class Sources(Part):
                 continue
             self._told.add((view.order.id, number))
             log.warning(
-                "monitor.number_not_followed",
+                "monitor.sources.number_not_followed",
                 order=view.order.id,
                 number=number,
                 sources=list(self.coverage.enabled),
@@ -543,11 +543,11 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         for part in reversed(new_parts):
             await part.aclose()
         reason = str(exc) if isinstance(exc, ConfigError | PluginError) else repr(exc)
-        log.error("monitor.reload_rejected", error=reason, kept="the previous configuration")
+        log.error("monitor.daemon.reload_rejected", error=reason, kept="the previous configuration")
         return settings
     if new_settings.database != settings.database:
         log.warning(
-            "monitor.restart_needed",
+            "monitor.daemon.restart_needed",
             key="state_dir",
             running=str(settings.database),
             configured=str(new_settings.database),
@@ -559,7 +559,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         part.apply()
     for part in new_parts:
         part.start(running)
-    log.info("monitor.reloaded", sources=sorted(running.pipeline.poller.sources))
+    log.info("monitor.daemon.reloaded", sources=sorted(running.pipeline.poller.sources))
     return new_settings
 
 
@@ -617,7 +617,7 @@ async def _serve(
         # Ready means: store open, plugins loaded, polls scheduled. Not: the first answer came back.
         notifier.ready(summary(pipeline))
         log.info(
-            "monitor.started",
+            "monitor.daemon.started",
             database=str(settings.database),
             sources=sorted(pipeline.poller.sources),
             orders=pipeline.rules.watching,
@@ -631,8 +631,8 @@ async def _serve(
             notifier.ready(summary(pipeline))
     finally:
         notifier.stopping()
-        log.info("monitor.stopping")
+        log.info("monitor.daemon.stopping")
         await _cancel(background)
         await running.aclose()
-        log.info("monitor.stopped")
+        log.info("monitor.daemon.stopped")
         notifier.close()

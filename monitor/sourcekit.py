@@ -423,7 +423,7 @@ def bounded(snapshot: Snapshot) -> Snapshot:
     if bad_eta:
         dropped.append(f"ETA {eta}")
     log.warning(
-        "monitor.dates_dropped",
+        "monitor.sources.dates_dropped",
         source=snapshot.source,
         number=snapshot.number,
         dates=dropped[:5],

@@ -74,7 +74,7 @@ class Sender:
     def start(self) -> None:
         """Start delivering (in a task this sender owns); `aclose` ends it."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="notify-sender")
-        log.info("monitor.notify_started", channels=[t.name for t in self._channels.targets])
+        log.info("monitor.notify.started", channels=[t.name for t in self._channels.targets])
 
     async def aclose(self) -> None:
         """Let the message in flight finish (within the send timeout); the rest stays queued."""
@@ -100,7 +100,7 @@ class Sender:
                 wait = await self.send_due()
             except Exception:
                 # A broken store or a bug must not silently end delivery for good.
-                log.exception("monitor.notify_pass_failed")
+                log.exception("monitor.notify.pass_failed")
                 wait = self._settings.check_every.total_seconds()
             if self._stopping:
                 break
@@ -137,7 +137,7 @@ class Sender:
             if view is None:  # the buyer removed the order: its warnings no longer matter
                 outbox.mark_final(self._store, [item.id], outbox.REMOVED, "the order was removed")
                 self._retry_at.pop(item.id, None)
-                log.info("monitor.notify_dropped", alert=item.id, order=item.alert.order_id)
+                log.info("monitor.notify.dropped", alert=item.id, order=item.alert.order_id)
                 continue
             if item.alert.severity is Severity.INFO and self._settings.digest_at is not None:
                 digest.append((item, view))
@@ -175,7 +175,7 @@ class Sender:
                 outbox.mark_final(self._store, [item.id], outbox.FAILED, reason)
                 self._retry_at.pop(item.id, None)
                 log.error(
-                    "monitor.notify_unrenderable",
+                    "monitor.notify.unrenderable",
                     alert=item.id,
                     order=item.alert.order_id,
                     rule=item.alert.rule,
@@ -203,7 +203,7 @@ class Sender:
             # A routing mistake: retrying cannot fix it, so say so once and stop.
             reason = f"no service matched the tags {sorted(set(tags))}"
             outbox.mark_final(self._store, ids, outbox.FAILED, reason)
-            log.error("monitor.notify_unroutable", alerts=ids, tags=sorted(set(tags)))
+            log.error("monitor.notify.unroutable", alerts=ids, tags=sorted(set(tags)))
             return
         done = set.intersection(*(outbox.delivered_to(self._store, i) for i in ids))
         limit_s = self._settings.send_timeout.total_seconds()
@@ -222,7 +222,7 @@ class Sender:
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.info(
-                "monitor.notify_sent",
+                "monitor.notify.sent",
                 alerts=ids,
                 orders=[i.alert.order_id for i in items],
                 channels=len(targets),
@@ -244,7 +244,7 @@ class Sender:
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.error(
-                "monitor.notify_failed",
+                "monitor.notify.failed",
                 alerts=ids,
                 reason=reason,
                 hint="parcel-monitor notify retry",
@@ -265,7 +265,7 @@ class Sender:
         # One warning when a message starts failing, not one per retry.
         emit = log.warning if attempt == 1 else log.debug
         emit(
-            "monitor.notify_retry",
+            "monitor.notify.retry",
             alerts=ids,
             attempt=attempt,
             retry_in=round(delay, 3),

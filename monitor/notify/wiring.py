@@ -56,7 +56,7 @@ class NotifyService:
 
     def start(self) -> None:
         if self._sender is None:
-            log.info("monitor.notify_off", reason="no [notify] urls or config; warnings wait")
+            log.info("monitor.notify.off", reason="no [notify] urls or config; warnings wait")
             return
         self._sender.start()
 

@@ -58,7 +58,7 @@ def test_a_17track_push_from_year_9999_keeps_its_good_checkpoints(tmp_path: Path
         built.differ.apply([snapshot])
     stored = built.store.checkpoints(["RB1"])["RB1"]
     assert [cp.text for cp in stored] == ["Departed"]
-    dropped = [entry for entry in logs if entry["event"] == "monitor.dates_dropped"]
+    dropped = [entry for entry in logs if entry["event"] == "monitor.sources.dates_dropped"]
     assert len(dropped) == 1 and dropped[0]["dates"] == ["9999-12-31T23:00:00-14:00"]
     view = built.store.get_view("8100000000000001")
     assert view is not None and view.tracking.last_checkpoint is not None
