@@ -1,6 +1,6 @@
 """The tracking-source plugin contract, and how plugins are found.
 
-A tracking source turns track numbers into `Snapshot`s. That is all it does: the tracker decides
+A tracking source turns track numbers into `Snapshot`s. That is all it does: the differ decides
 what changed, rules decide what to say. A source is a class with
 
 - `name` (class attribute): the name used in the config (`[sources.<name>]`) and in logs;
@@ -11,7 +11,7 @@ what changed, rules decide what to say. A source is a class with
 - `handles(number) -> bool`: whether this source can track such a number (default: yes);
 - `async lookup(numbers) -> {number: Snapshot | LookupFailure}`: one batch. A number missing from
   the answer is simply not updated. Raise `SourceError` when the whole batch failed (network,
-  authentication, quota); the tracker then backs off and keeps the last known state;
+  authentication, quota); the poller then backs off and keeps the last known state;
 - `async aclose()`: release what the source holds.
 
 Subclassing `BaseSource` gives the defaults. Sources are found through the entry-point group

@@ -2,7 +2,7 @@
 
 `mailNos` takes a comma-separated list and the answer's `module` is a list with one entry per
 number (`mailNo`), so a batch of a few numbers costs one request. Being unofficial, the endpoint
-may answer with an anti-bot page; that is a `SourceError` the tracker backs off from.
+may answer with an anti-bot page; that is a `SourceError` the poller backs off from.
 
 Statuses come from the newest event's `actionCode`, and from the module's `status` only when
 there are no events. Every code of Cainiao's published list is in `cainiao_codes` (and

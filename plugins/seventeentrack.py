@@ -408,7 +408,7 @@ class SeventeenTrackSource(BaseSource[SeventeenTrackSettings]):
         """Register the numbers; those 17TRACK refused come back as failures.
 
         Running out of quota is not the numbers' fault: it fails the batch (after remembering
-        the numbers that did get registered) so the tracker backs off and tries again later.
+        the numbers that did get registered) so the poller backs off and tries again later.
         """
         accepted, rejected = parse_envelope(await self._call("register", numbers))
         done = {as_text(item.get("number")) for item in accepted}

@@ -43,7 +43,7 @@ class ManualSource(BaseSource[ManualSettings]):
         except (OSError, ValueError) as exc:
             raise SourceError(f"cannot read {self.path}: {exc}") from exc
         now = self.context.clock.now()
-        # Numbers the file does not mention are left out: the tracker keeps what it knew.
+        # Numbers the file does not mention are left out: the daemon keeps what it knew.
         return {n: self._result(n, entries[n], now) for n in numbers if n in entries}
 
     def _result(self, number: str, entry: Any, now: datetime) -> Snapshot | LookupFailure:

@@ -1,6 +1,6 @@
 """`/metrics` in the Prometheus text format, written by hand.
 
-Every value is read at scrape time from state the daemon keeps anyway (the store, the tracker's
+Every value is read at scrape time from state the daemon keeps anyway (the store, the poller's
 source health, the bridge), so there is nothing to register or keep in sync and no global
 registry (prometheus_client's default one is process-wide state); the format itself is a few
 lines. Source health counts consecutive failures (it resets when a source recovers), so failures
