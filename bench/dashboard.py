@@ -103,7 +103,7 @@ async def measure(store: Store, runs: int) -> dict[str, float]:
             zone=UTC,
             language="en",
             token=None,
-            health=lambda: pipeline.tracker.health,
+            health=lambda: pipeline.poller.health,
         ),
     )
     results = {}

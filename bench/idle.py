@@ -83,7 +83,7 @@ def main() -> None:
         try:
             assert proc.stderr is not None
             for line in proc.stderr:
-                if '"monitor.started"' in line:
+                if '"monitor.daemon.started"' in line:
                     break
             else:
                 raise SystemExit(f"the daemon did not start (exit {proc.wait()})")

@@ -134,7 +134,7 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
 
     async def cycle() -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
-        report = await pipeline.tracker.poll_all()
+        report = await pipeline.poller.poll_all()
         return time.perf_counter() - wall, time.process_time() - cpu, report.checked
 
     first_s, first_cpu, first_n = await cycle()
@@ -143,7 +143,7 @@ async def measure(base: str, parcels: int, database: Path, concurrency: int) -> 
     async with aiohttp.ClientSession() as control:
         await control.post(f"{base}/bench/advance", json={"share": 0.1})
     changed_s, changed_cpu, changed_n = await cycle()
-    await session.close()
+    await session.aclose()
     warnings = len(store.alerts())
     store.close()
     checks = first_n + steady_n + changed_n

@@ -1,4 +1,4 @@
-"""Time as an input: rules and the tracker ask a clock, never the wall clock directly."""
+"""Time as an input: rules and the poller ask a clock, never the wall clock directly."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
 """The long-running daemon: a core that lives as long as the process, and parts rebuilt on reload.
 
-- The core (`Running`: store, shared HTTP session, pipeline with its bus, tracker, rules state and
+- The core (`Running`: store, shared HTTP session, pipeline: bus, poller, differ, rules state and
   order book) is opened once by `assemble()` and closed once at the very end. A reload never
   touches it, so no state is lost.
 - A *part* is whatever is derived from the settings: logging, rule thresholds, the polling
   sources, the timers (and the notifier, MQTT and HTTP as they arrive). `PARTS` lists the
   factories; each takes `(settings, origin, running)` and returns a `Part`, or raises
   `ConfigError`/`PluginError`. Building has no effect on the running daemon; `apply()` installs
-  the part into the core, `start()` spawns its tasks, `stop()` ends them (finishing work in flight)
-  and releases what the part holds.
+  the part into the core, `start()` spawns its tasks, `aclose()` ends them (finishing work in
+  flight) and releases what the part holds. The same `start()`/`aclose()` pair (or `async with`)
+  runs every component: the MQTT bridge, the notification service, the sources.
 - Startup builds every part before any runs, so a bad configuration stops the daemon with a
   message before anything starts (`parcel-monitor run` exits 78).
 - Reload (SIGHUP) re-reads the configuration and plugins and builds a whole new generation of
@@ -17,7 +18,8 @@
 - Stop (SIGTERM/SIGINT): parts stop in reverse order, then the core closes. Store writes are
   synchronous transactions between awaits, so cancelling a task never leaves one half done.
 
-To add a part: subclass `Part`, override what it needs, and append its factory to `PARTS`.
+To add a part: subclass `Part`, override what it needs, and build it in `build_parts` (or
+append its factory to `PARTS`, the parts that need nothing from the others).
 systemd is told about each step through `monitor.systemd` (a no-op outside systemd).
 """
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import ConfigError, Settings, load_settings
@@ -47,6 +50,7 @@ from monitor.plugin import PluginError, SourceSettings, discover
 from monitor.sources import (
     ActiveSources,
     SharedSession,
+    close_sources,
     coverage,
     start_sources,
     validate_sections,
@@ -73,7 +77,7 @@ class Part:
     def start(self, running: Running) -> None:
         """Spawn this part's tasks with `running.spawn`."""
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         """End this part's tasks and release what it holds; also called on a part never started."""
 
 
@@ -105,12 +109,12 @@ class Running:
 
     async def stop_parts(self) -> None:
         for part in reversed(self.parts):
-            await part.stop()
+            await part.aclose()
         self.parts = []
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self.stop_parts()
-        await self.session.close()
+        await self.session.aclose()
         self.pipeline.rules.close()
         self.store.close()
 
@@ -158,18 +162,38 @@ async def validate(settings: Settings, origin: str) -> dict[str, SourceSettings]
         build_parts(settings, origin, running, into=built)
     finally:
         for part in reversed(built):
-            await part.stop()
-        await running.session.close()
+            await part.aclose()
+        await running.session.aclose()
         pipeline.rules.close()
         store.close()
     return next(part.checked for part in built if isinstance(part, Sources))
 
 
 def build_parts(settings: Settings, origin: str, running: Running, *, into: list[Part]) -> None:
-    """Append one part per factory to `into`, so that a caller can stop those built before an
-    error (a rejected reload must give back what the new plugins already hold)."""
+    """Build one generation of parts into `into`, each as soon as it is built, so that a caller
+    can close those built before an error (a rejected reload must give back what the new plugins
+    already hold). On success `into` holds them in the order they run (see `PARTS`)."""
+    pipeline = running.pipeline
+    logging = Logging(settings)
+    rules = Rules(settings, pipeline)
+    notifications = Notifications(settings, origin, running)
+    into += [logging, rules, notifications]
+    # Sources before HTTP: the HTTP app mounts the new sources' webhooks when it is built.
+    sources = Sources(settings, origin, running)
+    into.append(sources)
+    mqtt = Mqtt(settings, origin, running)
+    into.append(mqtt)
+    http = Http(settings, origin, running, bridge=mqtt.bridge, sources=sources.active)
+    into.append(http)
+    timers = Timers(settings, pipeline, running.sync)
+    into.append(timers)
+    more = []
     for factory in PARTS:
-        into.append(factory(settings, origin, running))
+        more.append(factory(settings, origin, running))
+        into.append(more[-1])
+    # Those that consume events run before those that produce them, so a stop (in reverse) ends
+    # polling and ticking first, and the bridge and the sender still see the last events.
+    into[:] = [logging, rules, notifications, mqtt, http, sources, timers, *more]
 
 
 # --- the parts ---------------------------------------------------------------------------------
@@ -203,11 +227,12 @@ class Sources(Part):
         plugins = discover(settings.plugin_dirs)
         self.checked = checked = validate_sections(settings, plugins, origin)
         self.coverage = coverage(settings, plugins, checked)
-        self._tracker = running.pipeline.tracker
+        self._poller = running.pipeline.poller
         self._clock = running.pipeline.clock
+        differ = running.pipeline.differ
 
         async def push(snapshots: Sequence[Snapshot]) -> None:
-            self._tracker.apply(snapshots)
+            differ.apply(snapshots)
 
         self._preference = settings.source_order
         self._per_number = settings.sources_per_number
@@ -221,44 +246,48 @@ class Sources(Part):
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._bus = running.pipeline.bus
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
         self._told: set[tuple[str, str]] = set()  # (order, number) already logged as unfollowed
         self._told_nothing_runs = False
 
     def apply(self) -> None:
-        self._tracker.replace_sources(
+        self._poller.replace_sources(
             self.active, preference=self._preference, per_number=self._per_number
         )
 
     def start(self, running: Running) -> None:
         self._say_what_is_not_followed(running.store.views(include_closed=False))
         # Orders added or given a new number later (CLI, API, MQTT) are looked at too.
-        self._unsubscribe = self._bus.subscribe(
-            OrderStateChanged, lambda event: self._say_what_is_not_followed([event.view])
+        self._unsubscribe.append(
+            self._bus.subscribe(
+                OrderStateChanged, lambda event: self._say_what_is_not_followed([event.view])
+            )
         )
         # A reload keeps each source's schedule (and backoff): no extra poll out of a budget.
         now = self._clock.monotonic()
         self._tasks = [
             running.spawn(
-                self._tracker.run_source(
-                    name, first_delay=max(0.0, self._tracker.next_poll.get(name, now) - now)
+                self._poller.run_source(
+                    name, first_delay=max(0.0, self._poller.next_poll.get(name, now) - now)
                 ),
                 name=f"poll:{name}",
             )
             for name in self.active
         ]
         # Every changed order passes here, the CLI's too (through the order sync).
-        tracker = self._tracker
-        self._unsubscribe = self._bus.subscribe(
-            OrderStateChanged, lambda event: tracker.want_first_lookup(event.view)
+        poller = self._poller
+        self._unsubscribe.append(
+            self._bus.subscribe(
+                OrderStateChanged, lambda event: poller.want_first_lookup(event.view)
+            )
         )
-        self._tasks.append(running.spawn(tracker.run_first_lookups(), name="first-lookups"))
+        self._tasks.append(running.spawn(poller.run_first_lookups(), name="first-lookups"))
 
     def _say_what_is_not_followed(self, views: Sequence[OrderView]) -> None:
         # A number nobody follows never gets a warning about its tracking: say so plainly.
         if not self.coverage.enabled and not self._told_nothing_runs:
             log.warning(
-                "monitor.no_sources",
+                "monitor.sources.none_enabled",
                 reason="no [sources.<name>] section and no default source: nothing is tracked",
             )
             self._told_nothing_runs = True
@@ -269,24 +298,19 @@ class Sources(Part):
                 continue
             self._told.add((view.order.id, number))
             log.warning(
-                "monitor.number_not_followed",
+                "monitor.sources.number_not_followed",
                 order=view.order.id,
                 number=number,
                 sources=list(self.coverage.enabled),
                 could_follow=self.coverage.would_follow(number),
             )
 
-    async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+    async def aclose(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
         await _cancel(self._tasks)
-        for name, (source, _) in self.active.items():
-            try:
-                async with asyncio.timeout(5):
-                    await source.aclose()
-            except Exception:
-                log.exception("monitor.source_close_failed", source=name)
+        await close_sources(self.active)
 
 
 @dataclass
@@ -308,7 +332,7 @@ class Timers(Part):
             ),
         ]
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         await _cancel(self.tasks)
 
 
@@ -325,8 +349,8 @@ class Notifications(Part):
     def start(self, running: Running) -> None:
         self._service.start()
 
-    async def stop(self) -> None:
-        await self._service.stop()
+    async def aclose(self) -> None:
+        await self._service.aclose()
 
 
 class Mqtt(Part):
@@ -358,25 +382,73 @@ class Mqtt(Part):
         if self.bridge is not None:
             self.bridge.start()
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         if self.bridge is not None:
-            await self.bridge.stop()
+            await self.bridge.aclose()
 
 
 class Http(Part):
-    """The HTTP API (`monitor.web`), unless `[http] enabled = false`."""
+    """The HTTP API and the dashboard (`monitor.web`), unless `[http] enabled = false`.
 
-    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+    The application is built here, not in `start()`: a bad webhook route fails the reload
+    before the old generation stops. The bridge and the sources are this generation's.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        origin: str,
+        running: Running,
+        *,
+        bridge: MqttBridge | None,
+        sources: ActiveSources,
+    ) -> None:
         self.settings = settings.http
         self.token = _secret("http.token_file", self.settings.resolved_token)
-        self.zone = settings.zone()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.app: web.Application | None = None
+        if not self.settings.enabled:
+            return
         # The pages follow the browser's Accept-Language unless a language was configured.
         notify = settings.notify
-        self.language = notify.language if "language" in notify.model_fields_set else None
-        self.tasks: list[asyncio.Task[None]] = []
+        language = notify.language if "language" in notify.model_fields_set else None
+        pipeline = running.pipeline
+        health = Health()
+        health.add("store", store_check(pipeline.store))
+        health.add("sources", sources_check(pipeline.poller))
+        health.add("notifier", notifier_check(pipeline.store))
+        if bridge is not None:
+            health.add("broker", broker_check(bridge))
+        self.app = build_app(
+            store=pipeline.store,
+            orders=pipeline.orders,
+            health=health,
+            token=self.token,
+            read_token=self.settings.resolved_read_token(),
+            allowed_hosts=self.settings.allowed_hosts,
+            metrics_text=metrics_renderer(
+                pipeline.store,
+                pipeline.poller,
+                (lambda: bridge.connected) if bridge is not None else None,
+            ),
+            sources={name: source for name, (source, _) in sources.items()},
+        )
+        dashboard.mount(
+            self.app,
+            dashboard.Desk(
+                store=pipeline.store,
+                orders=pipeline.orders,
+                bus=pipeline.bus,
+                clock=pipeline.clock,
+                zone=settings.zone(),
+                language=language,
+                token=self.token,
+                health=lambda: pipeline.poller.health,
+            ),
+        )
 
     def start(self, running: Running) -> None:
-        if not self.settings.enabled:
+        if self.app is None:
             return
         if (
             self.token is None
@@ -388,46 +460,10 @@ class Http(Part):
                 listen=self.settings.listen,
                 effect="without http.token or http.read_token, only this machine gets answers",
             )
-        pipeline = running.pipeline
-        health = Health()
-        health.add("store", store_check(pipeline.store))
-        health.add("sources", sources_check(pipeline.tracker))
-        health.add("notifier", notifier_check(pipeline.store))
-        # Started after the Mqtt part of the same generation, so its bridge is there to ask.
-        bridge = next((p.bridge for p in running.parts if isinstance(p, Mqtt) and p.bridge), None)
-        if bridge is not None:
-            health.add("broker", broker_check(bridge))
-        app = build_app(
-            store=pipeline.store,
-            orders=pipeline.orders,
-            health=health,
-            token=self.token,
-            read_token=self.settings.resolved_read_token(),
-            allowed_hosts=self.settings.allowed_hosts,
-            metrics_text=metrics_renderer(
-                pipeline.store,
-                pipeline.tracker,
-                (lambda: bridge.connected) if bridge is not None else None,
-            ),
-            sources={name: source for name, (source, _) in pipeline.tracker.sources.items()},
-        )
-        dashboard.mount(
-            app,
-            dashboard.Desk(
-                store=pipeline.store,
-                orders=pipeline.orders,
-                bus=pipeline.bus,
-                clock=pipeline.clock,
-                zone=self.zone,
-                language=self.language,
-                token=self.token,
-                health=lambda: pipeline.tracker.health,
-            ),
-        )
         self.tasks = [
             running.spawn(
                 serve_forever(
-                    app,
+                    self.app,
                     host=self.settings.host,
                     port=self.settings.port,
                     max_connections=self.settings.max_connections,
@@ -437,7 +473,7 @@ class Http(Part):
             )
         ]
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         await _cancel(self.tasks)
 
 
@@ -455,18 +491,10 @@ def _secret(key: str, read: Callable[[], str | None]) -> str | None:
         raise ConfigError(f"{key}: cannot read: {exc.strerror or exc}") from None
 
 
-PARTS: list[PartFactory] = [
-    lambda settings, origin, running: Logging(settings),
-    lambda settings, origin, running: Rules(settings, running.pipeline),
-    Notifications,
-    Mqtt,
-    Http,
-    Sources,
-    lambda settings, origin, running: Timers(settings, running.pipeline, running.sync),
-]
-"""Built in this order, then all applied, then all started; stopped in reverse. The parts that
-consume events come before those that produce them, so a stop ends polling and ticking first and
-the bridge and the sender still see the last events."""
+PARTS: list[PartFactory] = []
+"""Further parts that need nothing from the others, built and run after those `build_parts`
+wires together. Every generation is built, then all applied, then all started; closed in
+reverse."""
 
 
 async def _relay(stop: asyncio.Event, inbox: asyncio.Queue[str | BaseException]) -> None:
@@ -513,13 +541,13 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         build_parts(new_settings, str(path) if path else "configuration", running, into=new_parts)
     except Exception as exc:  # whatever the new configuration breaks, the old one keeps running
         for part in reversed(new_parts):
-            await part.stop()
+            await part.aclose()
         reason = str(exc) if isinstance(exc, ConfigError | PluginError) else repr(exc)
-        log.error("monitor.reload_rejected", error=reason, kept="the previous configuration")
+        log.error("monitor.daemon.reload_rejected", error=reason, kept="the previous configuration")
         return settings
     if new_settings.database != settings.database:
         log.warning(
-            "monitor.restart_needed",
+            "monitor.daemon.restart_needed",
             key="state_dir",
             running=str(settings.database),
             configured=str(new_settings.database),
@@ -531,7 +559,7 @@ async def reload(running: Running, settings: Settings, config_path: Path | None)
         part.apply()
     for part in new_parts:
         part.start(running)
-    log.info("monitor.reloaded", sources=sorted(running.pipeline.tracker.sources))
+    log.info("monitor.daemon.reloaded", sources=sorted(running.pipeline.poller.sources))
     return new_settings
 
 
@@ -589,9 +617,9 @@ async def _serve(
         # Ready means: store open, plugins loaded, polls scheduled. Not: the first answer came back.
         notifier.ready(summary(pipeline))
         log.info(
-            "monitor.started",
+            "monitor.daemon.started",
             database=str(settings.database),
-            sources=sorted(pipeline.tracker.sources),
+            sources=sorted(pipeline.poller.sources),
             orders=pipeline.rules.watching,
             config=str(config_path) if config_path else None,
         )
@@ -603,8 +631,8 @@ async def _serve(
             notifier.ready(summary(pipeline))
     finally:
         notifier.stopping()
-        log.info("monitor.stopping")
+        log.info("monitor.daemon.stopping")
         await _cancel(background)
-        await running.close()
-        log.info("monitor.stopped")
+        await running.aclose()
+        log.info("monitor.daemon.stopped")
         notifier.close()

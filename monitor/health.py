@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from monitor.store import Store
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 
 Check = Callable[[], str | None]
 """Returns None when the part is fine, else what is wrong in one line."""
@@ -58,11 +58,11 @@ def store_check(store: Store) -> Check:
     return check
 
 
-def sources_check(tracker: Tracker) -> Check:
+def sources_check(poller: Poller) -> Check:
     def check() -> str | None:
         failing = [
             f"{name}: {health.last_error} ({health.failures} failed polls in a row)"
-            for name, health in sorted(tracker.health.items())
+            for name, health in sorted(poller.health.items())
             if not health.healthy
         ]
         return "; ".join(failing) or None

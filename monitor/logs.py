@@ -1,7 +1,8 @@
 """Logging with structlog: readable on a terminal, one JSON object per line otherwise.
 
 Logs go to stderr so that stdout stays clean for `--json` output. Event names are stable dotted
-names (`monitor.source_failed`); values are key/value fields. Secrets are never passed to a logger.
+names, `monitor.<part>.<what>` (`monitor.tracking.source_failed`); values are key/value fields.
+Secrets are never passed to a logger.
 
 Under systemd, stderr is a journal stream (`$JOURNAL_STREAM` names it): each line then starts with
 a `<N>` syslog priority, which journald strips and stores (SyslogLevelPrefix= defaults to yes), so

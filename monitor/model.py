@@ -133,7 +133,7 @@ class Destination:
 class Snapshot:
     """What one source says about one track number at one moment.
 
-    `checkpoints` may come in any order and may repeat earlier reports; the tracker deduplicates.
+    `checkpoints` may come in any order and may repeat earlier reports; the differ deduplicates.
     `handover` is a new number the parcel continues under (a last-mile carrier's number).
     """
 
@@ -147,7 +147,7 @@ class Snapshot:
     carrier: str = ""
     destination: Destination | None = None
     # A source's stable fingerprint of the raw answer, when it has a cheap one: equal
-    # fingerprints promise equal snapshots, which lets the tracker skip unchanged answers.
+    # fingerprints promise equal snapshots, which lets the differ skip unchanged answers.
     fingerprint: str = ""
 
     def __post_init__(self) -> None:
@@ -225,7 +225,7 @@ class Stay:
 
 @dataclass(frozen=True, slots=True)
 class TrackingState:
-    """What the tracker concluded about an order from all its numbers' snapshots.
+    """What tracking concluded about an order from all its numbers' snapshots.
 
     `status_since` is when the current status began: the carrier's time of the first checkpoint
     of the current run of that status, or when we first saw the status if no checkpoint says it.
@@ -264,3 +264,19 @@ class OrderView:
     def is_final(self) -> bool:
         status = self.tracking.status
         return self.order.closed or (status is not None and status.is_final)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """The last thing one source said about one number, as the tracking differ remembers it."""
+
+    number: str
+    source: str
+    status: Status
+    status_seen_at: datetime
+    eta: EtaWindow | None
+    handover: str | None
+    newest_ts: float | None
+    digest: str
+    fetched_at: datetime
+    destination: Destination | None = None

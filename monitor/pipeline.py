@@ -1,4 +1,4 @@
-"""The watch pipeline wired together: store, bus, tracker, rules and the order book.
+"""The watch pipeline wired together: store, bus, poller, differ, rules and the order book.
 
 The daemon, `check`, `replay` and the tests all build it the same way; only the clock, the store
 file and the sources differ.
@@ -18,7 +18,8 @@ from monitor.plugin import SourceSettings, TrackingSource
 from monitor.rules.base import RuleSettings
 from monitor.rules.engine import RuleEngine
 from monitor.store import Store
-from monitor.tracker import Tracker
+from monitor.tracking.differ import Differ
+from monitor.tracking.poller import Poller
 
 
 @dataclass(slots=True)
@@ -26,7 +27,8 @@ class Pipeline:
     store: Store
     bus: Bus
     clock: Clock
-    tracker: Tracker
+    poller: Poller
+    differ: Differ
     rules: RuleEngine
     orders: OrderBook
 
@@ -43,12 +45,25 @@ class Pipeline:
         zone: tzinfo | None = None,
     ) -> Pipeline:
         bus = bus or Bus()
-        tracker = Tracker(store=store, bus=bus, clock=clock, sources=sources)
+        # The book re-derives an order it changed through the differ, and the differ hands
+        # hand-overs to the book (the one writer of orders): the book asks the differ late.
+        book = OrderBook(
+            store=store, bus=bus, clock=clock, refresh=lambda ids: differ.refresh(ids), zone=zone
+        )
+        differ = Differ(store=store, bus=bus, clock=clock, orders=book)
+        poller = Poller(store=store, bus=bus, clock=clock, differ=differ, sources=sources)
         engine = RuleEngine(
             store=store, bus=bus, clock=clock, settings=rules, describe=describe, enqueue=enqueue
         )
-        book = OrderBook(store=store, bus=bus, clock=clock, tracker=tracker, zone=zone)
-        return cls(store=store, bus=bus, clock=clock, tracker=tracker, rules=engine, orders=book)
+        return cls(
+            store=store,
+            bus=bus,
+            clock=clock,
+            poller=poller,
+            differ=differ,
+            rules=engine,
+            orders=book,
+        )
 
     def start(self) -> None:
         """Load the open orders into the rules (raising what fell due while we were away)."""

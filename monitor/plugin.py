@@ -1,6 +1,6 @@
 """The tracking-source plugin contract, and how plugins are found.
 
-A tracking source turns track numbers into `Snapshot`s. That is all it does: the tracker decides
+A tracking source turns track numbers into `Snapshot`s. That is all it does: the differ decides
 what changed, rules decide what to say. A source is a class with
 
 - `name` (class attribute): the name used in the config (`[sources.<name>]`) and in logs;
@@ -11,7 +11,7 @@ what changed, rules decide what to say. A source is a class with
 - `handles(number) -> bool`: whether this source can track such a number (default: yes);
 - `async lookup(numbers) -> {number: Snapshot | LookupFailure}`: one batch. A number missing from
   the answer is simply not updated. Raise `SourceError` when the whole batch failed (network,
-  authentication, quota); the tracker then backs off and keeps the last known state;
+  authentication, quota); the poller then backs off and keeps the last known state;
 - `async aclose()`: release what the source holds.
 
 Subclassing `BaseSource` gives the defaults. Sources are found through the entry-point group
@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, runtime_checkable
 
 import aiohttp
+from aiohttp import web
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
+from typing_extensions import TypeVar
 
 from monitor.clock import Clock
 from monitor.durations import Duration, PollEvery
@@ -112,15 +114,32 @@ class TrackingSource(Protocol):
     async def aclose(self) -> None: ...
 
 
-class BaseSource:
-    """Defaults for the optional parts of the contract."""
+@runtime_checkable
+class WebhookSource(Protocol):
+    """Optional: a source the service pushes to. Its routes are mounted under
+    `/hooks/<source name>` on the daemon's HTTP API, outside its token check (the source checks
+    each request itself); what it is told goes to `context.push` as snapshots."""
+
+    def webhook_routes(self) -> list[web.RouteDef]: ...
+
+
+S = TypeVar("S", bound=SourceSettings, default=SourceSettings)
+
+
+class BaseSource(Generic[S]):
+    """Defaults for the optional parts of the contract.
+
+    Generic over the plugin's settings: `class MySource(BaseSource[MySettings])` with
+    `Settings = MySettings` gets `self.settings` typed as `MySettings` (the daemon validates the
+    section with `Settings` and passes that object in).
+    """
 
     name: ClassVar[str] = ""
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
     batch_size: int = 40
 
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
-        self.settings = settings
+    def __init__(self, settings: S, context: SourceContext) -> None:
+        self.settings: S = settings
         self.context = context
 
     def handles(self, number: str) -> bool:

@@ -86,7 +86,7 @@ async def replay(
                         changes["estimate"] = entry.eta
                     if entry.track or changes:
                         pipeline.orders.update(order_id, track=entry.track, **changes)
-                await pipeline.tracker.poll_all()
+                await pipeline.poller.poll_all()
             pipeline.tick()
         return raised
     finally:

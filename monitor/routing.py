@@ -2,7 +2,7 @@
 
 Each number goes to the sources that can make sense of it (its format, see `monitor.numbers`, and
 each source's own `handles()`), in the configured order of preference, at most `per_number` of
-them. With more than one, their checkpoints are merged without duplicates by the tracker.
+them. With more than one, their checkpoints are merged without duplicates by the differ.
 """
 
 from __future__ import annotations

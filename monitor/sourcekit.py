@@ -3,7 +3,7 @@
 - `request` / `fetch_json`: HTTP calls whose every failure (timeout, refused connection, HTTP
   error, an HTML page where JSON was due, an answer over the size limit, a redirect to another
   origin) becomes a `SourceError` with a reason a person can act on;
-- `answer_limit`: the most bytes one answer may have (the tracker sets it per source);
+- `answer_limit`: the most bytes one answer may have (the poller sets it per source);
 - `off_loop`: runs a parser in a worker thread when the answer is big, so the event loop (and the
   systemd watchdog ping) does not wait for it;
 - `BaseUrl`: a settings field type for `scheme://host[:port]`;
@@ -14,7 +14,7 @@
 - `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints;
 - `Meaning` / `UnknownCodes`: a row of a carrier's code table, and the reading of a code no table
   knows (`in_transit`, logged once per process and code).
-- `bounded`: drops dates outside sane years (the tracker applies it to every snapshot).
+- `bounded`: drops dates outside sane years (the differ applies it to every snapshot).
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 For the same reason redirects are followed only within the origin (scheme, host and port) the
@@ -95,7 +95,7 @@ _CHUNK = 64 * 1024
 answer_limit: contextvars.ContextVar[int] = contextvars.ContextVar(
     "answer_limit", default=DEFAULT_MAX_ANSWER_BYTES
 )
-"""The most bytes `request` reads of one answer; the tracker sets the polled source's limit."""
+"""The most bytes `request` reads of one answer; the poller sets the polled source's limit."""
 
 
 async def request(
@@ -403,7 +403,7 @@ def bounded(snapshot: Snapshot) -> Snapshot:
     """The snapshot without the dates no carrier means (`monitor.model.SANE_YEARS`).
 
     A checkpoint dated 0001-01-01 or 9999-12-31 is dropped, an ETA with such a day too, a
-    keep-until day is forgotten; one log line says what went. The tracker applies this to every
+    keep-until day is forgotten; one log line says what went. The differ applies this to every
     snapshot it is given (polled or pushed), so a plugin need not; a plugin may call it earlier.
     """
     eta = snapshot.eta
@@ -423,7 +423,7 @@ def bounded(snapshot: Snapshot) -> Snapshot:
     if bad_eta:
         dropped.append(f"ETA {eta}")
     log.warning(
-        "monitor.dates_dropped",
+        "monitor.sources.dates_dropped",
         source=snapshot.source,
         number=snapshot.number,
         dates=dropped[:5],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import structlog
 from pydantic import ValidationError
 
 from monitor.clock import Clock
@@ -14,6 +17,10 @@ from monitor.model import Snapshot
 from monitor.plugin import PluginError, PluginInfo, SourceContext, SourceSettings, TrackingSource
 from monitor.routing import Coverage
 from monitor.store import SourceCursors, Store
+
+log = structlog.get_logger("monitor.sources")
+
+CLOSE_TIMEOUT_S = 5.0  # a plugin that hangs while closing must not hold up a stop or a reload
 
 ActiveSources = dict[str, tuple[TrackingSource, SourceSettings]]
 
@@ -104,6 +111,37 @@ def start_sources(
     return active
 
 
+async def close_sources(active: ActiveSources) -> None:
+    """Give back what each source holds; one that hangs or raises does not keep the others."""
+    for name, (source, _) in active.items():
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await source.aclose()
+        except Exception:
+            log.exception("monitor.sources.close_failed", source=name)
+
+
+@asynccontextmanager
+async def sources_running(
+    checked: dict[str, SourceSettings],
+    plugins: dict[str, PluginInfo],
+    *,
+    store: Store,
+    clock: Clock,
+) -> AsyncIterator[ActiveSources]:
+    """The sources started on their own HTTP session, closed on the way out (one-off lookups;
+    the daemon's `Sources` part starts and closes them the same way)."""
+    session = SharedSession()
+    try:
+        active = start_sources(checked, plugins, store=store, clock=clock, http=session)
+        try:
+            yield active
+        finally:
+            await close_sources(active)
+    finally:
+        await session.aclose()
+
+
 class SharedSession:
     """One aiohttp session for all sources, created on first use inside the running loop."""
 
@@ -117,6 +155,6 @@ class SharedSession:
             )
         return self._session
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

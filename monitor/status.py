@@ -11,20 +11,20 @@ def summary(pipeline: Pipeline) -> str:
     store = pipeline.store
     orders = store.open_order_count()
     pending = store.outbox_counts()[OutboxState.PENDING]
-    tracker = pipeline.tracker
-    healthy = sum(health.healthy for health in tracker.health.values())
+    poller = pipeline.poller
+    healthy = sum(health.healthy for health in poller.health.values())
     return (
-        f"{orders} orders watched, sources {healthy}/{len(tracker.health)} healthy, "
+        f"{orders} orders watched, sources {healthy}/{len(poller.health)} healthy, "
         f"next poll {_next_poll(pipeline)}, {pending} notifications pending"
     )
 
 
 def _next_poll(pipeline: Pipeline) -> str:
-    tracker, now = pipeline.tracker, pipeline.clock.monotonic()
-    if not tracker.sources:
+    poller, now = pipeline.poller, pipeline.clock.monotonic()
+    if not poller.sources:
         return "never (no sources)"
     # A source whose task has not run yet polls as soon as it does.
-    seconds = max(0.0, min(tracker.next_poll.get(name, now) for name in tracker.sources) - now)
+    seconds = max(0.0, min(poller.next_poll.get(name, now) for name in poller.sources) - now)
     if seconds < 60:
         return f"in {seconds:.0f}s"
     if seconds < 3600:

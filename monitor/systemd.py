@@ -46,7 +46,7 @@ class Notifier:
         try:
             self._sock.sendto("\n".join(fields).encode(), self._address)
         except OSError as exc:
-            log.warning("monitor.notify_failed", error=str(exc), message=fields[0])
+            log.warning("monitor.systemd.notify_failed", error=str(exc), message=fields[0])
             return False
         return True
 

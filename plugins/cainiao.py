@@ -2,7 +2,7 @@
 
 `mailNos` takes a comma-separated list and the answer's `module` is a list with one entry per
 number (`mailNo`), so a batch of a few numbers costs one request. Being unofficial, the endpoint
-may answer with an anti-bot page; that is a `SourceError` the tracker backs off from.
+may answer with an anti-bot page; that is a `SourceError` the poller backs off from.
 
 Statuses come from the newest event's `actionCode`, and from the module's `status` only when
 there are no events. Every code of Cainiao's published list is in `cainiao_codes` (and
@@ -24,7 +24,7 @@ from pydantic import Field
 
 from monitor.model import Checkpoint, Destination, EtaWindow, LookupFailure, Snapshot, Status
 from monitor.numbers import CAINIAO, S10, detect
-from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
+from monitor.plugin import BaseSource, LookupResult, SourceError, SourceSettings
 from monitor.sourcekit import (
     BaseUrl,
     Meaning,
@@ -173,15 +173,10 @@ class CainiaoSettings(SourceSettings):
     lang: str = Field(default="en-US", pattern=r"^[a-z]{2}-[A-Z]{2}$")
 
 
-class CainiaoSource(BaseSource):
+class CainiaoSource(BaseSource[CainiaoSettings]):
     name: ClassVar[str] = NAME
     Settings: ClassVar[type[SourceSettings]] = CainiaoSettings
     batch_size = 10  # one request per few numbers; small enough not to look like scraping
-
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
-        super().__init__(settings, context)
-        assert isinstance(settings, CainiaoSettings)
-        self.config = settings
 
     def handles(self, number: str) -> bool:
         return bool(detect(number) & {CAINIAO, S10})
@@ -191,9 +186,9 @@ class CainiaoSource(BaseSource):
         return await fetch_json(  # type: ignore[no-any-return]
             self.context.http(),
             "GET",
-            f"{self.config.base_url}/global/detail.json",
+            f"{self.settings.base_url}/global/detail.json",
             service=SERVICE,
-            time_limit=self.config.timeout,
-            params={"mailNos": ",".join(numbers), "lang": self.config.lang},
+            time_limit=self.settings.timeout,
+            params={"mailNos": ",".join(numbers), "lang": self.settings.lang},
             parse=lambda payload: parse_detail(payload, numbers, now),
         )

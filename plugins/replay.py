@@ -54,7 +54,7 @@ def _stories(scenario: Scenario) -> dict[str, _NumberStory]:
     return stories
 
 
-class ReplaySource(BaseSource):
+class ReplaySource(BaseSource[ReplaySettings]):
     name = "replay"
     Settings = ReplaySettings
     batch_size = 100

@@ -29,7 +29,7 @@ from pydantic import Field, SecretStr
 from monitor.durations import PollEvery
 from monitor.model import Checkpoint, Destination, LookupFailure, Snapshot, Status
 from monitor.numbers import russian14_valid, s10_valid
-from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
+from monitor.plugin import BaseSource, LookupResult, SourceError, SourceSettings
 from monitor.sourcekit import BaseUrl, HttpReply, UnknownCodes, http_error, request
 
 from .russianpost_codes import PAIRS, TYPES, Operation
@@ -246,15 +246,10 @@ class RussianPostSettings(SourceSettings):
     poll_every: PollEvery = Field(default=timedelta(hours=12), description="how often to poll")
 
 
-class RussianPostSource(BaseSource):
+class RussianPostSource(BaseSource[RussianPostSettings]):
     name: ClassVar[str] = NAME
     Settings: ClassVar[type[SourceSettings]] = RussianPostSettings
     batch_size = 1  # single access takes one barcode per request
-
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
-        super().__init__(settings, context)
-        assert isinstance(settings, RussianPostSettings)
-        self.config = settings
 
     def handles(self, number: str) -> bool:
         # Any S10 item, not only `..RU`: international parcels are tracked here once in Russia.
@@ -265,10 +260,10 @@ class RussianPostSource(BaseSource):
         now = self.context.clock.now().astimezone(UTC)
         key = f"budget:{now.date().isoformat()}"
         used = int(self.context.cursors.get(key) or 0)
-        if used >= self.config.daily_limit:
+        if used >= self.settings.daily_limit:
             midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
             raise SourceError(
-                f"daily request budget of {self.config.daily_limit} used up for "
+                f"daily request budget of {self.settings.daily_limit} used up for "
                 f"{now.date().isoformat()}; {SERVICE} lookups resume after midnight UTC",
                 retry_after=(midnight - now).total_seconds(),
             )
@@ -277,9 +272,9 @@ class RussianPostSource(BaseSource):
     def _envelope(self, barcode: str) -> bytes:
         return _ENVELOPE.format(
             barcode=escape(barcode),
-            language=self.config.language,
-            login=escape(self.config.login),
-            password=escape(self.config.password.get_secret_value()),
+            language=self.settings.language,
+            login=escape(self.settings.login),
+            password=escape(self.settings.password.get_secret_value()),
         ).encode()
 
     async def lookup(self, numbers: Sequence[str]) -> LookupResult:
@@ -289,9 +284,9 @@ class RussianPostSource(BaseSource):
             reply = await request(
                 self.context.http(),
                 "POST",
-                f"{self.config.base_url}/rtm34",
+                f"{self.settings.base_url}/rtm34",
                 service=SERVICE,
-                time_limit=self.config.timeout,
+                time_limit=self.settings.timeout,
                 headers={"Content-Type": _SOAP12},
                 data=self._envelope(barcode),
             )

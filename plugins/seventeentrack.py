@@ -369,15 +369,13 @@ class SeventeenTrackSettings(SourceSettings):
     requests_per_second: float = Field(default=3, gt=0, description="17TRACK allows about 3")
 
 
-class SeventeenTrackSource(BaseSource):
+class SeventeenTrackSource(BaseSource[SeventeenTrackSettings]):
     name: ClassVar[str] = NAME
     Settings: ClassVar[type[SourceSettings]] = SeventeenTrackSettings
     batch_size = 40  # the API refuses more than 40 numbers per call (-18010014)
 
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+    def __init__(self, settings: SeventeenTrackSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, SeventeenTrackSettings)
-        self.config = settings
         self._limiter = RateLimiter(settings.requests_per_second, context.clock.monotonic)
         self._parsed = ParseCache()
         self._registered: set[str] = set()  # what the cursors said, so each is read only once
@@ -395,10 +393,10 @@ class SeventeenTrackSource(BaseSource):
         reply = await request(
             self.context.http(),
             "POST",
-            f"{self.config.base_url}/track/v2.2/{endpoint}",
+            f"{self.settings.base_url}/track/v2.2/{endpoint}",
             service=SERVICE,
-            time_limit=self.config.timeout,
-            headers={"17token": self.config.api_key.get_secret_value()},
+            time_limit=self.settings.timeout,
+            headers={"17token": self.settings.api_key.get_secret_value()},
             json_body=[{"number": n} for n in numbers],
         )
         if not reply.ok:
@@ -410,7 +408,7 @@ class SeventeenTrackSource(BaseSource):
         """Register the numbers; those 17TRACK refused come back as failures.
 
         Running out of quota is not the numbers' fault: it fails the batch (after remembering
-        the numbers that did get registered) so the tracker backs off and tries again later.
+        the numbers that did get registered) so the poller backs off and tries again later.
         """
         accepted, rejected = parse_envelope(await self._call("register", numbers))
         done = {as_text(item.get("number")) for item in accepted}
@@ -462,7 +460,7 @@ class SeventeenTrackSource(BaseSource):
 
     async def _on_push(self, http_request: web.Request) -> web.Response:
         body = await http_request.read()
-        key = self.config.api_key.get_secret_value()
+        key = self.settings.api_key.get_secret_value()
         if not verify_signature(body, http_request.headers.get("sign", ""), key):
             return web.Response(status=401, text="bad signature")
         try:

@@ -49,7 +49,7 @@ def wait_for_log(
 
 def stop(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
     proc.send_signal(signal.SIGTERM)
-    seen = wait_for_log(proc, "monitor.stopped")
+    seen = wait_for_log(proc, "monitor.daemon.stopped")
     assert proc.wait(timeout=10) == 0
     return seen
 
@@ -72,7 +72,7 @@ def test_run_polls_at_once_warns_once_and_stops_cleanly(tmp_path: Path, isolated
     proc = start(config)
     try:
         seen = wait_for_log(proc, "monitor.warning")
-        assert any(r["event"] == "monitor.started" for r in seen)
+        assert any(r["event"] == "monitor.daemon.started" for r in seen)
         assert seen[-1]["rule"] == "stalled"
     finally:
         seen = stop(proc)
@@ -80,7 +80,7 @@ def test_run_polls_at_once_warns_once_and_stops_cleanly(tmp_path: Path, isolated
 
     proc = start(config)  # a restart must not repeat the warning
     try:
-        wait_for_log(proc, "monitor.started")
+        wait_for_log(proc, "monitor.daemon.started")
     finally:
         seen = stop(proc)
     assert not any(r["event"] == "monitor.warning" for r in seen)

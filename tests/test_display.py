@@ -12,7 +12,7 @@ from monitor.model import Checkpoint, Status
 from monitor.pipeline import Pipeline
 from monitor.rules.base import RuleSettings
 from monitor.store import Store
-from monitor.tracking import Snapshot
+from monitor.tracking.derive import Snapshot
 from tests.test_cli import run
 
 
@@ -33,7 +33,7 @@ def scans_from_two_zones() -> None:
         )
         china = datetime.fromisoformat("2026-01-12T20:00:00+08:00")
         moscow = datetime.fromisoformat("2026-01-12T16:00:00+03:00")
-        pipeline.tracker.apply(
+        pipeline.differ.apply(
             [
                 Snapshot(
                     number="RA100000001CN",

@@ -131,12 +131,12 @@ def test_a_second_daemon_on_the_same_state_directory_exits_naming_the_first(
     config.write_text(f'[sources.replay]\nfiles = ["{SCENARIO}"]\npoll_every = "1h"\n')
     first = start(config)
     try:
-        wait_for_log(first, "monitor.started")
+        wait_for_log(first, "monitor.daemon.started")
         second = cli("run", config=config, timeout=30)
         assert second.returncode == 75
         assert f"process {first.pid}" in second.stderr and str(isolated_env) in second.stderr
         # Refused before anything started: no source, broker, sender or HTTP server of its own.
-        assert "monitor.started" not in second.stderr and "Traceback" not in second.stderr
+        assert "monitor.daemon.started" not in second.stderr and "Traceback" not in second.stderr
         # The CLI keeps working beside the running daemon.
         listed = cli("list", "--json", config=config)
         assert listed.returncode == 0 and listed.stdout.strip() == "[]", listed.stderr
@@ -147,7 +147,7 @@ def test_a_second_daemon_on_the_same_state_directory_exits_naming_the_first(
     # Once the first has stopped, the lock is free again.
     again = start(config)
     try:
-        wait_for_log(again, "monitor.started")
+        wait_for_log(again, "monitor.daemon.started")
     finally:
         stop(again)
 
@@ -171,7 +171,7 @@ def everything_said(config: Path, *, daemon: bool) -> str:
         said += [tested.stdout, tested.stderr]
         proc = start(config)
         try:
-            said.append(repr(wait_for_log(proc, "monitor.started")))
+            said.append(repr(wait_for_log(proc, "monitor.daemon.started")))
         finally:
             said.append(repr(stop(proc)))
             assert proc.stdout is not None
@@ -263,11 +263,11 @@ def test_a_number_nobody_follows_is_said_plainly_everywhere(tmp_path: Path) -> N
 
     proc = start(config)
     try:
-        seen = wait_for_log(proc, "monitor.started")
+        seen = wait_for_log(proc, "monitor.daemon.started")
         events = {record["event"]: record for record in seen}
-        assert "monitor.no_sources" in events
-        assert events["monitor.number_not_followed"]["order"] == "7"
-        assert "cainiao" in events["monitor.number_not_followed"]["could_follow"]
+        assert "monitor.sources.none_enabled" in events
+        assert events["monitor.sources.number_not_followed"]["order"] == "7"
+        assert "cainiao" in events["monitor.sources.number_not_followed"]["could_follow"]
         # An order added while the daemon runs is looked at when the daemon picks it up.
         assert (
             cli(
@@ -275,7 +275,7 @@ def test_a_number_nobody_follows_is_said_plainly_everywhere(tmp_path: Path) -> N
             ).returncode
             == 0
         )
-        later = wait_for_log(proc, "monitor.number_not_followed")
+        later = wait_for_log(proc, "monitor.sources.number_not_followed")
         assert later[-1]["order"] == "8" and later[-1]["number"] == "LP00700000000001"
     finally:
         stop(proc)

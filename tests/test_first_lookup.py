@@ -127,7 +127,7 @@ async def test_a_running_daemon_looks_up_a_number_the_cli_added_at_once(
         env={**os.environ, "PARCEL_MONITOR_LOG__FORMAT": "json"},
     )
     try:
-        await wait_log(proc, "monitor.started")
+        await wait_log(proc, "monitor.daemon.started")
         # What `add` writes when it leaves the lookup to the daemon: the order, nothing else.
         store = Store.open(tmp_path / "state" / "parcel-monitor.db")
         ordered = datetime.now(UTC) - timedelta(days=40)
@@ -136,7 +136,7 @@ async def test_a_running_daemon_looks_up_a_number_the_cli_added_at_once(
             now=datetime.now(UTC),
         )
         store.close()
-        await wait_log(proc, "monitor.notify_sent")  # not hours later at the scheduled poll
+        await wait_log(proc, "monitor.notify.sent")  # not hours later at the scheduled poll
     finally:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):

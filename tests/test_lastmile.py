@@ -35,7 +35,7 @@ from monitor.rules.base import BuyerSettings, Condition, RuleSettings
 from monitor.rules.engine import conditions
 from monitor.scenario import ScenarioError, parse_scenario
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, SnapshotRow, Store
-from monitor.tracking import current_stay, derive
+from monitor.tracking.derive import current_stay, derive
 from tests.conftest import REPO, at
 
 T0 = at("2026-05-01T10:00:00+03:00")
@@ -138,7 +138,7 @@ def test_last_mile_facts_survive_a_restart_and_an_equal_answer_changes_nothing(
     store = Store.open(path)
     pipeline = Pipeline.build(store=store, clock=clock, sources={}, rules=S, bus=Bus())
     pipeline.orders.add(ORDER)
-    pipeline.tracker.apply([snapshot])
+    pipeline.differ.apply([snapshot])
     derived = store.get_view(ORDER.id)
     store.close()
 
@@ -164,7 +164,7 @@ def test_last_mile_facts_survive_a_restart_and_an_equal_answer_changes_nothing(
     changed: list[OrderStateChanged] = []
     bus.subscribe(OrderStateChanged, changed.append)
     restarted = Pipeline.build(store=again, clock=clock, sources={}, rules=S, bus=bus)
-    assert restarted.tracker.apply([replace(snapshot, source="mirror")]) == []
+    assert restarted.differ.apply([replace(snapshot, source="mirror")]) == []
     assert changed == []
     again.close()
 

@@ -202,7 +202,7 @@ async def test_an_old_order_added_after_delivery_only_says_delivered() -> None:
     raised = _raised(pipeline)
     pipeline.orders.add(scenario.order.order())  # the dates passed long ago: nothing yet
     assert raised == []
-    await pipeline.tracker.poll_all()
+    await pipeline.poller.poll_all()
     clock.set(ADDED + timedelta(days=3))
     pipeline.tick()
     assert [a.rule for a in raised] == ["delivered"]
@@ -219,7 +219,7 @@ async def test_warnings_resume_once_the_grace_passes_without_an_answer() -> None
     raised = _raised(pipeline)
     pipeline.orders.add(order)
     for _ in range(3):
-        await pipeline.tracker.poll_all()
+        await pipeline.poller.poll_all()
         clock.set(clock.now() + timedelta(minutes=50))
         pipeline.tick()
         if clock.now() < ADDED + timedelta(hours=2):

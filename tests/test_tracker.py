@@ -1,11 +1,14 @@
-"""The tracker's polling order and its handling of a source that runs out mid-cycle."""
+"""The poller's order of lookups, a source that runs out mid-cycle, health, and hand-overs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
+
 from monitor.clock import SimulatedClock
+from monitor.events import Event, OrderStateChanged, OrderUpdated, TrackAssigned
 from monitor.model import Checkpoint, Order, Snapshot, Status
 from monitor.pipeline import Pipeline
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceError, SourceSettings
@@ -61,7 +64,7 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     )
     for number in ("A", "B"):
         pipeline.orders.add(Order(id=number, ordered_at=T0 - timedelta(days=20), tracks=(number,)))
-    pipeline.tracker.apply(
+    pipeline.differ.apply(
         [
             Snapshot(
                 n,
@@ -75,12 +78,61 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     )
     pipeline.orders.add(Order(id="C", ordered_at=T0, tracks=("C",)))
 
-    report = await pipeline.tracker.poll_source("budgeted")
+    report = await pipeline.poller.poll_source("budgeted")
 
     assert source.asked == ["C", "A"]  # never seen, then the one that moved last
     assert report.checked == 2 and report.failed_batches == 1
-    assert not pipeline.tracker.health["budgeted"].healthy
+    assert not pipeline.poller.health["budgeted"].healthy
     store.close()
+
+
+def test_a_handover_is_written_by_the_order_book_and_published_as_an_update() -> None:
+    clock = SimulatedClock(T0)
+    pipeline = Pipeline.build(
+        store=Store.open(":memory:"), clock=clock, rules=RuleSettings(), sources={}
+    )
+    pipeline.orders.add(Order(id="A", ordered_at=T0 - timedelta(days=20), tracks=("LP1",)))
+    seen: list[Event] = []
+    pipeline.bus.subscribe(Event, seen.append)
+    scan = Checkpoint(at=T0 - timedelta(days=1), status=Status.IN_TRANSIT, text="scan")
+    pipeline.differ.apply([Snapshot("LP1", "test", Status.IN_TRANSIT, T0, (scan,), handover="RP2")])
+
+    kinds = [type(e) for e in seen]
+    assert kinds.index(OrderUpdated) < kinds.index(TrackAssigned) < kinds.index(OrderStateChanged)
+    updated = next(e for e in seen if isinstance(e, OrderUpdated))
+    assert updated.order.tracks == ("LP1", "RP2") and updated.changed == ("tracks",)
+    assert pipeline.orders.get("A").order.tracks == ("LP1", "RP2")
+    # Told once: the same answer again changes nothing.
+    seen.clear()
+    pipeline.differ.apply([Snapshot("LP1", "test", Status.IN_TRANSIT, T0, (scan,), handover="RP2")])
+    assert seen == []
+
+
+async def test_readers_get_a_snapshot_of_source_health_they_cannot_change() -> None:
+    clock = SimulatedClock(T0)
+    store = Store.open(":memory:")
+    settings = SourceSettings()
+    source = Budgeted(
+        settings,
+        SourceContext(
+            clock=clock,
+            http=lambda: None,  # type: ignore[arg-type,return-value]
+            cursors=SourceCursors(store, "budgeted"),
+        ),
+    )
+    pipeline = Pipeline.build(
+        store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
+    )
+    before = pipeline.poller.health
+    with pytest.raises(TypeError):
+        before["budgeted"] = before["budgeted"]  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        before["budgeted"].failures = 3  # type: ignore[misc]
+    for number in ("A", "B", "C"):
+        pipeline.orders.add(Order(id=number, ordered_at=T0, tracks=(number,)))
+    await pipeline.poller.poll_source("budgeted")
+    assert before["budgeted"].healthy and before["budgeted"].polls == 0
+    assert pipeline.poller.health["budgeted"].failures == 1
 
 
 def test_a_number_that_outgrows_the_kept_checkpoints_keeps_its_newest() -> None:
@@ -107,9 +159,9 @@ def test_a_number_that_outgrows_the_kept_checkpoints_keeps_its_newest() -> None:
         )
         return Snapshot("A", "budgeted", Status.IN_TRANSIT, clock.now(), scans)
 
-    pipeline.tracker.apply([answer(8)])
+    pipeline.differ.apply([answer(8)])
     assert len(store.checkpoints(["A"])["A"]) == 8
     clock.set(T0 + timedelta(hours=15))
-    pipeline.tracker.apply([answer(13)])  # five new ones: 13 in all, the newest ten kept
+    pipeline.differ.apply([answer(13)])  # five new ones: 13 in all, the newest ten kept
     kept = [cp.text for cp in store.checkpoints(["A"])["A"]]
     assert kept == [f"scan {i}" for i in range(3, 13)]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, Status, TrackingState
-from monitor.store import SnapshotRow
-from monitor.tracking import derive, new_checkpoints, snapshot_digest
+from monitor.model import Checkpoint, EtaWindow, Order, Snapshot, SnapshotRow, Status, TrackingState
+from monitor.tracking.derive import derive, new_checkpoints, snapshot_digest
 from tests.conftest import at
 
 T0 = at("2026-03-01T10:00:00+03:00")

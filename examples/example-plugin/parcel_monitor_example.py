@@ -27,14 +27,13 @@ class ManualSettings(SourceSettings):
     path: Path  # [sources.manual] path = "~/parcels.json"
 
 
-class ManualSource(BaseSource):
+class ManualSource(BaseSource[ManualSettings]):
     name: ClassVar[str] = "manual"
     Settings: ClassVar[type[SourceSettings]] = ManualSettings
     batch_size = 100  # a local file: no limit worth having
 
-    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+    def __init__(self, settings: ManualSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, ManualSettings)
         self.path = settings.path.expanduser()
 
     async def lookup(self, numbers: Sequence[str]) -> LookupResult:
@@ -44,7 +43,7 @@ class ManualSource(BaseSource):
         except (OSError, ValueError) as exc:
             raise SourceError(f"cannot read {self.path}: {exc}") from exc
         now = self.context.clock.now()
-        # Numbers the file does not mention are left out: the tracker keeps what it knew.
+        # Numbers the file does not mention are left out: the daemon keeps what it knew.
         return {n: self._result(n, entries[n], now) for n in numbers if n in entries}
 
     def _result(self, number: str, entry: Any, now: datetime) -> Snapshot | LookupFailure:

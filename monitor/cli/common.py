@@ -100,21 +100,15 @@ def look_up_once(
     daemon); the sources' cursors live in `store`."""
     from monitor.lookup import look_up
     from monitor.routing import Routing
-    from monitor.sources import SharedSession, start_sources
+    from monitor.sources import sources_running
 
     async def lookup() -> Any:
-        session = SharedSession()
-        sources = start_sources(checked, plugins, store=store, clock=SystemClock(), http=session)
-        try:
+        async with sources_running(checked, plugins, store=store, clock=SystemClock()) as sources:
             routing = Routing(
                 {n: s for n, (s, _) in sources.items()},
                 preference=settings.source_order,
                 per_number=len(sources),
             )
             return await look_up(number, sources, routing)
-        finally:
-            for source, _ in sources.values():
-                await source.aclose()
-            await session.close()
 
     return asyncio.run(lookup())

@@ -91,7 +91,7 @@ def _first_lookup(settings: Settings, origin: str, pipeline: Pipeline, number: s
             file=sys.stderr,
         )
         return
-    pipeline.tracker.apply([found.snapshot])
+    pipeline.differ.apply([found.snapshot])
     print(f"looked up {number} with {found.source}: {found.snapshot.status.value}")
 
 

@@ -58,11 +58,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         pipeline.bus.subscribe(Event, seen.append)
         try:
             pipeline.start()
-            await pipeline.tracker.poll_all()
+            await pipeline.poller.poll_all()
             pipeline.tick()
             views = pipeline.store.views(include_closed=False)
         finally:
-            await running.close()
+            await running.aclose()
         return seen, running, views
 
     events, running, views = asyncio.run(once())
@@ -79,7 +79,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         by_id = {view.order.id: view for view in views}
         lang, zone = settings.notify.language, settings.zone()
         print_events(interesting, by_id, lang, zone, quiet=bool(unfollowed))
-    health = running.pipeline.tracker.health
+    health = running.pipeline.poller.health
     failing = [name for name, state in health.items() if not state.healthy]
     for name in failing:
         print(f"source {name} failed: {health[name].last_error}", file=sys.stderr)

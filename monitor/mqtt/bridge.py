@@ -29,6 +29,7 @@ from typing import Self
 import aiomqtt
 import structlog
 
+from monitor.backoff import Backoff
 from monitor.bus import Bus
 from monitor.clock import Clock
 from monitor.events import (
@@ -122,7 +123,7 @@ class MqttBridge:
         self._unsubscribe.append(self._bus.subscribe(Event, self._on_event))
         self._task = asyncio.create_task(self._run(), name="mqtt")
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         """Publish what is buffered and `offline`, then disconnect (forcibly after a timeout)."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -149,7 +150,7 @@ class MqttBridge:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.stop()
+        await self.aclose()
 
     # --- from the bus (synchronous: only bookkeeping here) ----------------------------------
 
@@ -214,9 +215,12 @@ class MqttBridge:
         log.info("monitor.mqtt.stopped", unsent_events=len(self._events))
 
     def _backoff(self, failures: int) -> float:
-        low = self._settings.reconnect_min.total_seconds()
-        high = self._settings.reconnect_max.total_seconds()
-        return float(min(high, low * 2 ** min(failures - 1, 30)))
+        reconnects = Backoff(
+            base=self._settings.reconnect_min.total_seconds(),
+            cap=self._settings.reconnect_max.total_seconds(),
+            jitter=0.0,  # one broker, one client: nobody to stampede with
+        )
+        return reconnects.delay(failures)
 
     async def _pause(self, seconds: float) -> None:
         try:

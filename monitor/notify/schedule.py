@@ -1,11 +1,10 @@
-"""When a notification may go: quiet hours, the morning digest and the retry backoff.
+"""When a notification may go: quiet hours and the morning digest (retries: `monitor.backoff`).
 
 Pure functions of the time they are given, so they are tested without waiting.
 """
 
 from __future__ import annotations
 
-import random
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from monitor.notify.settings import QuietHours
@@ -36,13 +35,3 @@ def digest_time(queued: datetime, digest_at: time, zone: tzinfo | None) -> datet
     if today >= local:
         return today
     return _at(local.date() + timedelta(days=1), digest_at, local, zone)
-
-
-def backoff(attempt: int, first: timedelta, cap: timedelta, rng: random.Random) -> float:
-    """Seconds before retry number `attempt` (1-based): doubling, capped, with jitter.
-
-    Half of the delay is fixed and half random, so many failed messages (a channel down for an
-    hour) do not all come back at the same instant, yet none retries almost at once.
-    """
-    delay = min(cap.total_seconds(), first.total_seconds() * 2 ** min(attempt - 1, 32))
-    return delay / 2 + rng.uniform(0, delay / 2)

@@ -17,11 +17,12 @@ from types import TracebackType
 
 import structlog
 
+from monitor.backoff import Backoff
 from monitor.clock import Clock
 from monitor.model import OrderView, Severity
 from monitor.notify.channels import Channels, Delivery
 from monitor.notify.render import Message, digest_of, render
-from monitor.notify.schedule import backoff, digest_time, quiet_until
+from monitor.notify.schedule import digest_time, quiet_until
 from monitor.notify.settings import NotifySettings
 from monitor.store import OutboxItem, OutboxState, Store
 
@@ -72,7 +73,7 @@ class Sender:
     def start(self) -> None:
         """Start delivering (in a task this sender owns); `aclose` ends it."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="notify-sender")
-        log.info("monitor.notify_started", channels=[t.name for t in self._channels.targets])
+        log.info("monitor.notify.started", channels=[t.name for t in self._channels.targets])
 
     async def aclose(self) -> None:
         """Let the message in flight finish (within the send timeout); the rest stays queued."""
@@ -98,7 +99,7 @@ class Sender:
                 wait = await self.send_due()
             except Exception:
                 # A broken store or a bug must not silently end delivery for good.
-                log.exception("monitor.notify_pass_failed")
+                log.exception("monitor.notify.pass_failed")
                 wait = self._settings.check_every.total_seconds()
             if self._stopping:
                 break
@@ -137,7 +138,7 @@ class Sender:
                     [item.id], OutboxState.REMOVED, "the order was removed"
                 )
                 self._retry_at.pop(item.id, None)
-                log.info("monitor.notify_dropped", alert=item.id, order=item.alert.order_id)
+                log.info("monitor.notify.dropped", alert=item.id, order=item.alert.order_id)
                 continue
             if item.alert.severity is Severity.INFO and self._settings.digest_at is not None:
                 digest.append((item, view))
@@ -175,7 +176,7 @@ class Sender:
                 self._store.outbox_mark_final([item.id], OutboxState.FAILED, reason)
                 self._retry_at.pop(item.id, None)
                 log.error(
-                    "monitor.notify_unrenderable",
+                    "monitor.notify.unrenderable",
                     alert=item.id,
                     order=item.alert.order_id,
                     rule=item.alert.rule,
@@ -203,7 +204,7 @@ class Sender:
             # A routing mistake: retrying cannot fix it, so say so once and stop.
             reason = f"no service matched the tags {sorted(set(tags))}"
             self._store.outbox_mark_final(ids, OutboxState.FAILED, reason)
-            log.error("monitor.notify_unroutable", alerts=ids, tags=sorted(set(tags)))
+            log.error("monitor.notify.unroutable", alerts=ids, tags=sorted(set(tags)))
             return
         done = set.intersection(*(self._store.outbox_delivered_to(i) for i in ids))
         limit_s = self._settings.send_timeout.total_seconds()
@@ -222,7 +223,7 @@ class Sender:
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.info(
-                "monitor.notify_sent",
+                "monitor.notify.sent",
                 alerts=ids,
                 orders=[i.alert.order_id for i in items],
                 channels=len(targets),
@@ -244,13 +245,20 @@ class Sender:
             for item in items:
                 self._retry_at.pop(item.id, None)
             log.error(
-                "monitor.notify_failed",
+                "monitor.notify.failed",
                 alerts=ids,
                 reason=reason,
                 hint="parcel-monitor notify retry",
             )
             return
-        delay = backoff(attempt, self._settings.retry_first, self._settings.retry_max, self._rng)
+        # Half of the delay fixed: many failed messages (a channel down for an hour) spread out,
+        # yet none retries almost at once.
+        retries = Backoff(
+            base=self._settings.retry_first.total_seconds(),
+            cap=self._settings.retry_max.total_seconds(),
+            jitter=0.5,
+        )
+        delay = retries.delay(attempt, self._rng)
         loop_now = asyncio.get_running_loop().time()
         for item in items:
             self._retry_at[item.id] = loop_now + delay
@@ -258,7 +266,7 @@ class Sender:
         # One warning when a message starts failing, not one per retry.
         emit = log.warning if attempt == 1 else log.debug
         emit(
-            "monitor.notify_retry",
+            "monitor.notify.retry",
             alerts=ids,
             attempt=attempt,
             retry_in=round(delay, 3),

@@ -56,11 +56,11 @@ class NotifyService:
 
     def start(self) -> None:
         if self._sender is None:
-            log.info("monitor.notify_off", reason="no [notify] urls or config; warnings wait")
+            log.info("monitor.notify.off", reason="no [notify] urls or config; warnings wait")
             return
         self._sender.start()
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

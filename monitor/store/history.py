@@ -7,25 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.model import Action, Checkpoint, Destination, EtaWindow, Point, Status
+from monitor.model import Action, Checkpoint, EtaWindow, Point, SnapshotRow, Status
 from monitor.store.codec import chunks, day, destination, eta, iso, marks
 from monitor.store.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotRow:
-    """The last thing one source said about one number, as the tracker remembers it."""
-
-    number: str
-    source: str
-    status: Status
-    status_seen_at: datetime
-    eta: EtaWindow | None
-    handover: str | None
-    newest_ts: float | None
-    digest: str
-    fetched_at: datetime
-    destination: Destination | None = None
 
 
 @dataclass(frozen=True, slots=True)

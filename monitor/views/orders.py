@@ -16,7 +16,7 @@ from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
 from monitor.notify.texts import DISPUTE_RULES, RULES, Language, dispute_text
 from monitor.store import OrderRank, Store
-from monitor.tracker import SourceHealth
+from monitor.tracking.poller import SourceHealth
 from monitor.views.state import state
 
 Filter = Literal["open", "closed", "all"]

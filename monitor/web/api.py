@@ -12,10 +12,10 @@ Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 
 unknown orders, 409 for a duplicate id, 421 for a foreign Host; a bug is a bare 500 (the details
 go to the log only).
 
-Source plugins may expose `webhook_routes()` returning aiohttp route definitions; each source's
-routes are mounted under `/hooks/<source name>` (a route for "/" is `/hooks/<source name>` itself)
-and authenticate their callers themselves (a carrier cannot know our token), so the bearer check
-does not apply there.
+Source plugins may expose `webhook_routes()` (`monitor.plugin.WebhookSource`) returning aiohttp
+route definitions; each source's routes are mounted under `/hooks/<source name>` (a route for "/"
+is `/hooks/<source name>` itself) and authenticate their callers themselves (a carrier cannot know
+our token), so the bearer check does not apply there.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from monitor import orderinput
 from monitor.health import Health
 from monitor.orderinput import BadInput
 from monitor.orders import OrderBook
-from monitor.plugin import TrackingSource
+from monitor.plugin import TrackingSource, WebhookSource
 from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 from monitor.views.data import order_json, timeline, timeline_json
 from monitor.web import metrics
 
@@ -97,10 +97,9 @@ def build_app(
         ]
     )
     for name, source in sorted((sources or {}).items()):
-        routes = getattr(source, "webhook_routes", None)
-        if not callable(routes):
+        if not isinstance(source, WebhookSource):
             continue
-        for route in routes():
+        for route in source.webhook_routes():
             if not isinstance(route, web.RouteDef):
                 raise TypeError(f"{name}: webhook_routes() must return web.RouteDef items")
             path = f"{HOOKS}/{name}" + ("" if route.path == "/" else route.path)
@@ -109,10 +108,10 @@ def build_app(
     return app
 
 
-def metrics_renderer(store: Store, tracker: Tracker, broker: Callable[[], bool] | None) -> Metrics:
+def metrics_renderer(store: Store, poller: Poller, broker: Callable[[], bool] | None) -> Metrics:
     def render() -> str:
         connected = broker() if broker is not None else None
-        return metrics.render(metrics.collect(store, tracker, broker_connected=connected))
+        return metrics.render(metrics.collect(store, poller, broker_connected=connected))
 
     return render
 

@@ -18,7 +18,7 @@ from monitor.clock import Clock
 from monitor.notify.texts import Language
 from monitor.orders import OrderBook
 from monitor.store import Store
-from monitor.tracker import SourceHealth
+from monitor.tracking.poller import SourceHealth
 from monitor.views import source_states
 from monitor.web import texts
 from monitor.web.pages import Say

@@ -1,6 +1,6 @@
 """`/metrics` in the Prometheus text format, written by hand.
 
-Every value is read at scrape time from state the daemon keeps anyway (the store, the tracker's
+Every value is read at scrape time from state the daemon keeps anyway (the store, the poller's
 source health, the bridge), so there is nothing to register or keep in sync and no global
 registry (prometheus_client's default one is process-wide state); the format itself is a few
 lines. Source health counts consecutive failures (it resets when a source recovers), so failures
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.store import Store
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 from monitor.views.state import state as order_state
 
 Labels = dict[str, str]
@@ -41,7 +41,7 @@ def render(families: Iterable[Family]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) -> list[Family]:
+def collect(store: Store, poller: Poller, *, broker_connected: bool | None) -> list[Family]:
     orders = Family("parcel_monitor_orders", "gauge", "Watched orders by status.")
     closed = 0
     by_status: dict[str, int] = {}
@@ -56,7 +56,7 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
     families = [
         orders,
         Family("parcel_monitor_orders_closed", "gauge", "Orders closed by the buyer.").add(closed),
-        *_source_families(tracker),
+        *_source_families(poller),
         _warnings(store),
         _notifications(store),
     ]
@@ -69,7 +69,7 @@ def collect(store: Store, tracker: Tracker, *, broker_connected: bool | None) ->
     return families
 
 
-def _source_families(tracker: Tracker) -> list[Family]:
+def _source_families(poller: Poller) -> list[Family]:
     polls = Family("parcel_monitor_polls_total", "counter", "Polls of each source since start.")
     numbers = Family(
         "parcel_monitor_numbers_checked_total", "counter", "Track numbers looked up since start."
@@ -83,7 +83,7 @@ def _source_families(tracker: Tracker) -> list[Family]:
     latency = Family(
         "parcel_monitor_poll_duration_seconds", "gauge", "How long the source's last poll took."
     )
-    for name, health in sorted(tracker.health.items()):
+    for name, health in sorted(poller.health.items()):
         polls.add(health.polls, source=name)
         numbers.add(health.numbers_checked, source=name)
         up.add(int(health.healthy), source=name)

@@ -18,7 +18,7 @@ from monitor.pipeline import Pipeline
 from monitor.plugin import BaseSource, LookupResult, SourceContext, SourceSettings
 from monitor.rules.base import RuleSettings
 from monitor.store import SourceCursors, Store, StoreError
-from monitor.tracker import Tracker
+from monitor.tracking.poller import Poller
 from tests.conftest import at
 from tests.http.test_api import AUTH, TOKEN, serve
 
@@ -45,19 +45,19 @@ def test_a_full_disk_fails_the_whole_batch_and_keeps_what_was_stored(tmp_path: P
     )
     for i in range(3):
         pipeline.orders.add(Order(id=str(i), ordered_at=T0, tracks=(f"N{i}",)))
-    pipeline.tracker.apply([snapshot("N0", 2)])
+    pipeline.differ.apply([snapshot("N0", 2)])
     pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
     store._conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
 
     with pytest.raises(StoreError, match="full"):
-        pipeline.tracker.apply([snapshot("N1", 50), snapshot("N2", 50)])
+        pipeline.differ.apply([snapshot("N1", 50), snapshot("N2", 50)])
 
     assert len(store.checkpoints(["N0"])["N0"]) == 2
     assert store.checkpoints(["N1", "N2"]) == {"N1": [], "N2": []}
     assert store.get_view("1").tracking.status is None  # type: ignore[union-attr]
     assert store.integrity_check() == "ok"
     store._conn.execute("PRAGMA max_page_count = 1073741823")  # space again: it retries
-    pipeline.tracker.apply([snapshot("N1", 50)])
+    pipeline.differ.apply([snapshot("N1", 50)])
     assert len(store.checkpoints(["N1"])["N1"]) == 50
     store.close()
 
@@ -126,10 +126,10 @@ async def test_a_full_disk_degrades_the_daemon_and_it_recovers_by_itself(
         for i in range(100_000):  # each warns at once: the warnings' tables fill up too
             late = Order(id=f"filler-{i}", ordered_at=T0 - timedelta(days=30))
             pipeline.orders.add(late)
-    monkeypatch.setattr(Tracker, "store_retry_s", 0.02)
+    monkeypatch.setattr(Poller, "store_retry_s", 0.02)
 
     async for api in serve(pipeline, TOKEN):  # the real API with the daemon's health checks
-        polling = asyncio.create_task(pipeline.tracker.run_source("bulky"))
+        polling = asyncio.create_task(pipeline.poller.run_source("bulky"))
         try:
             # The answer cannot be stored: polling goes on (a crashed task stops the daemon).
             await until(lambda: source.polls >= 3)

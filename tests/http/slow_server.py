@@ -22,7 +22,7 @@ async def main(files: int) -> None:
             store=pipeline.store,
             orders=pipeline.orders,
             health=Health(),
-            metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
+            metrics_text=metrics_renderer(pipeline.store, pipeline.poller, None),
             token=None,
         )
         async with HttpServer(app, host="127.0.0.1", port=0, header_timeout=30.0) as server:

@@ -16,7 +16,7 @@ from aiohttp import web
 from monitor.health import Health, notifier_check, sources_check, store_check
 from monitor.pipeline import Pipeline
 from monitor.plugin import BaseSource
-from monitor.tracker import SourceHealth
+from monitor.tracking.poller import SourceHealth
 from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import HttpServer
 from tests import builders
@@ -68,14 +68,14 @@ class Api:
 async def serve(pipeline: Pipeline, token: str | None) -> AsyncIterator[Api]:
     health = Health()
     health.add("store", store_check(pipeline.store))
-    health.add("sources", sources_check(pipeline.tracker))
+    health.add("sources", sources_check(pipeline.poller))
     health.add("notifier", notifier_check(pipeline.store))
     source = HookedSource(HookedSource.Settings(), None)  # type: ignore[arg-type]
     app = build_app(
         store=pipeline.store,
         orders=pipeline.orders,
         health=health,
-        metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
+        metrics_text=metrics_renderer(pipeline.store, pipeline.poller, None),
         token=token,
         sources={"hooked": source},
     )
@@ -186,7 +186,7 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
     )
     assert status == 200 and body["title"] == "Red kettle" and body["promised_by"] == "2026-02-20"
 
-    api.pipeline.tracker.apply([builders.moved("RA100000001CN")])
+    api.pipeline.differ.apply([builders.moved("RA100000001CN")])
     status, timeline = await api.call("GET", "/api/orders/5001", headers=AUTH)
     assert status == 200
     assert timeline["status"] == "in_transit"
@@ -210,8 +210,8 @@ async def test_health_reports_what_is_wrong(api: Api) -> None:
         200,
         {"status": "ok", "checks": {"store": "ok", "sources": "ok", "notifier": "ok"}},
     )
-    api.pipeline.tracker.health["17track"] = SourceHealth(
-        failing_since=0.0, failures=3, last_error="HTTP 503"
+    api.pipeline.poller.set_health(
+        "17track", SourceHealth(failing_since=0.0, failures=3, last_error="HTTP 503")
     )
     status, body = await api.call("GET", "/healthz")
     assert status == 503 and body["status"] == "degraded"
@@ -235,8 +235,8 @@ async def test_health_reports_notifications_that_failed(api: Api) -> None:
 async def test_metrics_in_prometheus_text(api: Api) -> None:
     await api.call("POST", "/api/orders", NEW, headers=AUTH)
     await api.call("POST", "/api/orders", {"id": "5002", "ordered": "2026-01-10"}, headers=AUTH)
-    api.pipeline.tracker.apply([builders.moved("RA100000001CN")])
-    api.pipeline.tracker.health["test"] = SourceHealth(polls=4, last_poll_s=0.25)
+    api.pipeline.differ.apply([builders.moved("RA100000001CN")])
+    api.pipeline.poller.set_health("test", SourceHealth(polls=4, last_poll_s=0.25))
     async with api.session.get(api.base + "/metrics", headers=AUTH) as response:
         assert response.content_type == "text/plain"
         text = await response.text()
@@ -275,7 +275,7 @@ async def test_an_order_at_a_pick_up_point_shows_its_stay_destination_and_warnin
     api: Api,
 ) -> None:
     assert (await api.call("POST", "/api/orders", NEW, headers=AUTH))[0] == 201
-    api.pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
+    api.pipeline.differ.apply([builders.in_locker("RA100000001CN")])
     status, body = await api.call("GET", "/api/orders/5001", headers=AUTH)
     assert status == 200
     assert body["stay"] == {

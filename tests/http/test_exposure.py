@@ -29,7 +29,7 @@ def app_for(pipeline: Pipeline, **options: object):  # type: ignore[no-untyped-d
         store=pipeline.store,
         orders=pipeline.orders,
         health=Health(),
-        metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
+        metrics_text=metrics_renderer(pipeline.store, pipeline.poller, None),
         **options,  # type: ignore[arg-type]
     )
 

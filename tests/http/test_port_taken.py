@@ -32,7 +32,7 @@ def test_a_taken_port_is_logged_once_and_the_daemon_keeps_running(tmp_path: Path
         try:
             for line in proc.stderr:
                 events.append(json.loads(line)["event"])
-                if "monitor.http.bind_failed" in events and "monitor.started" in events:
+                if "monitor.http.bind_failed" in events and "monitor.daemon.started" in events:
                     break
             assert proc.poll() is None, "the daemon died of a taken port"
         finally:

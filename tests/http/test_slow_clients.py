@@ -31,7 +31,7 @@ async def server(tmp_path: Path) -> AsyncIterator[HttpServer]:
         store=pipeline.store,
         orders=pipeline.orders,
         health=Health(),
-        metrics_text=metrics_renderer(pipeline.store, pipeline.tracker, None),
+        metrics_text=metrics_renderer(pipeline.store, pipeline.poller, None),
         token=None,
     )
     async with HttpServer(

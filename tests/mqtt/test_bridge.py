@@ -68,7 +68,7 @@ async def test_order_state_attributes_and_discovery_are_retained(
     settings = settings_for(*broker)
     async with running(pipeline, settings) as (_, watcher, topics):
         pipeline.orders.add(builders.order("8100001"))
-        pipeline.tracker.apply([builders.moved("RA100000001CN")])
+        pipeline.differ.apply([builders.moved("RA100000001CN")])
         order = topics.order("8100001")
         await watcher.wait_for(f"{order}/state", "in_transit")
         await watcher.wait_for(topics.discovery("8100001"))
@@ -357,7 +357,7 @@ async def test_last_mile_warnings_and_the_stay_reach_the_attributes(
     settings = settings_for(*broker)
     async with running(pipeline, settings) as (_, watcher, topics):
         pipeline.orders.add(builders.order("8100002"))
-        pipeline.tracker.apply([builders.in_locker("RA100000001CN")])
+        pipeline.differ.apply([builders.in_locker("RA100000001CN")])
         order = topics.order("8100002")
         await watcher.wait_for(f"{order}/state", "at_post_office")
         _, raised = await watcher.wait_for(topics.event("warning"), containing="storage_ending")
@@ -370,3 +370,21 @@ async def test_last_mile_warnings_and_the_stay_reach_the_attributes(
     (warning,) = [w for w in attrs["warnings"] if w["rule"] == "storage_ending"]
     assert warning["severity"] == "critical"
     assert warning["facts"]["storage_ends"].startswith("2026-01-23")  # a locker keeps it 3 days
+
+
+async def test_a_handover_is_an_order_update_for_home_assistant(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # The order book writes the hand-over like any other change of the order, so MQTT hears it.
+    pipeline = builders.pipeline(tmp_path)
+    async with running(pipeline, settings_for(*broker)) as (_, watcher, topics):
+        pipeline.orders.add(builders.order("8100009"))
+        mark = len(watcher.messages)
+        handed = replace(builders.moved("RA100000001CN"), handover="80012345678901")
+        pipeline.differ.apply([handed])
+        _, updated = await watcher.wait_for(topics.event("order_updated"), after=mark)
+        _, attributes = await watcher.wait_for(
+            f"{topics.order('8100009')}/attributes", after=mark, containing="80012345678901"
+        )
+    assert json.loads(updated)["order"]["tracks"] == ["RA100000001CN", "80012345678901"]
+    assert json.loads(attributes)["tracks"] == ["RA100000001CN", "80012345678901"]

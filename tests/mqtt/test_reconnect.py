@@ -80,7 +80,7 @@ async def test_events_raised_while_the_broker_is_down_arrive_in_order(tmp_path: 
             mark = len(watcher.messages)
             raised.clear()
             pipeline.orders.add(builders.order("7200001"))
-            pipeline.tracker.apply([builders.moved("RA100000001CN")])
+            pipeline.differ.apply([builders.moved("RA100000001CN")])
             pipeline.orders.update("7200001", title="Renamed lamp")
             assert 5 <= len(raised) < 100  # within the bound
             broker.start()

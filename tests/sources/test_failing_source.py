@@ -127,18 +127,18 @@ async def test_one_failing_source_does_not_stop_the_rest(
         pipeline.orders.add(Order(id="B", ordered_at=T0, tracks=(RB,)))
 
         clock.set(T0 + timedelta(days=2))
-        await pipeline.tracker.poll_all()
+        await pipeline.poller.poll_all()
         assert store.get_view("A").tracking.status is Status.IN_TRANSIT  # type: ignore[union-attr]
 
         FAILURES[failure](fake)
         for day in (4, 5, 6):
             clock.set(T0 + timedelta(days=day))
             async with asyncio.timeout(10):
-                await pipeline.tracker.poll_all()
+                await pipeline.poller.poll_all()
             pipeline.tick()
-        health = pipeline.tracker.health["cainiao"]
+        health = pipeline.poller.health["cainiao"]
         assert not health.healthy and health.failures == 3
-        assert pipeline.tracker.next_delay("cainiao") <= 6 * 3600  # backoff, capped
+        assert pipeline.poller.next_delay("cainiao") <= 6 * 3600  # backoff, capped
         assert store.get_view("A").tracking.status is Status.IN_TRANSIT  # type: ignore[union-attr]
         assert store.get_view("B").tracking.status is Status.DELIVERED  # type: ignore[union-attr]
         assert sorted(seen) == ["SourceFailed", "delivered"]  # failed once; the rules went on
@@ -146,7 +146,7 @@ async def test_one_failing_source_does_not_stop_the_rest(
         fake.hanging, fake.override, fake.stall = False, None, False
         app[HANG].set()
         clock.set(T0 + timedelta(days=7))
-        await pipeline.tracker.poll_all()
-        assert pipeline.tracker.health["cainiao"].healthy
+        await pipeline.poller.poll_all()
+        assert pipeline.poller.health["cainiao"].healthy
         assert seen[2:] == ["SourceRecovered"]
     store.close()

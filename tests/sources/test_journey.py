@@ -59,7 +59,7 @@ async def test_cainiao_hands_over_to_russian_post_and_the_right_warnings_follow(
 
     async def at(when: datetime) -> None:
         clock.set(when)
-        await pipeline.tracker.poll_all()
+        await pipeline.poller.poll_all()
         pipeline.tick()
 
     try:
@@ -92,7 +92,7 @@ async def test_cainiao_hands_over_to_russian_post_and_the_right_warnings_follow(
         assert warnings == ["stuck_at_post_office", "delivered"]
         assert len(post.requests) < 20  # the daily budget is spent on this number only
     finally:
-        await running.close()
+        await running.aclose()
 
 
 async def test_track_json_looks_a_number_up_through_base_url(

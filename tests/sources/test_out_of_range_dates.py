@@ -55,10 +55,10 @@ def test_a_17track_push_from_year_9999_keeps_its_good_checkpoints(tmp_path: Path
     assert snapshot is not None
     built = pipeline(tmp_path, "RB1")
     with structlog.testing.capture_logs() as logs:
-        built.tracker.apply([snapshot])
+        built.differ.apply([snapshot])
     stored = built.store.checkpoints(["RB1"])["RB1"]
     assert [cp.text for cp in stored] == ["Departed"]
-    dropped = [entry for entry in logs if entry["event"] == "monitor.dates_dropped"]
+    dropped = [entry for entry in logs if entry["event"] == "monitor.sources.dates_dropped"]
     assert len(dropped) == 1 and dropped[0]["dates"] == ["9999-12-31T23:00:00-14:00"]
     view = built.store.get_view("8100000000000001")
     assert view is not None and view.tracking.last_checkpoint is not None
@@ -74,7 +74,7 @@ def test_a_russian_post_operation_dated_year_1_is_dropped(tmp_path: Path) -> Non
     snapshot = parse_reply(reply, "63010245873122", NOW)
     assert isinstance(snapshot, Snapshot) and len(snapshot.checkpoints) == 2
     built = pipeline(tmp_path, "63010245873122")
-    built.tracker.apply([snapshot])
+    built.differ.apply([snapshot])
     stored = built.store.checkpoints(["63010245873122"])["63010245873122"]
     assert [cp.at.year for cp in stored] == [2026]
 

@@ -245,14 +245,14 @@ async def test_an_answer_over_the_size_limit_is_refused_and_the_rest_carries_on(
     with capture_logs() as logs:
         async with LoopLag() as lag:
             async with asyncio.timeout(20):
-                await pipeline.tracker.poll_all()
-    health = pipeline.tracker.health["cainiao"]
+                await pipeline.poller.poll_all()
+    health = pipeline.poller.health["cainiao"]
     assert not health.healthy
     assert "over the limit of 5 MB" in health.last_error
     assert fake.sent + 256 * 1024 < len(body)  # reading stopped at the limit
-    failed = [entry for entry in logs if entry["event"] == "monitor.source_failed"]
+    failed = [entry for entry in logs if entry["event"] == "monitor.tracking.source_failed"]
     assert len(failed) == 1 and "max_answer_size" in failed[0]["reason"]
-    assert pipeline.tracker.health["replay"].healthy
+    assert pipeline.poller.health["replay"].healthy
     assert pipeline.store.get_view("B").tracking.status is Status.IN_TRANSIT  # type: ignore[union-attr]
     print(f"worst loop lag {lag.worst:.3f}s")
     assert lag.worst < 0.5, f"the event loop stalled for {lag.worst:.2f}s"
@@ -268,9 +268,9 @@ async def test_a_big_allowed_answer_is_parsed_off_the_loop_and_its_checkpoints_c
     started = time.perf_counter()
     async with LoopLag() as lag:
         async with asyncio.timeout(30):
-            await pipeline.tracker.poll_all()
+            await pipeline.poller.poll_all()
     took = time.perf_counter() - started
-    assert pipeline.tracker.health["cainiao"].healthy
+    assert pipeline.poller.health["cainiao"].healthy
     store = pipeline.store
     kept = store.checkpoints([LP])[LP]
     assert len(kept) == 300

@@ -16,7 +16,7 @@ from monitor.pipeline import Pipeline
 from monitor.plugin import SourceContext
 from monitor.rules.base import RuleSettings
 from monitor.store import SourceCursors, Store
-from monitor.tracker import MAX_RETRY_AFTER_S
+from monitor.tracking.poller import MAX_RETRY_AFTER_S
 from tests.conftest import at
 
 from .test_seventeentrack import KEY, Fake17Track
@@ -60,16 +60,18 @@ async def test_retry_after_sets_the_next_poll(
         pipeline.orders.add(Order(id="A", ordered_at=T0, tracks=(NUMBER,)))
 
         fake.override = web.json_response({"code": 429}, status=429, headers=headers)
-        await pipeline.tracker.poll_source("seventeentrack")
-        health = pipeline.tracker.health["seventeentrack"]
+        await pipeline.poller.poll_source("seventeentrack")
+        health = pipeline.poller.health["seventeentrack"]
         assert not health.healthy and "too many requests" in health.last_error
         for _ in range(20):  # the backoff's random draw never goes below what was asked
-            assert pipeline.tracker.next_delay("seventeentrack") >= wait
-        assert pipeline.tracker.next_delay("seventeentrack") <= max(wait, 60.0)
+            assert pipeline.poller.next_delay("seventeentrack") >= wait
+        assert pipeline.poller.next_delay("seventeentrack") <= max(wait, 60.0)
 
         fake.override = None
         clock.set(T0 + timedelta(seconds=wait))
-        await pipeline.tracker.poll_source("seventeentrack")
+        await pipeline.poller.poll_source("seventeentrack")
+        assert not health.healthy  # a snapshot: what was so when it was taken
+        health = pipeline.poller.health["seventeentrack"]
         assert health.healthy and health.retry_after is None
-        assert pipeline.tracker.next_delay("seventeentrack") <= 6 * 3600 * 1.1  # poll_every again
+        assert pipeline.poller.next_delay("seventeentrack") <= 6 * 3600 * 1.1  # poll_every again
     store.close()

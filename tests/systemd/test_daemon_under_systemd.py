@@ -123,7 +123,7 @@ def test_reload_applies_a_valid_config_and_keeps_state(
     assert before <= int(reloading["MONOTONIC_USEC"]) <= before + WAIT * 1_000_000
     ready = daemon.notify.wait_for("READY", "1")
     assert ready["STATUS"].startswith("1 orders watched, sources 1/1 healthy")
-    assert daemon.wait_for_log("monitor.reloaded")["sources"] == ["replay"]
+    assert daemon.wait_for_log("monitor.daemon.reloaded")["sources"] == ["replay"]
     # The new source really polls: its warnings arrive after the reload.
     daemon.wait_for_log("monitor.warning")
 
@@ -143,7 +143,7 @@ def test_reload_with_an_invalid_config_keeps_the_old_one(
     daemon.send(signal.SIGHUP)
     daemon.notify.wait_for("RELOADING", "1")
     daemon.notify.wait_for("READY", "1")
-    rejected = daemon.wait_for_log("monitor.reload_rejected")
+    rejected = daemon.wait_for_log("monitor.daemon.reload_rejected")
     assert "tick_every" in str(rejected["error"]) and "'soon'" in str(rejected["error"])
     assert rejected["_priority"] == "3", "journalctl -p err must find it"
     assert daemon.log_events()[0]["_priority"] == "6"
@@ -178,7 +178,7 @@ def test_sigterm_stops_cleanly_without_losing_a_warning(
     assert logged and logged <= stored
     assert all(order == order_id for order, _ in stored)
     assert queued == len(stored), "every warning waits in the outbox for the notifier"
-    assert daemon.log_events()[-1]["event"] == "monitor.stopped"
+    assert daemon.log_events()[-1]["event"] == "monitor.daemon.stopped"
 
 
 def test_sigint_stops_like_sigterm(start_daemon: Callable[..., Daemon], tmp_path: Path) -> None:

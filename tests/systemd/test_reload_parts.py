@@ -25,7 +25,7 @@ class Probe(Part):
     def start(self, running: Running) -> None:
         self.journal.append(("start", self.generation))
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
         self.journal.append(("stop", self.generation))
 
 
@@ -66,7 +66,7 @@ async def test_a_rejected_reload_keeps_the_old_parts_and_frees_the_new(
     await reload(running, settings, config)
     assert journal[3:] == [("stop", 0), ("apply", 2), ("start", 2)]
 
-    await running.close()
+    await running.aclose()
     assert journal[-1] == ("stop", 2)
 
 
@@ -114,4 +114,51 @@ async def test_a_reload_whose_new_parts_cannot_even_be_built_keeps_the_old_ones(
         kept = await reload(running, settings, tls_config)
         assert kept is settings and running.parts == before
     finally:
-        await running.close()
+        await running.aclose()
+
+
+PLUGIN = """
+from monitor.plugin import BaseSource
+
+
+class Hooked(BaseSource):
+    name = "hooked"
+
+    async def lookup(self, numbers):
+        return {{}}
+
+    def webhook_routes(self):
+        return {routes}
+
+
+SOURCE = Hooked
+"""
+
+
+async def test_a_reload_whose_http_app_cannot_be_built_keeps_the_old_generation(
+    tmp_path: Path,
+) -> None:
+    # The HTTP part builds its app (the sources' webhooks included) when it is built, so a bad
+    # route is a rejected reload, not a daemon whose old parts are already gone.
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "hooked.py").write_text(PLUGIN.format(routes="[]"), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\nplugin_dirs = ["{plugins}"]\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[sources.hooked]\n',
+        encoding="utf-8",
+    )
+    settings, _ = load_settings(config)
+    running = assemble(settings, str(config))
+    for part in running.parts:
+        part.start(running)
+    old = list(running.parts)
+    http = next(part for part in old if isinstance(part, daemon.Http))
+    (plugins / "hooked.py").write_text(PLUGIN.format(routes='["not a route"]'), encoding="utf-8")
+    try:
+        assert await reload(running, settings, config) is settings
+        assert running.parts == old
+        assert http.tasks and not http.tasks[0].done()  # the old API still serves
+    finally:
+        await running.aclose()

@@ -1,5 +1,5 @@
 """A daemon's HTTP face with the dashboard mounted, over a real store filled by the real pipeline:
-five orders in different states, their histories written by the tracker from snapshots, and
+five orders in different states, their histories written by the differ from snapshots, and
 warnings raised by the rules on a simulated clock (so the ETA history spans weeks)."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _snap(
 
 def fill(pipeline: Pipeline, clock: SimulatedClock) -> None:
     """Weeks of a buyer's life, played on the simulated clock."""
-    book, tracker = pipeline.orders, pipeline.tracker
+    book, differ = pipeline.orders, pipeline.differ
 
     def order(order_id: str, title: str, track: str | None, protection_days: int) -> None:
         book.add(
@@ -109,7 +109,7 @@ def fill(pipeline: Pipeline, clock: SimulatedClock) -> None:
             _cp(4 + 9 * i, Status.IN_TRANSIT, "Arrived at transit hub", "Ürümqi")
             for i in range(1, step + 1)
         ]
-        tracker.apply(
+        differ.apply(
             [
                 _snap(
                     "LP00123456789012",
@@ -127,11 +127,11 @@ def fill(pipeline: Pipeline, clock: SimulatedClock) -> None:
             _cp(17, Status.DELIVERED, "Delivered to the addressee", "Moscow 101000"),
         ]
         seen = delivered[: 2 + step]
-        tracker.apply(
+        differ.apply(
             [_snap("RB123456785CN", "russianpost", seen[-1].status, *seen, at=clock.now())]
         )
     clock.set(START + timedelta(days=38))
-    tracker.apply(
+    differ.apply(
         [
             _snap(
                 "RA987654321CN",
@@ -205,7 +205,7 @@ def application(
             zone=ZONE,
             language=language,
             token=token,
-            health=lambda: pipeline.tracker.health,
+            health=lambda: pipeline.poller.health,
         ),
     )
     return app

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from monitor.events import SourceFailed
 from monitor.model import Status
-from monitor.tracker import SourceHealth
+from monitor.tracking.poller import SourceHealth
 from tests.web import desk as fixtures
 from tests.web.desk import CABLE, LAMP, LIGHT, SOCKS, TOKEN, Desk
 
@@ -155,7 +155,7 @@ async def test_a_warning_appears_without_a_reload(browser: Browser, desk: Desk) 
     await expect(socks).not_to_contain_text("going back")
     await page.wait_for_timeout(300)  # the event stream is connected
     desk.advance(1)
-    desk.pipeline.tracker.apply(
+    desk.pipeline.differ.apply(
         [
             fixtures._snap(
                 "LP00987654321098",
@@ -170,8 +170,8 @@ async def test_a_warning_appears_without_a_reload(browser: Browser, desk: Desk) 
     await expect(page.locator(f"li[data-order='{SOCKS}']")).to_have_count(0, timeout=10_000)
     assert await page.evaluate("window.sameDocument") is True
     # A source breaking shows in the corner the same way.
-    desk.pipeline.tracker.health["cainiao"] = SourceHealth(
-        failing_since=0.0, failures=2, last_error="HTTP 503"
+    desk.pipeline.poller.set_health(
+        "cainiao", SourceHealth(failing_since=0.0, failures=2, last_error="HTTP 503")
     )
     desk.pipeline.bus.publish(SourceFailed(at=desk.clock.now(), source="cainiao", reason="503"))
     await expect(page.locator("aside.sources")).to_contain_text("cainiao — failing")

@@ -19,7 +19,7 @@ from monitor.events import WarningRaised
 from monitor.model import Order
 from monitor.pipeline import Pipeline
 from monitor.store import Store
-from monitor.tracker import SourceHealth
+from monitor.tracking.poller import SourceHealth
 from monitor.web.server import HttpServer
 from tests.web import desk as fixtures
 from tests.web.desk import LAMP, LIGHT, START, TOKEN, Desk
@@ -266,9 +266,10 @@ async def test_a_failing_source_shows_in_the_corner(
     filled: tuple[Pipeline, SimulatedClock],
 ) -> None:
     pipeline, _ = filled
-    pipeline.tracker.health["cainiao"] = SourceHealth()
-    pipeline.tracker.health["russianpost"] = SourceHealth(
-        failing_since=1.0, failures=3, last_error="HTTP 503 from the API"
+    pipeline.poller.set_health("cainiao", SourceHealth())
+    pipeline.poller.set_health(
+        "russianpost",
+        SourceHealth(failing_since=1.0, failures=3, last_error="HTTP 503 from the API"),
     )
     async with fixtures.serve(*filled, token=None) as desk:
         html = await fetch(desk, "/")

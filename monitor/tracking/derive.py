@@ -1,6 +1,6 @@
 """From what the sources said about an order's numbers to one conclusion about the order.
 
-Pure functions: the tracker feeds them stored snapshots and checkpoints, they return the new
+Pure functions: the differ feeds them stored snapshots and checkpoints, they return the new
 `TrackingState`. Kept apart from I/O so the rules of the derivation are testable on plain data.
 """
 
@@ -17,12 +17,12 @@ from monitor.model import (
     Order,
     Point,
     Snapshot,
+    SnapshotRow,
     Status,
     Stay,
     TrackingState,
     postcode_key,
 )
-from monitor.store import SnapshotRow
 
 _NEVER = float("-inf")
 _UNSCANNED = (Status.NOT_FOUND, Status.INFO_RECEIVED)
