@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import structlog
 from aiohttp import web
@@ -72,8 +72,24 @@ async def form_logout(request: web.Request) -> web.StreamResponse:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path on this server: never an open redirect to another site."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path on this server: never an open redirect to another site.
+
+    Browsers read a backslash as a slash and drop tabs and newlines anywhere in a URL, so
+    `/\\evil.example` and `/<TAB>/evil.example` both mean `//evil.example`: such targets, control
+    characters and anything with a scheme or a host go to the overview instead.
+    """
+    decoded = unquote(target)
+    if any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target + decoded):
+        return "/"
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
+    if decoded.startswith("//"):  # "///x" has no host for urlsplit, but one for a browser
+        return "/"
+    return target
 
 
 async def _form(request: web.Request) -> tuple[dict[str, str], web.StreamResponse | None]:

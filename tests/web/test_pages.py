@@ -161,9 +161,42 @@ async def test_after_sign_in_only_a_local_path_is_followed(
         async with session.get(desk.base + "/login") as response:
             match = CSRF.search(await response.text())
         assert match
-        form = {"csrf": match.group(1), "token": TOKEN, "next": "//evil.example/"}
+        csrf = match.group(1)
+        # Browsers read a backslash as a slash and drop tabs and newlines: all of these would
+        # lead to evil.example.
+        for hostile in ("//evil.example/", "/\\evil.example", "/\tevil.example", "/\t/evil.example",
+                        "/\n/evil.example", "https://evil.example/", "/%09/evil.example",
+                        "\\\\evil.example", "javascript:alert(1)"):  # fmt: skip
+            form = {"csrf": csrf, "token": TOKEN, "next": hostile}
+            async with session.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/", hostile
+            csrf = await _csrf_of(session, desk)
+        form = {"csrf": csrf, "token": TOKEN, "next": f"/orders/{LAMP}?done=saved"}
         async with session.post(desk.base + "/login", data=form, allow_redirects=False) as r:
-            assert r.status == 303 and r.headers["Location"] == "/"
+            assert r.headers["Location"] == f"/orders/{LAMP}?done=saved"
+
+
+async def _csrf_of(session: aiohttp.ClientSession, desk: Desk) -> str:
+    async with session.get(desk.base + "/login") as response:
+        match = CSRF.search(await response.text())
+    assert match
+    return match.group(1)
+
+
+async def test_every_page_links_a_favicon_that_is_served(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    async with fixtures.serve(*filled, token=None) as desk, await client() as session:
+        html = await fetch(desk, "/")
+        link = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        assert link and link.group(1).startswith("/static/")
+        async with session.get(desk.base + link.group(1)) as response:
+            assert response.status == 200
+            assert response.content_type == "image/svg+xml"
+            assert "<script" not in await response.text()
+        # Browsers ask for /favicon.ico on their own, whatever the page says.
+        async with session.get(desk.base + "/favicon.ico", allow_redirects=False) as response:
+            assert response.status in (200, 301, 308)
 
 
 async def test_language_from_the_configuration_else_the_browser(
