@@ -45,6 +45,7 @@ def mount(app: web.Application, desk: Desk) -> None:
             web.get("/login", forms.page_login),
             web.post("/login", forms.form_login),
             web.post("/logout", forms.form_logout),
+            web.get("/favicon.ico", _favicon),
             web.static("/static", STATIC, append_version=False),
         ]
     )
@@ -57,3 +58,8 @@ def mount(app: web.Application, desk: Desk) -> None:
 
     app.on_startup.append(open_streams)
     app.on_shutdown.append(end_streams)
+
+
+async def _favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers ask for /favicon.ico by themselves on pages that do not link one (the JSON API).
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
