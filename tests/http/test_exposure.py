@@ -47,7 +47,7 @@ async def raw(port: int, head: bytes, body: bytes = b"", host: str = "127.0.0.1"
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, int]]:
     pipeline = builders.pipeline(tmp_path)
-    app = app_for(pipeline, token=TOKEN, read_token=READ, allowed_hosts=("parcels.example.org",))
+    app = app_for(pipeline, token=TOKEN, read_token=READ, allowed_hosts=("Parcels.Example.org",))
     async with HttpServer(app, host="127.0.0.1", port=0) as running:
         yield pipeline, running.port
 
@@ -82,6 +82,8 @@ async def test_the_read_token_reads_and_cannot_change(server: tuple[Pipeline, in
         ("localhost:1", 421),  # another port: another origin
         ("parcels.example.org", 200),  # allowed_hosts, as a reverse proxy passes it
         ("parcels.example.org:443", 200),
+        ("PARCELS.Example.ORG", 200),  # host names are case-insensitive
+        ("LocalHost:{port}", 200),
         ("parcels.example.org.evil.example", 421),
     ],
 )
