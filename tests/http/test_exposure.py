@@ -20,7 +20,7 @@ from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import HttpServer
 from tests import builders
 
-TOKEN, READ = "s3cret-token", "read-only-token"
+TOKEN, READ = "s3cret-token-0123456789", "read-only-token-0123"
 NEW = {"id": "5001", "ordered": "2026-01-10"}
 
 

@@ -24,7 +24,7 @@ from monitor.web import dashboard
 from monitor.web.api import build_app
 from monitor.web.server import HttpServer
 
-TOKEN = "desk-token-7f3a"
+TOKEN = "desk-token-7f3a-9c21"
 START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Moscow")
