@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-import structlog
 from aiohttp import web
 
 from monitor import orderinput
@@ -18,6 +17,7 @@ from monitor.orderinput import BadInput
 from monitor.orders import OrderBook
 from monitor.store import DuplicateOrder, UnknownOrder
 from monitor.web import texts
+from monitor.web.api import THROTTLE, client_address
 from monitor.web.frame import (
     SESSION,
     desk_of,
@@ -30,8 +30,6 @@ from monitor.web.frame import (
     to_login,
 )
 from monitor.web.handlers import order_context, overview_context
-
-log = structlog.get_logger("monitor.http.dashboard")
 
 # The form fields `orderinput` knows; anything else a browser sends (csrf, buttons) is not input.
 ADD_FIELDS = ("id", "ordered", "paid", "title", "shop", "track", "protection_until",
@@ -53,9 +51,14 @@ async def form_login(request: web.Request) -> web.StreamResponse:
     target = _safe_next(str(form.get("next", "/")))
     if not desk.sessions.csrf_ok(request[SESSION], str(form.get("csrf", ""))):
         return render(request, "login.html", {"next": target, "error": "bad_form"}, status=400)
+    throttle, address = request.app[THROTTLE], client_address(request)
+    if wait := throttle.wait(address):
+        response = render(request, "login.html", {"next": target, "error": "throttled"}, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     session = desk.sessions.sign_in(str(form.get("token", "")))
     if session is None:
-        log.warning("monitor.http.login_failed", remote=request.remote)
+        throttle.failed(address, "monitor.http.login_failed")
         return render(request, "login.html", {"next": target, "error": "wrong_token"}, status=401)
     request[SESSION] = session
     return redirect(request, target)

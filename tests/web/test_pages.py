@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from monitor.cli import main
 from monitor.clock import SimulatedClock
@@ -344,3 +345,27 @@ def test_the_evidence_cli_says_what_to_do_without_chromium(
     err = capsys.readouterr().err
     assert "needs Chromium" in err and "/orders/ORDER_ID/evidence" in err
     assert not out.exists()
+
+
+async def test_guessing_the_token_is_slowed_down_and_logged_in_summary(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    async with fixtures.serve(*filled) as desk, await client() as guesser:
+        csrf = await _csrf_of(guesser, desk)
+        statuses = []
+        with capture_logs() as logs:
+            for attempt in range(300):
+                form = {"csrf": csrf, "token": f"guess-{attempt:04d}-abcdefgh", "next": "/"}
+                async with guesser.post(desk.base + "/login", data=form) as response:
+                    statuses.append(response.status)
+                    retry_after = response.headers.get("Retry-After")
+        assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+        assert retry_after is not None and 0 < int(retry_after) <= 60
+        assert len(logs) <= 2 and TOKEN not in str(logs)
+        # The right token from a throttled address waits too: a hit looks like a miss.
+        form = {"csrf": csrf, "token": TOKEN, "next": "/"}
+        async with guesser.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 429
+        desk.clock.set(desk.clock.now() + timedelta(seconds=61))
+        async with guesser.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
