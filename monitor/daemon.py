@@ -421,6 +421,7 @@ class Http(Part):
                 zone=self.zone,
                 language=self.language,
                 token=self.token,
+                read_token=self.settings.resolved_read_token(),
                 health=lambda: pipeline.tracker.health,
             ),
         )

@@ -181,9 +181,11 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS or request.path.startswith(f"{HOOKS}/"):
         return await handler(request)
     token, read_token = request.app[TOKEN], request.app[READ_TOKEN]
-    if _is_page(request.path) and (token is not None or _from_loopback(request)):
-        # The dashboard signs in with the token itself (a session cookie and CSRF tokens,
-        # monitor.web.dashboard); without a token it is read-only and for this machine only.
+    signs_in = token is not None or read_token is not None
+    if _is_page(request.path) and (signs_in or _from_loopback(request)):
+        # The dashboard signs in with a token itself (a session cookie and CSRF tokens,
+        # monitor.web.dashboard; the read token opens it read-only); without any token it is
+        # read-only and for this machine only.
         return await handler(request)
     reading = request.method in _READS
     if token is None and read_token is None:

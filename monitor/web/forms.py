@@ -102,8 +102,11 @@ async def _form(request: web.Request) -> tuple[dict[str, str], web.StreamRespons
     form = {key: str(value) for key, value in (await request.post()).items()}
     if not allowed:
         return form, to_login(request)
-    if not desk.sessions.required:
-        text = texts.labels(lang_of(request))["read_only"]
+    session = request[SESSION]
+    if desk.sessions.token is None or session.read_only:
+        text = texts.labels(lang_of(request))[
+            "read_only_session" if session.read_only else "read_only"
+        ]
         return form, render(request, "missing.html", {"text": text}, status=403)
     if not desk.sessions.csrf_ok(request[SESSION], form.get("csrf", "")):
         text = texts.labels(lang_of(request))["bad_form"]

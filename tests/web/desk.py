@@ -211,6 +211,7 @@ def application(
             zone=ZONE,
             language=language,
             token=token,
+            read_token=read_token,
             health=lambda: pipeline.tracker.health,
         ),
     )

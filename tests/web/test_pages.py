@@ -23,7 +23,7 @@ from monitor.store import Store
 from monitor.tracker import SourceHealth
 from monitor.web.server import HttpServer
 from tests.web import desk as fixtures
-from tests.web.desk import LAMP, LIGHT, START, TOKEN, Desk
+from tests.web.desk import LAMP, LIGHT, READ_TOKEN, START, TOKEN, Desk
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -369,3 +369,33 @@ async def test_guessing_the_token_is_slowed_down_and_logged_in_summary(
         desk.clock.set(desk.clock.now() + timedelta(seconds=61))
         async with guesser.post(desk.base + "/login", data=form, allow_redirects=False) as r:
             assert r.status == 303
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+async def test_the_read_token_opens_the_pages_read_only(
+    filled: tuple[Pipeline, SimulatedClock], token: str | None
+) -> None:
+    pipeline, _ = filled
+    async with (
+        fixtures.serve(*filled, token=token, read_token=READ_TOKEN) as desk,
+        await client() as reader,
+    ):
+        csrf = await _csrf_of(reader, desk)
+        form = {"csrf": csrf, "token": READ_TOKEN, "next": f"/orders/{LAMP}"}
+        async with reader.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == f"/orders/{LAMP}"
+        async with reader.get(desk.base + f"/orders/{LAMP}") as response:
+            html = await response.text()
+        assert response.status == 200 and "Desk lamp" in html
+        assert (
+            f'action="/orders/{LAMP}/close"' not in html and "Signed in with the read token" in html
+        )
+        found = CSRF.search(html)  # the sign-out form's
+        assert found
+        async with reader.post(
+            desk.base + f"/orders/{LAMP}/close", data={"csrf": found.group(1)}
+        ) as response:
+            assert response.status == 403
+            assert "Signed in with the read token" in await response.text()
+        view = pipeline.store.get_view(LAMP)
+        assert view is not None and not view.order.closed
