@@ -9,7 +9,8 @@ Who may ask what:
   `http.token`; with none set they are refused, and reads are served to this machine only.
 
 Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 for auth, 404 for
-unknown orders, 409 for a duplicate id, 421 for a foreign Host; a bug is a bare 500 (the details
+unknown orders, 409 for a duplicate id, 421 for a foreign Host, 429 after too many wrong tokens
+from one address (`monitor.web.throttle`); a bug is a bare 500 (the details
 go to the log only).
 
 Source plugins may expose `webhook_routes()` returning aiohttp route definitions; each source's

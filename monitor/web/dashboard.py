@@ -6,7 +6,8 @@
 - `/events` Server-Sent Events: a line whenever the bus says something changed; the page's
   script then fetches itself again and swaps the data in (no reload, forms left alone).
 - Security: with `http.token` set, every page asks for it once (`/login`) and keeps a signed
-  HttpOnly SameSite=Strict session cookie. Forms carry a CSRF token bound to the session. Without
+  HttpOnly SameSite=Strict session cookie; `http.read_token` signs in read-only. Wrong tokens
+  are throttled per address (`throttle`). Forms carry a CSRF token bound to the session. Without
   a token the pages are read-only, as the API is. Every page has a CSP without inline scripts.
 - Forms go through `monitor.orderinput`: the same checks and messages as the CLI and the API.
 
