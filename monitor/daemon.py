@@ -443,6 +443,7 @@ class Http(Part):
                 zone=settings.zone(),
                 language=language,
                 token=self.token,
+                read_token=self.settings.resolved_read_token(),
                 health=lambda: pipeline.poller.health,
             ),
         )
@@ -489,6 +490,8 @@ def _secret(key: str, read: Callable[[], str | None]) -> str | None:
         return read()
     except OSError as exc:
         raise ConfigError(f"{key}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a weak token in the file; the message names the key, not the value
+        raise ConfigError(str(exc)) from None
 
 
 PARTS: list[PartFactory] = []

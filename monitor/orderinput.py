@@ -131,6 +131,9 @@ def check_order_id(value: str) -> str:
             f"{_shown(value)}: an order id has only letters, digits and - _ . : "
             f"(not {', '.join(map(repr, bad[:5]))})"
         )
+    if not value.strip("."):
+        # A browser and every URL library read /orders/. and /orders/.. as other paths.
+        raise ValueError(f"{_shown(value)}: an order id must not be made only of dots")
     return value
 
 

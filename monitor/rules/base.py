@@ -8,6 +8,7 @@ live in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +44,11 @@ class BuyerSettings(BaseModel):
     def _not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not code.strip() for code in value):
             raise ValueError("a postcode must not be empty")
+        for code in value:
+            if len(code.strip()) > 12 or not re.fullmatch(r"[A-Za-z0-9 -]+", code.strip()):
+                raise ValueError(
+                    f"{code[:20]!r} is not a postcode (letters, digits, spaces, -; 12 at most)"
+                )
         return tuple(code.strip() for code in value)
 
     @property

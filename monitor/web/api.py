@@ -9,7 +9,8 @@ Who may ask what:
   `http.token`; with none set they are refused, and reads are served to this machine only.
 
 Errors are JSON objects `{"error": "..."}`: 400 for bad JSON or fields, 401/403 for auth, 404 for
-unknown orders, 409 for a duplicate id, 421 for a foreign Host; a bug is a bare 500 (the details
+unknown orders, 409 for a duplicate id, 421 for a foreign Host, 429 after too many wrong tokens
+from one address (`monitor.web.throttle`); a bug is a bare 500 (the details
 go to the log only).
 
 Source plugins may expose `webhook_routes()` (`monitor.plugin.WebhookSource`) returning aiohttp
@@ -30,6 +31,7 @@ import structlog
 from aiohttp import web
 
 from monitor import orderinput
+from monitor.clock import SystemClock
 from monitor.health import Health
 from monitor.orderinput import BadInput
 from monitor.orders import OrderBook
@@ -38,6 +40,7 @@ from monitor.store import DuplicateOrder, Store, StoreError, UnknownOrder
 from monitor.tracking.poller import Poller
 from monitor.views.data import order_json, timeline, timeline_json
 from monitor.web import metrics
+from monitor.web.throttle import Throttle
 
 log = structlog.get_logger("monitor.http")
 
@@ -56,6 +59,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 TOKEN: web.AppKey[str | None] = web.AppKey("token")
 READ_TOKEN: web.AppKey[str | None] = web.AppKey("read_token")
 ALLOWED_HOSTS: web.AppKey[frozenset[str]] = web.AppKey("allowed_hosts")
+THROTTLE: web.AppKey[Throttle] = web.AppKey("throttle", Throttle)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 OPEN_PATHS = frozenset({"/healthz"})
 
@@ -70,6 +74,7 @@ def build_app(
     read_token: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
     sources: Mapping[str, TrackingSource] | None = None,
+    throttle: Throttle | None = None,
 ) -> web.Application:
     """
     store, orders: where orders are read and changed (always through the order book).
@@ -79,11 +84,13 @@ def build_app(
     read_token: a bearer token for reads only.
     allowed_hosts: further names accepted in the Host header (`name` or `name:port`).
     sources: running sources; those with `webhook_routes()` get them mounted.
+    throttle: slows down wrong tokens per address (bearer and the dashboard's login form).
     """
     app = web.Application(middlewares=[_errors, _known_host, _auth])
     app[STORE], app[ORDERS], app[HEALTH] = store, orders, health
     app[METRICS], app[TOKEN], app[READ_TOKEN] = metrics_text, token, read_token
     app[ALLOWED_HOSTS] = frozenset(host.lower() for host in allowed_hosts)
+    app[THROTTLE] = throttle if throttle is not None else Throttle(SystemClock())
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -174,9 +181,11 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS or request.path.startswith(f"{HOOKS}/"):
         return await handler(request)
     token, read_token = request.app[TOKEN], request.app[READ_TOKEN]
-    if _is_page(request.path) and (token is not None or _from_loopback(request)):
-        # The dashboard signs in with the token itself (a session cookie and CSRF tokens,
-        # monitor.web.dashboard); without a token it is read-only and for this machine only.
+    signs_in = token is not None or read_token is not None
+    if _is_page(request.path) and (signs_in or _from_loopback(request)):
+        # The dashboard signs in with a token itself (a session cookie and CSRF tokens,
+        # monitor.web.dashboard; the read token opens it read-only); without any token it is
+        # read-only and for this machine only.
         return await handler(request)
     reading = request.method in _READS
     if token is None and read_token is None:
@@ -186,6 +195,8 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             return _problem(403, "set http.token or http.read_token to serve other machines")
         return await handler(request)
     given = _bearer(request)
+    if given is not None and (wait := request.app[THROTTLE].wait(client_address(request))):
+        return too_many(wait)
     if given is not None and _matches(given, token):
         return await handler(request)
     if given is not None and reading and _matches(given, read_token):
@@ -194,11 +205,22 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _problem(403, "the read token cannot change anything; use http.token")
     if token is None and not reading:
         return _problem(403, "changes over HTTP are disabled: set http.token to allow them")
+    if given is not None:
+        request.app[THROTTLE].failed(client_address(request), "monitor.http.bad_token")
     return _problem(
         401,
         "a valid bearer token is required",
         **{"WWW-Authenticate": 'Bearer realm="parcel-monitor"'},
     )
+
+
+def client_address(request: web.Request) -> str:
+    """Whom wrong tokens are counted for: the peer (behind a proxy, the proxy itself)."""
+    return request.remote or "unknown"
+
+
+def too_many(wait: int) -> web.Response:
+    return _problem(429, "too many wrong tokens; try again later", **{"Retry-After": str(wait)})
 
 
 def _is_page(path: str) -> bool:

@@ -6,7 +6,8 @@
 - `/events` Server-Sent Events: a line whenever the bus says something changed; the page's
   script then fetches itself again and swaps the data in (no reload, forms left alone).
 - Security: with `http.token` set, every page asks for it once (`/login`) and keeps a signed
-  HttpOnly SameSite=Strict session cookie. Forms carry a CSRF token bound to the session. Without
+  HttpOnly SameSite=Strict session cookie; `http.read_token` signs in read-only. Wrong tokens
+  are throttled per address (`throttle`). Forms carry a CSRF token bound to the session. Without
   a token the pages are read-only, as the API is. Every page has a CSP without inline scripts.
 - Forms go through `monitor.orderinput`: the same checks and messages as the CLI and the API.
 
@@ -45,6 +46,7 @@ def mount(app: web.Application, desk: Desk) -> None:
             web.get("/login", forms.page_login),
             web.post("/login", forms.form_login),
             web.post("/logout", forms.form_logout),
+            web.get("/favicon.ico", _favicon),
             web.static("/static", STATIC, append_version=False),
         ]
     )
@@ -57,3 +59,8 @@ def mount(app: web.Application, desk: Desk) -> None:
 
     app.on_startup.append(open_streams)
     app.on_shutdown.append(end_streams)
+
+
+async def _favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers ask for /favicon.ico by themselves on pages that do not link one (the JSON API).
+    raise web.HTTPMovedPermanently("/static/favicon.svg")

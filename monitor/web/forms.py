@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-import structlog
 from aiohttp import web
 
 from monitor import orderinput
@@ -18,6 +17,7 @@ from monitor.orderinput import BadInput
 from monitor.orders import OrderBook
 from monitor.store import DuplicateOrder, UnknownOrder
 from monitor.web import texts
+from monitor.web.api import THROTTLE, client_address
 from monitor.web.frame import (
     SESSION,
     desk_of,
@@ -30,8 +30,6 @@ from monitor.web.frame import (
     to_login,
 )
 from monitor.web.handlers import order_context, overview_context
-
-log = structlog.get_logger("monitor.http.dashboard")
 
 # The form fields `orderinput` knows; anything else a browser sends (csrf, buttons) is not input.
 ADD_FIELDS = ("id", "ordered", "paid", "title", "shop", "track", "protection_until",
@@ -53,9 +51,14 @@ async def form_login(request: web.Request) -> web.StreamResponse:
     target = _safe_next(str(form.get("next", "/")))
     if not desk.sessions.csrf_ok(request[SESSION], str(form.get("csrf", ""))):
         return render(request, "login.html", {"next": target, "error": "bad_form"}, status=400)
+    throttle, address = request.app[THROTTLE], client_address(request)
+    if wait := throttle.wait(address):
+        response = render(request, "login.html", {"next": target, "error": "throttled"}, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     session = desk.sessions.sign_in(str(form.get("token", "")))
     if session is None:
-        log.warning("monitor.http.login_failed", remote=request.remote)
+        throttle.failed(address, "monitor.http.login_failed")
         return render(request, "login.html", {"next": target, "error": "wrong_token"}, status=401)
     request[SESSION] = session
     return redirect(request, target)
@@ -72,8 +75,24 @@ async def form_logout(request: web.Request) -> web.StreamResponse:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path on this server: never an open redirect to another site."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path on this server: never an open redirect to another site.
+
+    Browsers read a backslash as a slash and drop tabs and newlines anywhere in a URL, so
+    `/\\evil.example` and `/<TAB>/evil.example` both mean `//evil.example`: such targets, control
+    characters and anything with a scheme or a host go to the overview instead.
+    """
+    decoded = unquote(target)
+    if any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target + decoded):
+        return "/"
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
+    if decoded.startswith("//"):  # "///x" has no host for urlsplit, but one for a browser
+        return "/"
+    return target
 
 
 async def _form(request: web.Request) -> tuple[dict[str, str], web.StreamResponse | None]:
@@ -83,8 +102,11 @@ async def _form(request: web.Request) -> tuple[dict[str, str], web.StreamRespons
     form = {key: str(value) for key, value in (await request.post()).items()}
     if not allowed:
         return form, to_login(request)
-    if not desk.sessions.required:
-        text = texts.labels(lang_of(request))["read_only"]
+    session = request[SESSION]
+    if desk.sessions.token is None or session.read_only:
+        text = texts.labels(lang_of(request))[
+            "read_only_session" if session.read_only else "read_only"
+        ]
         return form, render(request, "missing.html", {"text": text}, status=403)
     if not desk.sessions.csrf_ok(request[SESSION], form.get("csrf", "")):
         text = texts.labels(lang_of(request))["bad_form"]

@@ -45,11 +45,12 @@ class Desk:
         zone: tzinfo,
         language: Language | None,
         token: str | None,
+        read_token: str | None = None,
         health: Callable[[], Mapping[str, SourceHealth]],
     ) -> None:
         self.store, self.orders, self.bus, self.clock = store, orders, bus, clock
         self.zone, self.language, self.health = zone, language, health
-        self.sessions = Sessions(token)
+        self.sessions = Sessions(token, read_token)
         self.closing = asyncio.Event()
         # One Chromium at a time: a PDF costs a browser start, and nobody needs two at once.
         self.printing = asyncio.Semaphore(1)
@@ -110,7 +111,10 @@ def render(
         "say": Say(lang, desk.zone),
         "lang": lang,
         "csrf": desk.sessions.csrf(session),
-        "can_change": desk.sessions.required and session.signed_in,
+        "can_change": desk.sessions.token is not None
+        and session.signed_in
+        and not session.read_only,
+        "reading_only": session.read_only,
         "signed_in": desk.sessions.required and session.signed_in,
         "sources": source_states(desk.health()),
         "message": None,

@@ -9,6 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from monitor.durations import Duration
 
+TOKEN_MIN_LENGTH = 16
+
+
+def check_token(value: str) -> str:
+    """A token a client can send in a header and an attacker cannot guess; else ValueError.
+
+    The message never holds the token: it goes to logs and `config check`.
+    """
+    if not all(" " < c < "\x7f" for c in value):
+        raise ValueError("use printable ASCII characters only, no spaces (it is sent in a header)")
+    if len(value) < TOKEN_MIN_LENGTH:
+        raise ValueError(
+            f"at least {TOKEN_MIN_LENGTH} characters are needed, e.g. from `openssl rand -hex 32`"
+        )
+    return value
+
 
 class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +74,13 @@ class HttpSettings(BaseModel):
                 raise ValueError(f"{host!r} is not a host name; write e.g. parcels.example.org")
         return tuple(host.lower() for host in value)
 
+    @field_validator("token", "read_token")
+    @classmethod
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            check_token(value.get_secret_value())
+        return value
+
     @field_validator("header_timeout")
     @classmethod
     def _header_timeout(cls, value: timedelta) -> timedelta:
@@ -87,4 +110,10 @@ class HttpSettings(BaseModel):
             return self.token.get_secret_value() or None
         if self.token_file is None:
             return None
-        return self.token_file.expanduser().read_text(encoding="utf-8").strip() or None
+        token = self.token_file.expanduser().read_text(encoding="utf-8").strip()
+        if not token:
+            return None
+        try:
+            return check_token(token)
+        except ValueError as exc:
+            raise ValueError(f"http.token_file: {exc}") from None

@@ -82,6 +82,9 @@ WORDS: dict[Language, dict[str, str]] = {
         "login": "Sign in",
         "token": "Token (http.token)",
         "wrong_token": "That is not the token.",
+        "throttled": "Too many wrong tokens from here; wait a minute and try again.",
+        "read_only_session": "Signed in with the read token: this page only shows; "
+        "changes need http.token.",
         "logout": "Sign out",
         "back": "All orders",
         "not_found": "There is no order {id}.",
@@ -166,6 +169,9 @@ WORDS: dict[Language, dict[str, str]] = {
         "login": "Войти",
         "token": "Токен (http.token)",
         "wrong_token": "Это не тот токен.",
+        "throttled": "Слишком много неверных токенов отсюда; подождите минуту и попробуйте снова.",
+        "read_only_session": "Вход по токену только для чтения: здесь можно смотреть; "
+        "для изменений нужен http.token.",
         "logout": "Выйти",
         "back": "Все заказы",
         "not_found": "Заказа {id} нет.",

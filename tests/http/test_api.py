@@ -21,7 +21,7 @@ from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import HttpServer
 from tests import builders
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

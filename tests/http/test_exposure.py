@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,14 +14,16 @@ import pytest
 from parcel_monitor_plugins.seventeentrack import SeventeenTrackSettings, SeventeenTrackSource
 from structlog.testing import capture_logs
 
+from monitor.clock import SimulatedClock
 from monitor.health import Health
 from monitor.pipeline import Pipeline
 from monitor.plugin import SourceContext
 from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import HttpServer
+from monitor.web.throttle import Throttle
 from tests import builders
 
-TOKEN, READ = "s3cret-token", "read-only-token"
+TOKEN, READ = "s3cret-token-0123456789", "read-only-token-0123"
 NEW = {"id": "5001", "ordered": "2026-01-10"}
 
 
@@ -47,7 +50,7 @@ async def raw(port: int, head: bytes, body: bytes = b"", host: str = "127.0.0.1"
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, int]]:
     pipeline = builders.pipeline(tmp_path)
-    app = app_for(pipeline, token=TOKEN, read_token=READ, allowed_hosts=("parcels.example.org",))
+    app = app_for(pipeline, token=TOKEN, read_token=READ, allowed_hosts=("Parcels.Example.org",))
     async with HttpServer(app, host="127.0.0.1", port=0) as running:
         yield pipeline, running.port
 
@@ -82,6 +85,8 @@ async def test_the_read_token_reads_and_cannot_change(server: tuple[Pipeline, in
         ("localhost:1", 421),  # another port: another origin
         ("parcels.example.org", 200),  # allowed_hosts, as a reverse proxy passes it
         ("parcels.example.org:443", 200),
+        ("PARCELS.Example.ORG", 200),  # host names are case-insensitive
+        ("LocalHost:{port}", 200),
         ("parcels.example.org.evil.example", 421),
     ],
 )
@@ -162,3 +167,27 @@ async def test_the_17track_webhook_has_one_short_path(tmp_path: Path) -> None:
             old = f"{base}/hooks/seventeentrack/webhooks/seventeentrack"
             async with http.post(old, data=b"{}") as response:
                 assert response.status == 404
+
+
+async def test_guessing_the_bearer_token_is_slowed_down(tmp_path: Path) -> None:
+    pipeline = builders.pipeline(tmp_path)
+    clock = SimulatedClock(datetime(2026, 3, 1, tzinfo=UTC))
+    app = app_for(pipeline, token=TOKEN, read_token=READ, throttle=Throttle(clock))
+    async with (
+        HttpServer(app, host="127.0.0.1", port=0) as running,
+        aiohttp.ClientSession() as http,
+    ):
+        base = f"http://127.0.0.1:{running.port}/api/orders"
+        statuses = []
+        with capture_logs() as logs:
+            for attempt in range(300):
+                wrong = {"Authorization": f"Bearer guess-{attempt:04d}-abcdefgh"}
+                async with http.get(base, headers=wrong) as r:
+                    statuses.append(r.status)
+        assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+        assert len(logs) <= 2 and all(line["remote"] == "127.0.0.1" for line in logs)
+        async with http.get(base, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            assert r.status == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+        clock.set(clock.now() + timedelta(seconds=61))
+        async with http.get(base, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            assert r.status == 200

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import cli
+from monitor.cli import common as cli
 from monitor.orderinput import BadInput, NewOrder, OrderChanges, changes_for, parse
 from tests import builders
 
@@ -53,3 +53,16 @@ def test_types_are_strict() -> None:
         parse(OrderChanges, {"title": 5})
     with pytest.raises(BadInput, match="reopen"):
         parse(OrderChanges, {"reopen": "yes"})
+
+
+@pytest.mark.parametrize("given", [".", "..", "..."])
+def test_an_id_of_dots_only_is_refused_everywhere(given: str) -> None:
+    # A browser normalises /orders/.. away: such an order's page could never be opened.
+    with pytest.raises(BadInput, match="only of dots"):
+        parse(NewOrder, {"id": given, "ordered": "2026-03-01"})
+    with pytest.raises(argparse.ArgumentTypeError, match="only of dots"):
+        cli.order_id(given)
+
+
+def test_an_id_with_dots_among_other_characters_is_fine() -> None:
+    assert parse(NewOrder, {"id": "81.00.1", "ordered": "2026-03-01"}).to_order().id == "81.00.1"

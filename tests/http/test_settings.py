@@ -35,9 +35,9 @@ def test_a_bad_address_is_a_configuration_error(
 
 
 def test_the_token_comes_from_the_config_or_a_file(tmp_path: Path) -> None:
-    (tmp_path / "token").write_text(" abc \n")
-    assert HttpSettings(token_file=tmp_path / "token").resolved_token() == "abc"
-    assert HttpSettings(token="xyz").resolved_token() == "xyz"
+    (tmp_path / "token").write_text(" abcdefgh-12345678 \n")
+    assert HttpSettings(token_file=tmp_path / "token").resolved_token() == "abcdefgh-12345678"
+    assert HttpSettings(token="xyz-0123456789abcdef").resolved_token() == "xyz-0123456789abcdef"
     assert HttpSettings().resolved_token() is None
 
 
@@ -56,3 +56,29 @@ def test_allowed_hosts_and_connection_limits() -> None:
     for bad in ({"allowed_hosts": ["http://x/"]}, {"header_timeout": "0s"}, {"max_connections": 1}):
         with pytest.raises(ValueError):
             HttpSettings(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["token", "read_token"])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("x", "at least 16"), ("short-secret", "at least 16"),
+     ("пароль-пароль-пароль", "printable ASCII"), ("tab\tinside-a-token-1234", "printable ASCII")],
+)  # fmt: skip
+def test_a_weak_or_unsendable_token_is_refused_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, why: str
+) -> None:
+    monkeypatch.delenv("PARCEL_MONITOR_HTTP__LISTEN", raising=False)
+    config = tmp_path / "config.toml"
+    escaped = value.replace("\t", "\\t")
+    config.write_text(f'[http]\n{key} = "{escaped}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"http\.{key}: .*{why}") as caught:
+        load_settings(config)
+    if len(value) > 1:  # "x" is in every other word
+        assert value not in str(caught.value)
+
+
+def test_a_weak_token_in_a_token_file_is_refused_at_start(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("short\n")
+    with pytest.raises(ValueError, match=r"http\.token_file: .*at least 16") as caught:
+        HttpSettings(token_file=tmp_path / "token").resolved_token()
+    assert "short" not in str(caught.value)

@@ -23,8 +23,10 @@ from monitor.store import Store
 from monitor.web import dashboard
 from monitor.web.api import build_app
 from monitor.web.server import HttpServer
+from monitor.web.throttle import Throttle
 
-TOKEN = "desk-token-7f3a"
+TOKEN = "desk-token-7f3a-9c21"
+READ_TOKEN = "desk-read-token-5e0b"
 START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Moscow")
@@ -173,9 +175,10 @@ async def serve(
     clock: SimulatedClock,
     *,
     token: str | None = TOKEN,
+    read_token: str | None = None,
     language: Language | None = None,
 ) -> AsyncIterator[Desk]:
-    app = application(pipeline, clock, token=token, language=language)
+    app = application(pipeline, clock, token=token, read_token=read_token, language=language)
     async with HttpServer(app, host="127.0.0.1", port=0) as server:
         yield Desk(pipeline=pipeline, clock=clock, base=f"http://127.0.0.1:{server.port}")
 
@@ -185,6 +188,7 @@ def application(
     clock: SimulatedClock,
     *,
     token: str | None = TOKEN,
+    read_token: str | None = None,
     language: Language | None = None,
 ) -> web.Application:
     """Wired as the daemon's Http part wires it."""
@@ -194,6 +198,8 @@ def application(
         health=Health(),
         metrics_text=lambda: "",
         token=token,
+        read_token=read_token,
+        throttle=Throttle(clock),
     )
     dashboard.mount(
         app,
@@ -205,6 +211,7 @@ def application(
             zone=ZONE,
             language=language,
             token=token,
+            read_token=read_token,
             health=lambda: pipeline.poller.health,
         ),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from monitor.cli import main
 from monitor.clock import SimulatedClock
@@ -22,7 +23,7 @@ from monitor.store import Store
 from monitor.tracking.poller import SourceHealth
 from monitor.web.server import HttpServer
 from tests.web import desk as fixtures
-from tests.web.desk import LAMP, LIGHT, START, TOKEN, Desk
+from tests.web.desk import LAMP, LIGHT, READ_TOKEN, START, TOKEN, Desk
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -161,9 +162,42 @@ async def test_after_sign_in_only_a_local_path_is_followed(
         async with session.get(desk.base + "/login") as response:
             match = CSRF.search(await response.text())
         assert match
-        form = {"csrf": match.group(1), "token": TOKEN, "next": "//evil.example/"}
+        csrf = match.group(1)
+        # Browsers read a backslash as a slash and drop tabs and newlines: all of these would
+        # lead to evil.example.
+        for hostile in ("//evil.example/", "/\\evil.example", "/\tevil.example", "/\t/evil.example",
+                        "/\n/evil.example", "https://evil.example/", "/%09/evil.example",
+                        "\\\\evil.example", "javascript:alert(1)"):  # fmt: skip
+            form = {"csrf": csrf, "token": TOKEN, "next": hostile}
+            async with session.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/", hostile
+            csrf = await _csrf_of(session, desk)
+        form = {"csrf": csrf, "token": TOKEN, "next": f"/orders/{LAMP}?done=saved"}
         async with session.post(desk.base + "/login", data=form, allow_redirects=False) as r:
-            assert r.status == 303 and r.headers["Location"] == "/"
+            assert r.headers["Location"] == f"/orders/{LAMP}?done=saved"
+
+
+async def _csrf_of(session: aiohttp.ClientSession, desk: Desk) -> str:
+    async with session.get(desk.base + "/login") as response:
+        match = CSRF.search(await response.text())
+    assert match
+    return match.group(1)
+
+
+async def test_every_page_links_a_favicon_that_is_served(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    async with fixtures.serve(*filled, token=None) as desk, await client() as session:
+        html = await fetch(desk, "/")
+        link = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        assert link and link.group(1).startswith("/static/")
+        async with session.get(desk.base + link.group(1)) as response:
+            assert response.status == 200
+            assert response.content_type == "image/svg+xml"
+            assert "<script" not in await response.text()
+        # Browsers ask for /favicon.ico on their own, whatever the page says.
+        async with session.get(desk.base + "/favicon.ico", allow_redirects=False) as response:
+            assert response.status in (200, 301, 308)
 
 
 async def test_language_from_the_configuration_else_the_browser(
@@ -312,3 +346,57 @@ def test_the_evidence_cli_says_what_to_do_without_chromium(
     err = capsys.readouterr().err
     assert "needs Chromium" in err and "/orders/ORDER_ID/evidence" in err
     assert not out.exists()
+
+
+async def test_guessing_the_token_is_slowed_down_and_logged_in_summary(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    async with fixtures.serve(*filled) as desk, await client() as guesser:
+        csrf = await _csrf_of(guesser, desk)
+        statuses = []
+        with capture_logs() as logs:
+            for attempt in range(300):
+                form = {"csrf": csrf, "token": f"guess-{attempt:04d}-abcdefgh", "next": "/"}
+                async with guesser.post(desk.base + "/login", data=form) as response:
+                    statuses.append(response.status)
+                    retry_after = response.headers.get("Retry-After")
+        assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+        assert retry_after is not None and 0 < int(retry_after) <= 60
+        assert len(logs) <= 2 and TOKEN not in str(logs)
+        # The right token from a throttled address waits too: a hit looks like a miss.
+        form = {"csrf": csrf, "token": TOKEN, "next": "/"}
+        async with guesser.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 429
+        desk.clock.set(desk.clock.now() + timedelta(seconds=61))
+        async with guesser.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+async def test_the_read_token_opens_the_pages_read_only(
+    filled: tuple[Pipeline, SimulatedClock], token: str | None
+) -> None:
+    pipeline, _ = filled
+    async with (
+        fixtures.serve(*filled, token=token, read_token=READ_TOKEN) as desk,
+        await client() as reader,
+    ):
+        csrf = await _csrf_of(reader, desk)
+        form = {"csrf": csrf, "token": READ_TOKEN, "next": f"/orders/{LAMP}"}
+        async with reader.post(desk.base + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == f"/orders/{LAMP}"
+        async with reader.get(desk.base + f"/orders/{LAMP}") as response:
+            html = await response.text()
+        assert response.status == 200 and "Desk lamp" in html
+        assert (
+            f'action="/orders/{LAMP}/close"' not in html and "Signed in with the read token" in html
+        )
+        found = CSRF.search(html)  # the sign-out form's
+        assert found
+        async with reader.post(
+            desk.base + f"/orders/{LAMP}/close", data={"csrf": found.group(1)}
+        ) as response:
+            assert response.status == 403
+            assert "Signed in with the read token" in await response.text()
+        view = pipeline.store.get_view(LAMP)
+        assert view is not None and not view.order.closed
