@@ -4,7 +4,7 @@
   order book) is opened once by `assemble()` and closed once at the very end. A reload never
   touches it, so no state is lost.
 - A *part* is whatever is derived from the settings: logging, rule thresholds, the polling
-  sources, the timers (and the notifier, MQTT and HTTP as they arrive). `PARTS` lists the
+  sources, the timers, the notifier, MQTT, HTTP and the mailbox watcher. `PARTS` lists the
   factories; each takes `(settings, origin, running)` and returns a `Part`, or raises
   `ConfigError`/`PluginError`. Building has no effect on the running daemon; `apply()` installs
   the part into the core, `start()` spawns its tasks, `aclose()` ends them (finishing work in
@@ -42,6 +42,9 @@ from monitor.config import ConfigError, Settings, load_settings
 from monitor.events import OrderRemoved, OrderStateChanged
 from monitor.health import Health, broker_check, notifier_check, sources_check, store_check
 from monitor.logs import configure
+from monitor.mail.imap import MailWatcher, stop_task
+from monitor.mail.intake import Intake
+from monitor.mail.reader import load_readers
 from monitor.model import OrderView, Snapshot
 from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
@@ -57,7 +60,7 @@ from monitor.sources import (
 )
 from monitor.statelock import StateLock
 from monitor.status import summary
-from monitor.store import Store
+from monitor.store import SourceCursors, Store
 from monitor.systemd import Notifier, keep_alive, watchdog_interval
 from monitor.web import dashboard
 from monitor.web.api import build_app, metrics_renderer
@@ -183,7 +186,11 @@ def build_parts(settings: Settings, origin: str, running: Running, *, into: list
     into.append(sources)
     mqtt = Mqtt(settings, origin, running)
     into.append(mqtt)
-    http = Http(settings, origin, running, bridge=mqtt.bridge, sources=sources.active)
+    mail = MailIntake(settings, origin, running)
+    into.append(mail)
+    http = Http(
+        settings, origin, running, bridge=mqtt.bridge, sources=sources.active, mail=mail.watcher
+    )
     into.append(http)
     timers = Timers(settings, pipeline, running.sync)
     into.append(timers)
@@ -193,7 +200,7 @@ def build_parts(settings: Settings, origin: str, running: Running, *, into: list
         into.append(more[-1])
     # Those that consume events run before those that produce them, so a stop (in reverse) ends
     # polling and ticking first, and the bridge and the sender still see the last events.
-    into[:] = [logging, rules, notifications, mqtt, http, sources, timers, *more]
+    into[:] = [logging, rules, notifications, mqtt, http, mail, sources, timers, *more]
 
 
 # --- the parts ---------------------------------------------------------------------------------
@@ -402,6 +409,7 @@ class Http(Part):
         *,
         bridge: MqttBridge | None,
         sources: ActiveSources,
+        mail: MailWatcher | None = None,
     ) -> None:
         self.settings = settings.http
         self.token = _secret("http.token_file", self.settings.resolved_token)
@@ -419,6 +427,8 @@ class Http(Part):
         health.add("notifier", notifier_check(pipeline.store))
         if bridge is not None:
             health.add("broker", broker_check(bridge))
+        if mail is not None:
+            health.add("mail", mail.problem)
         self.app = build_app(
             store=pipeline.store,
             orders=pipeline.orders,
@@ -476,6 +486,36 @@ class Http(Part):
 
     async def aclose(self) -> None:
         await _cancel(self.tasks)
+
+
+class MailIntake(Part):
+    """The mailbox watcher (`monitor.mail`, docs/mail.md), when `[mail] host` is set: shop mails
+    become orders. Readers are found and checked here, so a bad one fails the start or reload."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        self.watcher: MailWatcher | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        mail = settings.mail
+        if not mail.active or mail.password is None:
+            return
+        readers = load_readers(settings.plugin_dirs, mail.readers)  # a PluginError stops here
+        self.watcher = MailWatcher(
+            mail,
+            mail.password.get_secret_value(),
+            Intake(running.pipeline, readers),
+            SourceCursors(running.store, "mail"),
+            running.pipeline.clock,
+        )
+
+    def start(self, running: Running) -> None:
+        if self.watcher is not None:
+            self.tasks = [running.spawn(self.watcher.run(), name="mail")]
+
+    async def aclose(self) -> None:
+        # Not `_cancel`: aioimaplib's commands can swallow one cancellation (see `stop_task`).
+        for task in self.tasks:
+            await stop_task(task)
+        self.tasks = []
 
 
 def _loopback(host: str) -> bool:
