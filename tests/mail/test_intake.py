@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 import structlog
 
@@ -202,3 +203,21 @@ def test_mqtt_attributes_and_the_api_say_where_the_order_came_from(pipeline: Pip
     expected = "mail: Заказ 12345678-0021 передан в доставку (noreply@sender.ozon.ru, 2026-11-11)"
     assert attributes(view, [], pipeline.clock.now())["origin"] == expected
     assert order_json(view)["origin"] == expected
+
+
+async def test_the_dashboards_order_page_says_where_the_order_came_from(
+    pipeline: Pipeline,
+) -> None:
+    from monitor.clock import SimulatedClock
+    from tests.web.desk import serve
+
+    take(Intake(pipeline, load_readers()), "ozon-shipped.eml")
+    assert isinstance(pipeline.clock, SimulatedClock)
+    async with (
+        serve(pipeline, pipeline.clock, token=None) as desk,
+        aiohttp.ClientSession() as session,
+        session.get(desk.base + "/orders/12345678-0021") as response,
+    ):
+        assert response.status == 200
+        html = await response.text()
+    assert "<dt>Came from</dt><dd>mail: Заказ 12345678-0021 передан в доставку" in html
