@@ -158,6 +158,17 @@ def test_the_notice_is_switched_off_like_any_rule(pipeline: Pipeline) -> None:
     assert [type(e) for e in events] == [OrderImported] and notices(pipeline) == []
 
 
+def test_the_notice_id_is_known_where_rule_ids_are_checked() -> None:
+    from monitor.notify.settings import NotifySettings
+
+    assert RuleSettings(disabled=("mail_import",)).disabled == ("mail_import",)
+    assert NotifySettings(rule_tags={"mail_import": ("sms",)}).rule_tags == {
+        "mail_import": ("sms",)
+    }
+    with pytest.raises(ValueError, match="mail_importt"):
+        RuleSettings(disabled=("mail_importt",))
+
+
 class Broken(MailReader):
     name = "broken"
 
