@@ -28,7 +28,6 @@ from monitor.rules.base import BuyerSettings
 from monitor.rules.ids import RULE_IDS
 
 
-
 class ScenarioError(Exception):
     """A scenario file that does not follow the format; the message names file and field."""
 
