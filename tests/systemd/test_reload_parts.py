@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from monitor import daemon
-from monitor.daemon import assembly
 from monitor.config import ConfigError, load_settings
-from monitor.daemon import Part, Running, assemble, reload, serve
+from monitor.daemon import Part, Running, assemble, assembly, reload, serve
 from monitor.systemd import Notifier
 
 
