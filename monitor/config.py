@@ -18,7 +18,7 @@ import tomllib
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import platformdirs
 from pydantic import (
@@ -44,6 +44,7 @@ from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
 from monitor.rules.base import BuyerSettings, RuleSettings
 from monitor.web.settings import HttpSettings
+from monitor.zones import ZoneName
 
 APP = "parcel-monitor"
 ENV_PREFIX = "PARCEL_MONITOR_"
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     sync_every: Interval = Field(
         timedelta(seconds=5), description="how often the daemon picks up orders changed by the CLI"
     )
-    timezone: str | None = Field(
+    timezone: ZoneName | None = Field(
         None,
         description="IANA zone for every date people see or type (default: the system's zone)",
     )
@@ -136,16 +137,6 @@ class Settings(BaseSettings):
         return self
 
     # ---------------------------------------------------------------------------------------
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Moscow") from None
-        return value
 
     def zone(self) -> tzinfo:
         """The one zone dates are shown and typed in: `timezone`, else [notify] timezone (its

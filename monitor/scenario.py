@@ -25,24 +25,7 @@ from pydantic import (
 from monitor.durations import Duration
 from monitor.model import Action, Checkpoint, Destination, EtaWindow, Order, Point, Status
 from monitor.rules.base import BuyerSettings
-
-RULE_IDS = (
-    "track_missing",
-    "not_trackable",
-    "eta_shifted",
-    "stalled",
-    "customs_delay",
-    "stuck_at_post_office",
-    "overdue",
-    "protection_expiring",
-    "protection_gap",
-    "action_required",
-    "delivery_failed",
-    "storage_ending",
-    "wrong_destination",
-    "returning",
-    "delivered",
-)
+from monitor.rules.ids import RULE_IDS
 
 
 class ScenarioError(Exception):

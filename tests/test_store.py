@@ -135,6 +135,18 @@ def test_the_database_and_its_directory_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
 
 
+def test_a_database_an_older_version_left_readable_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "parcel-monitor.db"
+    Store.open(path).close()
+    for file in tmp_path.iterdir():
+        file.chmod(0o644)  # as versions before 0600 left it
+    Store.open(path).close()
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in tmp_path.iterdir()} == dict.fromkeys(
+        [f.name for f in tmp_path.iterdir()], 0o600
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_warning_and_outbox_counts_come_from_one_query_each(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db")
     store.add_order(Order(id="1", ordered_at=T0), now=T0)

@@ -8,7 +8,7 @@ import re
 from datetime import time, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -16,6 +16,7 @@ from monitor.durations import Duration
 from monitor.model import Severity
 from monitor.notify.languages import LANGUAGES, Language
 from monitor.rules.ids import NOTICE_IDS, RULE_IDS
+from monitor.zones import ZoneName
 
 
 def system_language() -> Language:
@@ -63,7 +64,7 @@ class NotifySettings(BaseModel):
     urls: tuple[str, ...] = Field((), description="Apprise URLs; every warning goes to them")
     config: Path | None = Field(None, description="an Apprise config file (YAML or TEXT, tags)")
     language: Language = Field(default_factory=system_language, description="en or ru")
-    timezone: str | None = Field(
+    timezone: ZoneName | None = Field(
         None, description="IANA zone for quiet hours, the digest and dates (default: system)"
     )
     tags: tuple[str, ...] = Field(
@@ -95,16 +96,6 @@ class NotifySettings(BaseModel):
     def _language(cls, value: object) -> object:
         if isinstance(value, str) and value.lower()[:2] in LANGUAGES:
             return value.lower()[:2]
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Moscow") from None
         return value
 
     @field_validator("rule_tags")

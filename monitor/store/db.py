@@ -327,6 +327,20 @@ def _create_private(path: Path) -> None:
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
     except FileExistsError:
-        pass
+        _tighten(path)
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc}") from exc
+
+
+def _tighten(path: Path) -> None:
+    """A database written by an older version (or copied in) may be readable by others:
+    take that back from the files we own, and leave other owners' files as they are."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # e.g. a read-only file system: the database still works
+            log.warning("monitor.store.cannot_tighten", path=str(file), reason=str(exc))

@@ -8,7 +8,7 @@ import pytest
 
 from monitor import daemon
 from monitor.config import ConfigError, load_settings
-from monitor.daemon import Part, Running, assemble, reload, serve
+from monitor.daemon import Part, Running, assemble, assembly, reload, serve
 from monitor.systemd import Notifier
 
 
@@ -51,7 +51,7 @@ async def test_a_rejected_reload_keeps_the_old_parts_and_frees_the_new(
             raise ConfigError("notifier.url: broken on purpose")
         return Part()
 
-    monkeypatch.setattr(daemon, "PARTS", [*daemon.PARTS, probe, maybe_broken])
+    monkeypatch.setattr(assembly, "PARTS", [*assembly.PARTS, probe, maybe_broken])
     settings, _ = load_settings(config)
     running = assemble(settings, str(config))
     for part in running.parts:
@@ -80,7 +80,7 @@ async def test_a_crashed_task_ends_serve_with_its_error(
         async def _run(self) -> None:
             raise RuntimeError("a bug in a part")
 
-    monkeypatch.setattr(daemon, "PARTS", [*daemon.PARTS, lambda s, o, r: Crashing()])
+    monkeypatch.setattr(assembly, "PARTS", [*assembly.PARTS, lambda s, o, r: Crashing()])
     settings, _ = load_settings(config)
     with pytest.raises(RuntimeError, match="a bug in a part"):
         await serve(settings, config, notifier=Notifier(None))

@@ -1,20 +1,6 @@
-"""Building blocks for tracking sources (public plugin API, stable like `monitor.plugin`).
-
-- `request` / `fetch_json`: HTTP calls whose every failure (timeout, refused connection, HTTP
-  error, an HTML page where JSON was due, an answer over the size limit, a redirect to another
-  origin) becomes a `SourceError` with a reason a person can act on;
-- `answer_limit`: the most bytes one answer may have (the poller sets it per source);
-- `off_loop`: runs a parser in a worker thread when the answer is big, so the event loop (and the
-  systemd watchdog ping) does not wait for it;
-- `BaseUrl`: a settings field type for `scheme://host[:port]`;
-- `RateLimiter`: spaces requests out to a carrier's allowed rate;
-- `as_object` / `as_list` / `as_text`: tolerant access to decoded JSON, raising `PayloadError`
-  (a `ValueError`) when the shape is wrong, so a parser has one exception type to catch;
-- `ParseCache`: skips parsing an answer identical to the last one for the same number;
-- `shared_zone`: one tzinfo object per UTC offset, for parsers that keep many checkpoints;
-- `Meaning` / `UnknownCodes`: a row of a carrier's code table, and the reading of a code no table
-  knows (`in_transit`, logged once per process and code).
-- `bounded`: drops dates outside sane years (the differ applies it to every snapshot).
+"""HTTP for sources: calls whose every failure becomes a `SourceError` a person can act on,
+answers capped in size, redirects kept within the origin, big answers parsed off the loop,
+`Retry-After` read, a rate limiter.
 
 Messages never include request headers or bodies: that is where API keys and passwords travel.
 For the same reason redirects are followed only within the origin (scheme, host and port) the
@@ -25,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import hashlib
 import json
-import marshal
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -40,7 +24,6 @@ import structlog
 from pydantic import AfterValidator
 from yarl import URL
 
-from monitor.model import SANE_YEARS, Action, Checkpoint, Point, Snapshot, Status, sane_date
 from monitor.plugin import SourceError
 
 log = structlog.get_logger("monitor.sources")
@@ -325,160 +308,3 @@ class RateLimiter:
                 await self._sleep(self._next - now)
                 now = max(self._next, self._monotonic())
             self._next = now + self._interval
-
-
-class PayloadError(ValueError):
-    """A decoded answer does not have the shape the parser expects."""
-
-
-def as_object(value: Any, what: str) -> Mapping[str, Any]:
-    if type(value) is dict:  # the common case, without the cost of an ABC check
-        return value
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"{what} should be an object, got {type(value).__name__}")
-    return value
-
-
-def as_list(value: Any, what: str) -> list[Any]:
-    """A JSON array; `null` counts as empty because services send it for "nothing yet"."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PayloadError(f"{what} should be a list, got {type(value).__name__}")
-    return value
-
-
-def as_text(value: Any) -> str:
-    """A display string: strings stripped, numbers written out, anything else (null) empty."""
-    if type(value) is str or isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
-def fingerprint(raw: Any) -> str:
-    """A fingerprint of decoded JSON (or raw bytes): the same answer, the same value.
-
-    marshal serializes decoded JSON five times faster than json.dumps; its format is stable
-    within a Python version, and a new version only costs one round of parsing again.
-    """
-    data = raw if isinstance(raw, bytes) else marshal.dumps(raw)
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-class ParseCache:
-    """The last snapshot parsed for each number, with the fingerprint of the answer it came from.
-
-    Most answers, most of the time, are exactly what the carrier said last time; turning them
-    into checkpoints again would cost more than fetching them. One entry per watched number.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[str, Snapshot]] = {}
-
-    def parse(
-        self,
-        number: str,
-        raw: Any,
-        fetched_at: datetime,
-        parser: Callable[[str, Any, datetime], Snapshot],
-        mark: str | None = None,
-    ) -> Snapshot:
-        """`parser(number, raw, fetched_at)`, unless `raw` is what was parsed last time.
-
-        `mark` is the service's own change marker for `raw` when it has one (cheaper than
-        fingerprinting the whole answer); by default the answer is fingerprinted.
-        """
-        mark = mark or fingerprint(raw)
-        cached = self._last.get(number)
-        if cached is not None and cached[0] == mark:
-            return replace(cached[1], fetched_at=fetched_at)
-        snapshot = replace(parser(number, raw, fetched_at), fingerprint=mark)
-        self._last[number] = (mark, snapshot)
-        return snapshot
-
-
-def bounded(snapshot: Snapshot) -> Snapshot:
-    """The snapshot without the dates no carrier means (`monitor.model.SANE_YEARS`).
-
-    A checkpoint dated 0001-01-01 or 9999-12-31 is dropped, an ETA with such a day too, a
-    keep-until day is forgotten; one log line says what went. The differ applies this to every
-    snapshot it is given (polled or pushed), so a plugin need not; a plugin may call it earlier.
-    """
-    eta = snapshot.eta
-    bad_eta = eta is not None and not (sane_date(eta.earliest) and sane_date(eta.latest))
-    kept: list[Checkpoint] = []
-    dropped: list[str] = []
-    for cp in snapshot.checkpoints:
-        if not sane_date(cp.at):
-            dropped.append(cp.at.isoformat())
-        elif cp.storage_until is not None and not sane_date(cp.storage_until):
-            dropped.append(f"storage until {cp.storage_until.isoformat()}")
-            kept.append(replace(cp, storage_until=None))
-        else:
-            kept.append(cp)
-    if not dropped and not bad_eta:
-        return snapshot
-    if bad_eta:
-        dropped.append(f"ETA {eta}")
-    log.warning(
-        "monitor.sources.dates_dropped",
-        source=snapshot.source,
-        number=snapshot.number,
-        dates=dropped[:5],
-        count=len(dropped),
-        reason=f"outside the years {SANE_YEARS.start}..{SANE_YEARS.stop - 1}",
-    )
-    return replace(snapshot, checkpoints=tuple(kept), eta=None if bad_eta else eta)
-
-
-_ZONES: dict[timedelta | None, tzinfo] = {}
-
-
-def shared_zone(at: datetime) -> datetime:
-    """`at` with a tzinfo shared by every datetime of the same offset.
-
-    `datetime.fromisoformat` makes a new timezone object per call; a cache of parsed histories
-    (thousands of parcels times dozens of scans) would keep every one of them.
-    """
-    offset = at.utcoffset()
-    zone = _ZONES.get(offset)
-    if zone is None:
-        zone = _ZONES.setdefault(offset, at.tzinfo)  # type: ignore[arg-type]
-    return at if at.tzinfo is zone else at.replace(tzinfo=zone)
-
-
-@dataclass(frozen=True, slots=True)
-class Meaning:
-    """What one carrier code says: our status, the kind of pick-up point, what the buyer must do."""
-
-    status: Status
-    point: Point | None = None
-    action: Action | None = None
-
-
-class UnknownCodes:
-    """The reading of codes a carrier's table does not know: `in_transit`, never dropped.
-
-    Each unknown code is logged once per process (not once per poll), so a carrier that starts
-    sending a new code shows up in the log without flooding it.
-    """
-
-    IN_TRANSIT = Meaning(Status.IN_TRANSIT)
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self._seen: set[str] = set()
-        self._log = structlog.get_logger("monitor.sources")
-
-    def read(self, code: str, fallback: Meaning = IN_TRANSIT) -> Meaning:
-        """`fallback` (by default in_transit) for `code`, logging the code the first time."""
-        if code not in self._seen:
-            self._seen.add(code)
-            self._log.warning(
-                "unknown carrier code, read as " + fallback.status.value,
-                source=self.source,
-                code=code,
-            )
-        return fallback
