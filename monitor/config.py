@@ -38,6 +38,7 @@ from pydantic_settings import (
 
 from monitor.durations import Interval
 from monitor.errors import ConfigError
+from monitor.mail.settings import MailSettings
 from monitor.mqtt.settings import MqttSettings
 from monitor.notify.masking import mask_url, mask_urls_in
 from monitor.notify.settings import NotifySettings
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     )
     mqtt: MqttSettings = MqttSettings()
     http: HttpSettings = HttpSettings()
+    mail: MailSettings = Field(default_factory=MailSettings, description="[mail] (docs/mail.md)")
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[sources.<name>] sections, checked by each plugin"
     )

@@ -128,3 +128,15 @@ class Alert:
 class WarningRaised(Event):
     kind: ClassVar[str] = "warning"
     alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class OrderImported(Event):
+    """The e-mail intake created an order or gave one a track number (monitor.mail.intake)."""
+
+    kind: ClassVar[str] = "order_imported"
+    order_id: str
+    created: bool
+    tracks: tuple[str, ...]  # the numbers this mail added, oldest first
+    message_id: str
+    reader: str

@@ -178,6 +178,9 @@ class Order:
     tracks: tuple[str, ...] = ()  # oldest first; the last one is the current number
     notes: str = ""
     closed: bool = False
+    # Where the order came from: "" when typed in (CLI, API, MQTT), else e.g. "mail: <subject>
+    # (<sender>, <date>)" for an order the e-mail intake created.
+    origin: str = ""
 
     def __post_init__(self) -> None:
         if not self.id.strip():

@@ -16,7 +16,8 @@ what changed, rules decide what to say. A source is a class with
 
 Subclassing `BaseSource` gives the defaults. Sources are found through the entry-point group
 `parcel_monitor.sources` (built-ins register there too) and in plugin directories named in the
-config, where each `*.py` file exposes its class as the module attribute `SOURCE`.
+config, where each `*.py` file exposes its class as the module attribute `SOURCE` (and/or a
+mail reader as `MAIL_READER`, see `monitor.mail.reader`).
 """
 
 from __future__ import annotations
@@ -183,46 +184,63 @@ def _validate(factory: Any, expected_name: str | None, origin: str) -> PluginInf
     return PluginInfo(name=name, factory=factory, origin=origin)
 
 
-def _from_entry_points() -> Iterable[PluginInfo]:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+Validate = Callable[[Any, str | None, str], PluginInfo]
+
+
+def _from_entry_points(group: str, validate: Validate) -> Iterable[PluginInfo]:
+    for ep in entry_points(group=group):
         origin = f"entry point {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
         try:
             factory = ep.load()
         except Exception as exc:
             raise PluginError(f"plugin {ep.name!r} from {origin} failed to import: {exc}") from exc
-        yield _validate(factory, ep.name, origin)
+        yield validate(factory, ep.name, origin)
 
 
-def _from_directory(directory: Path) -> Iterable[PluginInfo]:
+# What a file in a plugin directory may expose; one file may hold a source and a mail reader.
+PLUGIN_ATTRIBUTES = {"SOURCE": "the source class", "MAIL_READER": "the mail reader class"}
+
+
+def _from_directory(directory: Path, attribute: str, validate: Validate) -> Iterable[PluginInfo]:
     if not directory.is_dir():
         raise PluginError(f"plugin directory {directory} does not exist or is not a directory")
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue
         module_name = f"parcel_monitor_local_plugins.{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise PluginError(f"plugin file {path} cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            sys.modules.pop(module_name, None)
-            raise PluginError(f"plugin file {path} failed to import: {exc}") from exc
-        factory = getattr(module, "SOURCE", None)
-        if factory is None:
-            raise PluginError(f"plugin file {path} does not define SOURCE (the source class)")
-        yield _validate(factory, None, str(path))
+        module = _import_file(path, module_name)  # again on every discovery: reload re-reads
+        if not any(hasattr(module, name) for name in PLUGIN_ATTRIBUTES):
+            wanted = " or ".join(f"{name} ({what})" for name, what in PLUGIN_ATTRIBUTES.items())
+            raise PluginError(f"plugin file {path} does not define {wanted}")
+        factory = getattr(module, attribute, None)
+        if factory is not None:
+            yield validate(factory, None, str(path))
 
 
-def discover(plugin_dirs: Sequence[Path] = ()) -> dict[str, PluginInfo]:
-    """All sources: entry points first, then each plugin directory. Duplicates are errors."""
+def _import_file(path: Path, module_name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"plugin file {path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise PluginError(f"plugin file {path} failed to import: {exc}") from exc
+    return module
+
+
+def discover_plugins(
+    plugin_dirs: Sequence[Path], *, group: str, attribute: str, validate: Validate
+) -> dict[str, PluginInfo]:
+    """Plugins of one kind: entry points first, then each plugin directory. Duplicate names
+    are errors."""
     found: dict[str, PluginInfo] = {}
-    candidates: list[Iterable[PluginInfo]] = [_from_entry_points()]
-    candidates += [_from_directory(Path(d)) for d in plugin_dirs]
-    for group in candidates:
-        for info in group:
+    candidates: list[Iterable[PluginInfo]] = [_from_entry_points(group, validate)]
+    candidates += [_from_directory(Path(d), attribute, validate) for d in plugin_dirs]
+    for candidate in candidates:
+        for info in candidate:
             if info.name in found:
                 raise PluginError(
                     f"two plugins are called {info.name!r}: {found[info.name].origin} "
@@ -230,6 +248,13 @@ def discover(plugin_dirs: Sequence[Path] = ()) -> dict[str, PluginInfo]:
                 )
             found[info.name] = info
     return found
+
+
+def discover(plugin_dirs: Sequence[Path] = ()) -> dict[str, PluginInfo]:
+    """All tracking sources: entry points first, then each plugin directory."""
+    return discover_plugins(
+        plugin_dirs, group=ENTRY_POINT_GROUP, attribute="SOURCE", validate=_validate
+    )
 
 
 def load_source_class(name: str) -> type[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -197,6 +198,31 @@ def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(tmp_path: P
     columns = {row[1] for row in check.execute("PRAGMA table_info(checkpoints)")}
     assert "point" not in columns  # the migration's first statements were rolled back
     check.close()
+
+
+def test_a_database_of_schema_2_gains_the_mail_tables_and_keeps_its_orders(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db"
+    old = sqlite3.connect(path)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+        old.execute(statement)
+    old.execute(
+        "INSERT INTO orders (id, ordered_at, created_at, rev, title) VALUES ('1', ?, ?, 1, 'Lamp')",
+        (T0.isoformat(), T0.isoformat()),
+    )
+    old.execute("PRAGMA user_version = 2")
+    old.commit()
+    old.close()
+
+    store = Store.open(path)
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    view = store.get_view("1")
+    assert view is not None and view.order.title == "Lamp" and view.order.origin == ""
+    assert store.mails_known(["<a@b>"]) == set() and store.mails_of_order("1") == []
+    store.update_order(replace(view.order, origin="mail: Lamp shipped"), now=T0)
+    assert store.get_order("1") == replace(view.order, origin="mail: Lamp shipped")
+    store.close()
 
 
 def test_a_statement_holding_a_semicolon_is_run_whole(

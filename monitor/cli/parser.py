@@ -22,6 +22,7 @@ from monitor.cli.common import (
     parse_window_text,
     positive_days,
 )
+from monitor.cli.mail import cmd_import_mail
 from monitor.cli.notify import cmd_notify_retry, cmd_notify_test
 from monitor.cli.orders import (
     cmd_add,
@@ -179,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="en or ru (default: [notify] language, else the system's language)",
     )
     command("plugins", cmd_plugins, "the tracking sources found, and where they came from")
+    p = command(
+        "import-mail",
+        cmd_import_mail,
+        "read shop mails from .eml files, mbox files or Maildir folders and add the orders and "
+        "track numbers they name, like the [mail] watcher does (its 'found in your mail' notices "
+        "are queued for the daemon to send)",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".eml, mbox or Maildir")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also list the mails that added nothing"
+    )
     p = command("notify", lambda a: 0, "notification commands")
     notify_sub = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
     n = notify_sub.add_parser(

@@ -4,7 +4,7 @@
   order book) is opened once by `assemble()` and closed once at the very end. A reload never
   touches it, so no state is lost.
 - A *part* is whatever is derived from the settings: logging, rule thresholds, the polling
-  sources, the timers (and the notifier, MQTT and HTTP as they arrive). `PARTS` lists the
+  sources, the timers, the notifier, MQTT, HTTP and the mailbox watcher. `PARTS` lists the
   factories; each takes `(settings, origin, running)` and returns a `Part`, or raises
   `ConfigError`/`PluginError`. Building has no effect on the running daemon; `apply()` installs
   the part into the core, `start()` spawns its tasks, `aclose()` ends them (finishing work in

@@ -7,7 +7,16 @@ import structlog
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
 from monitor.daemon.core import OrderSync, Part, PartFactory, Running
-from monitor.daemon.parts import Http, Logging, Mqtt, Notifications, Rules, Sources, Timers
+from monitor.daemon.parts import (
+    Http,
+    Logging,
+    MailIntake,
+    Mqtt,
+    Notifications,
+    Rules,
+    Sources,
+    Timers,
+)
 from monitor.pipeline import Pipeline
 from monitor.plugin import SourceSettings
 from monitor.sources import (
@@ -82,7 +91,11 @@ def build_parts(settings: Settings, origin: str, running: Running, *, into: list
     into.append(sources)
     mqtt = Mqtt(settings, origin, running)
     into.append(mqtt)
-    http = Http(settings, origin, running, bridge=mqtt.bridge, sources=sources.active)
+    mail = MailIntake(settings, origin, running)
+    into.append(mail)
+    http = Http(
+        settings, origin, running, bridge=mqtt.bridge, sources=sources.active, mail=mail.watcher
+    )
     into.append(http)
     timers = Timers(settings, pipeline, running.sync)
     into.append(timers)
@@ -92,7 +105,7 @@ def build_parts(settings: Settings, origin: str, running: Running, *, into: list
         into.append(more[-1])
     # Those that consume events run before those that produce them, so a stop (in reverse) ends
     # polling and ticking first, and the bridge and the sender still see the last events.
-    into[:] = [logging, rules, notifications, mqtt, http, sources, timers, *more]
+    into[:] = [logging, rules, notifications, mqtt, http, mail, sources, timers, *more]
 
 
 PARTS: list[PartFactory] = []

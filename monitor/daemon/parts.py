@@ -15,6 +15,9 @@ from monitor.daemon.core import OrderSync, Part, Running, cancel_all, every
 from monitor.events import OrderStateChanged
 from monitor.health import Health, broker_check, notifier_check, sources_check, store_check
 from monitor.logs import configure
+from monitor.mail.imap import MailWatcher, stop_task
+from monitor.mail.intake import Intake
+from monitor.mail.reader import load_readers
 from monitor.model import OrderView, Snapshot
 from monitor.mqtt.bridge import MqttBridge
 from monitor.notify.wiring import NotifyService
@@ -27,6 +30,7 @@ from monitor.sources import (
     start_sources,
     validate_sections,
 )
+from monitor.store import SourceCursors
 from monitor.web import dashboard
 from monitor.web.api import build_app, metrics_renderer
 from monitor.web.server import serve_forever
@@ -237,6 +241,7 @@ class Http(Part):
         *,
         bridge: MqttBridge | None,
         sources: ActiveSources,
+        mail: MailWatcher | None = None,
     ) -> None:
         self.settings = settings.http
         self.token = _secret("http.token_file", self.settings.resolved_token)
@@ -254,6 +259,8 @@ class Http(Part):
         health.add("notifier", notifier_check(pipeline.store))
         if bridge is not None:
             health.add("broker", broker_check(bridge))
+        if mail is not None:
+            health.add("mail", mail.problem)
         self.app = build_app(
             store=pipeline.store,
             orders=pipeline.orders,
@@ -311,6 +318,36 @@ class Http(Part):
 
     async def aclose(self) -> None:
         await cancel_all(self.tasks)
+
+
+class MailIntake(Part):
+    """The mailbox watcher (`monitor.mail`, docs/mail.md), when `[mail] host` is set: shop mails
+    become orders. Readers are found and checked here, so a bad one fails the start or reload."""
+
+    def __init__(self, settings: Settings, origin: str, running: Running) -> None:
+        self.watcher: MailWatcher | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        mail = settings.mail
+        if not mail.active or mail.password is None:
+            return
+        readers = load_readers(settings.plugin_dirs, mail.readers)  # a PluginError stops here
+        self.watcher = MailWatcher(
+            mail,
+            mail.password.get_secret_value(),
+            Intake(running.pipeline, readers),
+            SourceCursors(running.store, "mail"),
+            running.pipeline.clock,
+        )
+
+    def start(self, running: Running) -> None:
+        if self.watcher is not None:
+            self.tasks = [running.spawn(self.watcher.run(), name="mail")]
+
+    async def aclose(self) -> None:
+        # Not `cancel_all`: aioimaplib's commands can swallow one cancellation (see `stop_task`).
+        for task in self.tasks:
+            await stop_task(task)
+        self.tasks = []
 
 
 def _loopback(host: str) -> bool:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from monitor.durations import Duration
 from monitor.model import Severity
 from monitor.notify.languages import LANGUAGES, Language
-from monitor.rules.ids import RULE_IDS
+from monitor.rules.ids import NOTICE_IDS, RULE_IDS
 from monitor.zones import ZoneName
 
 
@@ -101,9 +101,10 @@ class NotifySettings(BaseModel):
     @field_validator("rule_tags")
     @classmethod
     def _rules(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        unknown = sorted(set(value) - set(RULE_IDS))
+        known = RULE_IDS + NOTICE_IDS  # a notice goes through the outbox like a warning
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown rule id(s) {unknown}; known: {sorted(RULE_IDS)}")
+            raise ValueError(f"unknown rule id(s) {unknown}; known: {sorted(known)}")
         return value
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 
 from monitor.model import OrderView, Status
 from monitor.notify.languages import Language
+from monitor.rules.ids import MAIL_IMPORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,7 +560,7 @@ STATE_NAMES: dict[Language, dict[str, str]] = {
 class Screen:
     """What `list`, `show`, `check` and `demo` print around the data."""
 
-    columns: tuple[str, str, str, str, str, str, str]
+    columns: tuple[str, str, str, str, str, str, str, str]
     closed: str
     no_orders: str
     order: str
@@ -583,11 +584,25 @@ class Screen:
     demo_order: str
     demo_quiet: str
     demo_total: str
+    # Where an order came from (`Order.origin`): the FROM column's words, `show`'s line.
+    typed_in: str
+    origins: dict[str, str]
+    came_from: str
+    found_in_mail: str
 
 
 SCREEN: dict[Language, Screen] = {
     "en": Screen(
-        columns=("ORDER", "TITLE", "TRACK", "STATUS", "ETA", "PROTECTION ENDS", "WARNINGS"),
+        columns=(
+            "ORDER",
+            "TITLE",
+            "TRACK",
+            "STATUS",
+            "ETA",
+            "PROTECTION ENDS",
+            "WARNINGS",
+            "FROM",
+        ),
         closed="closed",
         no_orders="no orders yet; add one with `parcel-monitor add ORDER_ID --ordered YYYY-MM-DD`",
         order="Order",
@@ -613,9 +628,22 @@ SCREEN: dict[Language, Screen] = {
         demo_quiet="(no warnings: all went well)",
         demo_total="{total} warnings from {orders} example orders. "
         "Add your own with `parcel-monitor add --help`.",
+        typed_in="you",
+        origins={"mail": "mail"},
+        came_from="came from your {origin}",
+        found_in_mail="Found in your mail:",
     ),
     "ru": Screen(
-        columns=("ЗАКАЗ", "НАЗВАНИЕ", "ТРЕК", "СТАТУС", "ОЖИДАЕТСЯ", "ЗАЩИТА ДО", "ПРЕДУПРЕЖДЕНИЙ"),
+        columns=(
+            "ЗАКАЗ",
+            "НАЗВАНИЕ",
+            "ТРЕК",
+            "СТАТУС",
+            "ОЖИДАЕТСЯ",
+            "ЗАЩИТА ДО",
+            "ПРЕДУПРЕЖДЕНИЙ",
+            "ОТКУДА",
+        ),
         closed="закрыт",
         no_orders="заказов пока нет; добавьте заказ: "
         "`parcel-monitor add НОМЕР_ЗАКАЗА --ordered ГГГГ-ММ-ДД`",
@@ -642,6 +670,10 @@ SCREEN: dict[Language, Screen] = {
         demo_quiet="(предупреждений нет: всё прошло хорошо)",
         demo_total="Предупреждений: {total}, примеров заказов: {orders}. "
         "Свои заказы: `parcel-monitor add --help`.",
+        typed_in="вы",
+        origins={"mail": "почта"},
+        came_from="откуда: {origin}",
+        found_in_mail="Найдено в вашей почте:",
     ),
 }
 
@@ -773,3 +805,21 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> tuple[str, st
     if rule in DISPUTE_RULES:
         lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
     return f"{text.headline}: order {order.id}", "\n".join(lines)
+
+
+# --- the e-mail intake (monitor.mail): an info notice, muted like any rule ---------------------
+
+RULES["en"][MAIL_IMPORT] = RuleText(
+    "Found in your mail",
+    (
+        "Nothing to do: the order is watched from now on.",
+        "If the mail was not about your order, remove it with `parcel-monitor remove`.",
+    ),
+)
+RULES["ru"][MAIL_IMPORT] = RuleText(
+    "Найдено в вашей почте",
+    (
+        "Ничего делать не нужно: заказ теперь под наблюдением.",
+        "Если письмо было не о вашем заказе, удалите заказ командой `parcel-monitor remove`.",
+    ),
+)

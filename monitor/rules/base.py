@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.durations import Duration, Threshold
 from monitor.model import OrderView, Point, Severity
-from monitor.rules.ids import RULE_IDS
+from monitor.rules.ids import NOTICE_IDS, RULE_IDS
 
 
 class BuyerSettings(BaseModel):
@@ -112,11 +112,12 @@ class RuleSettings(BaseModel):
     @classmethod
     def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # A typo here would silently keep the rule on.
-        unknown = [rule for rule in value if rule not in RULE_IDS]
+        known = RULE_IDS + NOTICE_IDS
+        unknown = [rule for rule in value if rule not in known]
         if unknown:
             raise ValueError(
                 f"unknown rule id{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(RULE_IDS))}"
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
             )
         return value
 

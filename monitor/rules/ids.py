@@ -27,5 +27,13 @@ OUTCOME_RULES = frozenset({"returning", "delivered", "wrong_destination"})
 """The only rules that still speak once the parcel is delivered or returning (a number delivered
 in another city is the fake-track trick)."""
 
+MAIL_IMPORT = "mail_import"
+"""The "found in your mail" info notice of the e-mail intake (monitor.mail.intake). Not a rule of
+the engine, but recorded in the ledger like one and muted the same way
+(`rules.disabled = ["mail_import"]`)."""
+
+NOTICE_IDS: tuple[str, ...] = (MAIL_IMPORT,)
+"""Ledger ids that are not engine rules: notices other parts raise."""
+
 UNHELD_RULES = frozenset({"track_missing"})
 """The rules a first lookup never holds back: they speak about the lack of a number itself."""

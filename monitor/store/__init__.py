@@ -7,7 +7,8 @@ tables, each a part of `Store`:
 - `orders`: orders, their track numbers, removed orders, revisions;
 - `history`: snapshots, checkpoints, ETA history;
 - `ledger`: the warning ledger, the outbox and channel deliveries;
-- `cursors`: per-source cursors.
+- `cursors`: per-source cursors;
+- `mail`: the mails the e-mail intake has read.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from monitor.store.ledger import (
     Undelivered,
     alert_from_row,
 )
+from monitor.store.mail import MailRecord, Mails
 from monitor.store.orders import OrderRank, Orders
 
 
-class Store(Orders, History, Ledger, Cursors):
+class Store(Orders, History, Ledger, Cursors, Mails):
     """Open with `Store.open(path)` (or `":memory:"` for a replay); close with `close()`."""
 
 
@@ -42,6 +44,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DuplicateOrder",
     "HistoryRow",
+    "MailRecord",
     "OrderRank",
     "OutboxItem",
     "OutboxState",

@@ -144,6 +144,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE orders ADD COLUMN failed_attempts TEXT",
         "ALTER TABLE orders ADD COLUMN places TEXT",
     ),
+    # 2 -> 3: where an order came from (e-mail intake), and the mails already read: only what
+    # was extracted and the headers that name the mail, never its text.
+    (
+        "ALTER TABLE orders ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE mail_messages (
+        message_id TEXT PRIMARY KEY,
+        sender TEXT NOT NULL,
+        sent_at TEXT,
+        subject TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        extracted TEXT NOT NULL,
+        order_ids TEXT NOT NULL,
+        read_at TEXT NOT NULL
+    )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -68,7 +68,7 @@ class Orders(Database):
         db.execute(
             """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
                protection_until = ?, promised_by = ?, estimate_from = ?, estimate_to = ?,
-               notes = ?, closed = ?, rev = ? WHERE id = ?""",
+               notes = ?, closed = ?, origin = ?, rev = ? WHERE id = ?""",
             (
                 order.title,
                 order.shop,
@@ -80,6 +80,7 @@ class Orders(Database):
                 iso(order.estimate.latest) if order.estimate else None,
                 order.notes,
                 int(order.closed),
+                order.origin,
                 self._next_rev(),
                 order.id,
             ),
@@ -301,6 +302,7 @@ def _view_from_row(
         tracks=tracks,
         notes=row["notes"],
         closed=bool(row["closed"]),
+        origin=row["origin"],
     )
     tracking = TrackingState(
         status=Status(row["status"]) if row["status"] else None,

@@ -18,7 +18,7 @@ from monitor.events import Alert, Event, WarningRaised
 from monitor.model import Checkpoint, EtaWindow, OrderView
 from monitor.notify.languages import Language
 from monitor.routing import Coverage
-from monitor.store import Store
+from monitor.store import MailRecord, Store
 from monitor.views.state import days_in_transit, state, state_name
 
 
@@ -87,6 +87,7 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
         else None,
         "closed": order.closed,
         "notes": order.notes,
+        "origin": order.origin,
         "warnings": warnings,
     }
 
@@ -100,6 +101,7 @@ class Timeline:
     checkpoints: Mapping[str, Sequence[Checkpoint]]
     etas: Sequence[tuple[datetime, EtaWindow | None]]
     alerts: Sequence[Alert]
+    mails: Sequence[MailRecord] = ()  # the mails that created or changed it, oldest first
 
 
 def timeline(store: Store, order_id: str) -> Timeline | None:
@@ -112,6 +114,7 @@ def timeline(store: Store, order_id: str) -> Timeline | None:
         checkpoints=store.checkpoints(view.order.tracks),
         etas=store.eta_history(order_id),
         alerts=[stored.alert for stored in store.alerts(order_id)],
+        mails=store.mails_of_order(order_id),
     )
 
 
@@ -134,7 +137,20 @@ def timeline_json(shown: Timeline) -> dict[str, Any]:
         for at, e in shown.etas
     ]
     data["warnings"] = [alert_json(a) for a in shown.alerts]
+    data["mails"] = [mail_json(m) for m in shown.mails]
     return data
+
+
+def mail_json(record: MailRecord) -> dict[str, Any]:
+    """A mail the intake read: its headers and what was found in it, never its text."""
+    return {
+        "message_id": record.message_id,
+        "from": record.sender,
+        "date": _iso(record.sent_at),
+        "subject": record.subject,
+        "reader": record.reader,
+        "found": record.extracted,
+    }
 
 
 def unfollowed_json(view: OrderView, coverage: Coverage) -> dict[str, Any]:
@@ -218,6 +234,7 @@ def attributes(
         "order_id": order.id,
         "title": order.title,
         "shop": order.shop,
+        "origin": order.origin,
         "track": order.track,
         "tracks": list(order.tracks),
         "status": state(view),

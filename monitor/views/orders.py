@@ -57,6 +57,7 @@ class OrderSummary:
     storage_until: date | None
     # Newest first, the newest of each rule; empty once the order is closed or final.
     warnings: tuple[WarningView, ...]
+    origin: str = ""  # `Order.origin`: "" when typed in, "mail: <subject> (...)" from the intake
 
     @property
     def track(self) -> str | None:
@@ -158,6 +159,7 @@ def summarize(
         protection_left=order.protection_until - now if order.protection_until else None,
         storage_until=cp.storage_until if cp else None,
         warnings=warnings,
+        origin=order.origin,
     )
 
 

@@ -6,8 +6,10 @@ The terminal speaks the configured language and shows every time in the one disp
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -18,6 +20,7 @@ from monitor.notify.render import render
 from monitor.notify.texts import SCREEN, STATUS_NAMES
 from monitor.routing import Coverage
 from monitor.scenario import Scenario
+from monitor.store import MailRecord
 from monitor.views.data import Timeline
 from monitor.views.state import state_name
 
@@ -94,6 +97,7 @@ def print_order_table(
                 str(tracking.eta) if tracking.eta else "-",
                 when(order.protection_until, zone) if order.protection_until else "-",
                 str(warnings.get(order.id, 0)),
+                origin_word(order.origin, lang),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -104,6 +108,25 @@ def print_order_table(
     notes = unfollowed_notes(views, coverage)
     if notes:
         print("", *notes, sep="\n")
+
+
+def origin_word(origin: str, lang: Language = "en") -> str:
+    """The FROM column: `mail` for an order the e-mail intake made, `you` for one typed in."""
+    screen = SCREEN[lang]
+    if not origin:
+        return screen.typed_in
+    kind = origin.partition(":")[0]
+    return screen.origins.get(kind, kind)
+
+
+def print_mails(records: Sequence[MailRecord], lang: Language = "en") -> None:
+    """`show`: the mails that created or changed the order."""
+    if not records:
+        return
+    print(f"\n{SCREEN[lang].found_in_mail}")
+    for record in records:
+        at = f"{record.sent_at:%Y-%m-%d %H:%M}  " if record.sent_at else ""
+        print(f"  {at}{record.subject}  ({record.sender}, {record.reader})")
 
 
 def unfollowed_notes(views: Sequence[OrderView], coverage: Coverage | None) -> list[str]:
@@ -162,6 +185,8 @@ def print_timeline(
         print(f"  {screen.promised_by} {order.promised_by}")
     if order.estimate:
         print(f"  {screen.shop_estimate}: {order.estimate}")
+    if order.origin:
+        print(f"  {screen.came_from.format(origin=order.origin)}")
     print(f"  {screen.tracks}: {', '.join(order.tracks) or screen.none_yet}")
     status = state_name(view, lang)
     print(f"  {screen.status}: {status}" + (f" ({screen.closed})" if order.closed else ""))
@@ -182,6 +207,7 @@ def print_timeline(
     for alert in alerts:
         title = render(alert, view, lang, zone).title
         print(f"  {when(alert.at, zone)}  {alert.severity.value:<8} {alert.rule}: {title}")
+    print_mails(shown.mails, lang)
     track = order.track
     note = unfollowed_text(track, coverage) if coverage is not None and track else None
     if note is not None:
@@ -251,3 +277,41 @@ def print_demo_scenario(
         print(f"   {screen.demo_quiet}\n")
     for alert, view in raised:
         print_warning(alert, indent="   ", view=view, lang=lang, zone=zone)
+
+
+# --- import-mail --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    mails: int = 0
+    created: int = 0
+    tracks: int = 0
+
+    def add(self, created: int, tracks: int) -> None:
+        self.mails += 1
+        self.created += created
+        self.tracks += tracks
+
+
+def print_mail_outcome(
+    where: str,
+    created: Sequence[str],
+    tracks: Sequence[tuple[str, str]],
+    skipped: str,
+    verbose: bool,
+) -> None:
+    """One line per mail that added something (and, with `verbose`, per mail that did not)."""
+    done = [f"new order {o}" for o in created] + [f"{n} -> order {o}" for o, n in tracks]
+    if done:
+        print(f"{where}: {'; '.join(done)}")
+    elif verbose:
+        print(f"{where}: {skipped}")
+
+
+def print_import_counts(counts: ImportCounts) -> None:
+    print(
+        f"{counts.mails} mails, {counts.created} orders created, "
+        f"{counts.tracks} track numbers added",
+        file=sys.stderr,
+    )

@@ -1,0 +1,280 @@
+"""What a read mail does: its findings become orders and track numbers, through the order book.
+
+The one path for every mail, whether it came over IMAP or from a file. Each step is idempotent:
+a mail already recorded is skipped by its Message-ID, an order that exists is joined, a number
+the order has is not added again, and the "found in your mail" notice fires once per order and
+number (the ledger's key). So a crash between two steps, or a rescan, never makes a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from monitor.events import Alert, OrderImported, WarningRaised
+from monitor.mail.message import Mail, parse_mail
+from monitor.mail.reader import Finding, MailReader, slug
+from monitor.model import Order, Severity
+from monitor.notify.texts import describe
+from monitor.pipeline import Pipeline
+from monitor.rules.ids import MAIL_IMPORT
+from monitor.store import MailRecord, StoreError
+
+log = structlog.get_logger("monitor.mail")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one mail did."""
+
+    message_id: str
+    reader: str = ""
+    created: list[str] = field(default_factory=list)  # order ids
+    tracks: list[tuple[str, str]] = field(default_factory=list)  # (order id, number) added
+    skipped: str = ""  # why nothing was done: "already read", "nothing found", "unreadable: ..."
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.tracks)
+
+
+def origin_of(mail: Mail) -> str:
+    when = f", {mail.date:%Y-%m-%d}" if mail.date else ""
+    subject = mail.subject if len(mail.subject) <= 80 else mail.subject[:79] + "…"
+    return f"mail: {subject} ({mail.sender_address or mail.sender}{when})"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the readers made of one raw mail, before anything is written."""
+
+    mail: Mail | None  # None: not a mail at all
+    reader: str = ""
+    findings: tuple[Finding, ...] = ()
+    problem: str = ""  # "not a mail: ...", "no reader for it", "unreadable: ..."
+
+
+def read_mail(raw: bytes, readers: Sequence[MailReader]) -> Reading:
+    """Parse one mail and let the first reader that wants it read it. Never raises."""
+    try:
+        mail = parse_mail(raw)
+    except Exception as exc:  # the email package is lenient; anything left is a broken mail
+        return Reading(None, problem=f"not a mail: {type(exc).__name__}: {exc}")
+    reader: MailReader | None = None
+    try:
+        reader = next((r for r in readers if r.reads(mail)), None)
+        if reader is None:
+            return Reading(mail, problem="no reader for it")
+        return Reading(mail, reader.name, tuple(reader.read(mail)))
+    except Exception as exc:  # a plugin's bug or a changed template: skip this mail only
+        name = reader.name if reader is not None else "?"
+        return Reading(mail, name, problem=f"unreadable: {type(exc).__name__}: {exc}")
+
+
+class Intake:
+    def __init__(self, pipeline: Pipeline, readers: Sequence[MailReader]) -> None:
+        self._pipeline = pipeline
+        self._readers = list(readers)
+
+    def known(self, message_ids: Sequence[str]) -> set[str]:
+        return self._pipeline.store.mails_known(message_ids)
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """Several mails' writes in one store transaction (a batch of a scan)."""
+        return self._pipeline.store.transaction()
+
+    def take(self, raw: bytes) -> Outcome:
+        """Read one raw mail and apply what it says. Never raises for a bad mail."""
+        return self.apply(read_mail(raw, self._readers))
+
+    def apply(self, reading: Reading) -> Outcome:
+        """Write what a reading found."""
+        mail = reading.mail
+        if mail is None:
+            log.warning("monitor.mail.unparsable", error=reading.problem)
+            return Outcome(message_id="", skipped=reading.problem)
+        outcome = Outcome(message_id=mail.message_id, reader=reading.reader)
+        if self.known([mail.message_id]):
+            outcome.skipped = "already read"
+            return outcome
+        problem = reading.problem
+        if not problem:
+            try:
+                for finding in reading.findings:
+                    self._check(finding, mail)
+            except ValueError as exc:
+                problem = f"unreadable: {type(exc).__name__}: {exc}"
+        if problem:
+            if reading.reader:
+                log.warning(
+                    "monitor.mail.unreadable",
+                    message_id=mail.message_id,
+                    reader=reading.reader,
+                    error=problem.removeprefix("unreadable: "),
+                )
+            outcome.skipped = problem
+            return outcome
+        findings = reading.findings
+        if not findings:
+            log.debug(
+                "monitor.mail.nothing_found", message_id=mail.message_id, reader=reading.reader
+            )
+            outcome.skipped = "nothing found"
+            return outcome
+        order_ids: list[str] = []
+        for finding in findings:
+            order_ids.append(self._apply(finding, mail, reading.reader, outcome))
+        self._pipeline.store.record_mail(
+            MailRecord(
+                message_id=mail.message_id,
+                sender=mail.sender,
+                sent_at=mail.date,
+                subject=mail.subject,
+                reader=reading.reader,
+                extracted=[f.summary() for f in findings],
+                order_ids=list(dict.fromkeys(order_ids)),
+                read_at=self._pipeline.clock.now(),
+            )
+        )
+        if not outcome.changed:
+            outcome.skipped = "already known"
+        return outcome
+
+    def _check(self, finding: Finding, mail: Mail) -> None:
+        """Raise ValueError for a finding that cannot make a valid order (before any write)."""
+        if finding.order_id is None and not finding.tracks:
+            raise ValueError("a finding with neither an order number nor a track number")
+        self._new_order(finding, mail, finding.order_id or "check")
+
+    def _new_order(self, finding: Finding, mail: Mail, order_id: str) -> Order:
+        ordered_at = finding.ordered_at or mail.date or self._pipeline.clock.now()
+        return Order(
+            id=order_id,
+            ordered_at=ordered_at,
+            title=finding.title,
+            shop=finding.shop,
+            protection_until=finding.protection_until,
+            promised_by=finding.promised_by,
+            tracks=tuple(dict.fromkeys(t.number for t in finding.tracks)),
+            origin=origin_of(mail),
+        )
+
+    def _order_id(self, finding: Finding) -> str:
+        if finding.order_id is not None:
+            return finding.order_id
+        numbers = [t.number for t in finding.tracks]
+        owners = self._pipeline.store.orders_of_numbers(numbers)
+        for number in numbers:  # the order that already has the number: never a duplicate
+            if owners.get(number):
+                return sorted(owners[number])[0]
+        return f"{slug(finding.shop)}-{numbers[0]}"
+
+    def _apply(self, finding: Finding, mail: Mail, reader: str, outcome: Outcome) -> str:
+        book = self._pipeline.orders
+        order_id = self._order_id(finding)
+        view = self._pipeline.store.get_view(order_id)
+        added: tuple[str, ...]
+        if view is None:
+            order = self._new_order(finding, mail, order_id)
+            book.add(order)
+            outcome.created.append(order_id)
+            added = order.tracks
+        else:
+            current = view.order
+            changes = _fill(current, finding)
+            if changes:
+                try:
+                    book.update(order_id, **changes)
+                except ValueError as exc:  # the buyer's own dates contradict the mail's
+                    log.info("monitor.mail.kept_order_fields", order=order_id, reason=str(exc))
+            added = tuple(
+                n
+                for n in dict.fromkeys(t.number for t in finding.tracks)
+                if n not in current.tracks
+            )
+            for number in added:
+                book.update(order_id, track=number)
+        outcome.tracks += [(order_id, n) for n in added]
+        created = view is None
+        if created or added:
+            self._announce(order_id, mail, reader, created=created, added=added)
+        return order_id
+
+    def _announce(
+        self, order_id: str, mail: Mail, reader: str, *, created: bool, added: tuple[str, ...]
+    ) -> None:
+        pipeline = self._pipeline
+        now = pipeline.clock.now()
+        log.info(
+            "monitor.mail.imported",
+            order=order_id,
+            created=created,
+            tracks=list(added),
+            message_id=mail.message_id,
+            reader=reader,
+        )
+        pipeline.bus.publish(
+            OrderImported(
+                at=now,
+                order_id=order_id,
+                created=created,
+                tracks=added,
+                message_id=mail.message_id,
+                reader=reader,
+            )
+        )
+        if MAIL_IMPORT in pipeline.rules.settings.disabled:
+            return
+        view = pipeline.store.get_view(order_id)
+        if view is None:
+            return
+        facts: dict[str, str] = {"found": "a new order" if created else "a new track number"}
+        if added:
+            facts["track numbers"] = ", ".join(added)
+        facts["mail"] = mail.subject
+        facts["from"] = mail.sender_address or mail.sender
+        title, body = describe(MAIL_IMPORT, view, facts)
+        alert = Alert(
+            order_id=order_id,
+            rule=MAIL_IMPORT,
+            condition="order" if created else f"track:{added[-1]}",
+            severity=Severity.INFO,
+            at=now,
+            due=now,
+            title=title,
+            body=body,
+            track=view.order.track,
+            facts=facts,
+        )
+        try:
+            if pipeline.store.record_alert(alert) is not None:
+                pipeline.bus.publish(WarningRaised(at=now, alert=alert))
+        except StoreError as exc:
+            log.error("monitor.mail.notice_failed", order=order_id, error=str(exc))
+
+
+def _fill(order: Order, finding: Finding) -> dict[str, Any]:
+    """The fields a mail may set on an order that exists: what is missing, an earlier order date
+    (a shipping notice read before the confirmation), a later protection end (an extension)."""
+    changes: dict[str, Any] = {}
+    if finding.title and not order.title:
+        changes["title"] = finding.title
+    if finding.shop and not order.shop:
+        changes["shop"] = finding.shop
+    if finding.promised_by and order.promised_by is None:
+        changes["promised_by"] = finding.promised_by
+    if finding.protection_until and (
+        order.protection_until is None or finding.protection_until > order.protection_until
+    ):
+        changes["protection_until"] = finding.protection_until
+    if finding.ordered_at and order.origin and finding.ordered_at < order.ordered_at:
+        changes["ordered_at"] = finding.ordered_at
+    try:
+        replace(order, **changes)
+    except ValueError:
+        changes.pop("ordered_at", None)
+    return changes
