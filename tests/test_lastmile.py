@@ -342,7 +342,9 @@ def test_each_mismatching_place_once_and_after_delivery_too() -> None:
     view = _destined(Destination("RU", "630099"), arrived, delivered, status=Status.DELIVERED)
     keys = [c.key for c in found(view, BUYER)["wrong_destination"]]
     assert keys == ["postcode:630099", "postcode:630100"]
-    assert set(found(view, BUYER)) == {"wrong_destination"}  # delivered needs status_since
+    # Delivered elsewhere is not delivered to the buyer: protection is still watched
+    # (`delivered` itself needs status_since).
+    assert set(found(view, BUYER)) == {"wrong_destination", "protection_expiring"}
     closed = OrderView(order=Order(id="1", ordered_at=T0, closed=True), tracking=view.tracking)
     assert found(closed, BUYER) == {}
 

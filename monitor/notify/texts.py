@@ -37,6 +37,7 @@ class Labels:
     dispute: str
     form: str
     form_answers: tuple[tuple[str, str], ...]
+    wrong_place_problem: str  # the "Problem" answer when the number leads to another address
     digest_title: str
     critical: str
     test_title: str
@@ -291,6 +292,17 @@ RULES["en"].update(
             ),
             situation="The carrier shows the parcel {where} {shown}; your settings say {expected}.",
         ),
+        "delivered_elsewhere": RuleText(
+            "Delivered, but not to you: do not confirm receipt",
+            (
+                "Do not confirm receipt in the app: that would end your buyer protection.",
+                "Ask the seller in the order chat, with a screenshot of the tracking page, why "
+                "the parcel was delivered there.",
+                "If it is not your parcel, open a dispute now and paste the English message below.",
+            ),
+            situation="The carrier says the parcel was delivered, but elsewhere: {where} {shown}; "
+            "your settings say {expected}.",
+        ),
         "action_required": RuleText(
             "The carrier is waiting for you",
             (
@@ -344,6 +356,17 @@ RULES["ru"].update(
             ),
             situation="Служба доставки показывает: посылка {where} {shown}; в ваших настройках — "
             "{expected}.",
+        ),
+        "delivered_elsewhere": RuleText(
+            "Вручена, но не вам: не подтверждайте получение",
+            (
+                "Не подтверждайте получение в приложении: это закончит защиту покупателя.",
+                "Спросите продавца в чате заказа, почему посылка вручена там, и приложите "
+                "скриншот страницы отслеживания.",
+                "Если это не ваша посылка, сразу откройте спор и вставьте английский текст ниже.",
+            ),
+            situation="Служба доставки пишет, что посылка вручена, но в другом месте: {where} "
+            "{shown}; в ваших настройках — {expected}.",
         ),
         "action_required": RuleText(
             "Служба доставки ждёт от вас действий",
@@ -479,6 +502,8 @@ LABELS: dict[Language, Labels] = {
             ("Problem", "Delivery time is expiring"),
             ("Buyer's evidence", "screenshots from mobile banking and from the tracking service"),
         ),
+        wrong_place_problem="The parcel was sent to another address (the track number leads "
+        "elsewhere)",
         digest_title="parcel-monitor: {count} updates",
         critical="CRITICAL: ",
         test_title="parcel-monitor: test notification",
@@ -506,6 +531,7 @@ LABELS: dict[Language, Labels] = {
                 "скриншоты из мобильного банка и из сервиса отслеживания",
             ),
         ),
+        wrong_place_problem="Посылка отправлена по другому адресу (трек-номер ведёт не к вам)",
         digest_title="parcel-monitor: обновлений — {count}",
         critical="СРОЧНО: ",
         test_title="parcel-monitor: проверка уведомлений",
@@ -661,6 +687,8 @@ DISPUTE_RULES = frozenset(
 )
 """The warnings whose next step is a dispute: they carry the ready-to-paste message."""
 
+_WRONG_PLACE = frozenset({"wrong_destination", "delivered_elsewhere"})
+
 DISPUTE_HAPPENED: dict[str, str] = {
     "track_missing": "The seller has not provided a track number, and the order does not appear "
     "to have been shipped.",
@@ -678,6 +706,10 @@ DISPUTE_HAPPENED: dict[str, str] = {
     "protection_gap": "The carrier's own delivery estimate runs until {eta}, and buyer "
     "protection for this order ends on {protection_until}: if the parcel is late, I can no longer "
     "open a dispute. Please extend buyer protection past {extend_to}, or refund the order.",
+    "delivered_elsewhere": "The tracking history of this track number shows the parcel "
+    "{where_en} {shown}, which is not my address ({expected_en}). The track number does not lead "
+    "to me: it is a wrong or someone else's track number, or the parcel was sent to a wrong "
+    "address.",
     "wrong_destination": "The tracking history of this track number shows the parcel {where_en} "
     "{shown}, which is not my address ({expected_en}). The track number does not lead to me: "
     "it is a wrong or someone else's track number, or the parcel was sent to a wrong address.",
@@ -702,10 +734,30 @@ def text_key(rule: str, view: OrderView, facts: dict[str, str]) -> str:
     The overdue rule checks the shop's promise when there is one, else the carrier's estimate;
     its `deadline` fact says which day it checked.
     """
+    if rule == "delivered" and "shown" in facts:  # delivered, but at another place
+        return "delivered_elsewhere"
     promised = view.order.promised_by
     if rule == "overdue" and (promised is None or facts.get("deadline", "")[:10] != str(promised)):
         return "overdue_eta"
     return rule
+
+
+def leads_to_dispute(rule: str, view: OrderView, facts: dict[str, str]) -> bool:
+    """Whether a warning's next step is a dispute, so it carries the English message."""
+    return rule in DISPUTE_RULES or text_key(rule, view, facts) in DISPUTE_HAPPENED
+
+
+def form_answers(lang: Language, key: str) -> tuple[tuple[str, str], ...]:
+    """The dispute form's answers; "Problem" fits the warning (a number leading elsewhere is
+    not a delivery time expiring)."""
+    labels = LABELS[lang]
+    if key not in _WRONG_PLACE:
+        return labels.form_answers
+    problem = labels.form_answers[2][0]
+    return tuple(
+        (question, labels.wrong_place_problem if question == problem else answer)
+        for question, answer in labels.form_answers
+    )
 
 
 def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
@@ -770,6 +822,6 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> tuple[str, st
         lines += ["", fill(text.situation, values)]
     lines.append("")
     lines.append(f"What to do: {' '.join(fill(step, values) for step in text.steps)}")
-    if rule in DISPUTE_RULES:
+    if leads_to_dispute(rule, view, facts):
         lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
     return f"{text.headline}: order {order.id}", "\n".join(lines)

@@ -27,5 +27,9 @@ OUTCOME_RULES = frozenset({"returning", "delivered", "wrong_destination"})
 """The only rules that still speak once the parcel is delivered or returning (a number delivered
 in another city is the fake-track trick)."""
 
+UNTIL_REALLY_DELIVERED = frozenset({"protection_expiring"})
+"""The rules that keep watching a parcel "delivered" at another place than the buyer's: for the
+buyer it has not arrived, and the dispute must be opened before protection ends."""
+
 UNHELD_RULES = frozenset({"track_missing"})
 """The rules a first lookup never holds back: they speak about the lack of a number itself."""

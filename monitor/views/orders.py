@@ -15,12 +15,12 @@ from typing import Literal
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
 from monitor.notify.texts import (
-    DISPUTE_RULES,
     RULES,
     Language,
     dispute_text,
     fill,
     fill_values,
+    leads_to_dispute,
     text_key,
 )
 from monitor.rules.dates import midnight_after
@@ -137,7 +137,11 @@ def warning_view(
     alert: Alert, view: OrderView, lang: Language, zone: tzinfo | None = None
 ) -> WarningView:
     text = RULES[lang][text_key(alert.rule, view, alert.facts)]
-    dispute = dispute_text(alert.rule, view, alert.facts) if alert.rule in DISPUTE_RULES else None
+    dispute = (
+        dispute_text(alert.rule, view, alert.facts)
+        if leads_to_dispute(alert.rule, view, alert.facts)
+        else None
+    )
     values = fill_values(view, alert.facts, lang, zone)
     return WarningView(
         rule=alert.rule,
