@@ -417,12 +417,26 @@ STORAGE = {
 }
 
 
-@pytest.mark.parametrize(("lang", "passport"), [("en", "passport"), ("ru", "паспорт")])
-def test_storage_ending_says_by_when_where_and_what_to_bring(lang: str, passport: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "code", "office"),
+    [("en", "code", "ask the office to extend"), ("ru", "код", "попросите отделение продлить")],
+)
+def test_storage_ending_says_by_when_where_and_what_to_bring(
+    lang: str, code: str, office: str
+) -> None:
     view = at_office(Stay(since=T0, point=Point.LOCKER, postcode="190013"))
     message = render(_alert("storage_ending", STORAGE), view, lang, MOSCOW)  # type: ignore[arg-type]
-    for needle in ("2026-05-31 14:30", "190013", "Saint Petersburg", passport, ORDER.track):
+    for needle in ("2026-05-31 14:30", "190013", "Saint Petersburg", code, ORDER.track):
         assert needle in message.text, needle
+    # A locker has no office to ask to extend storage.
+    assert office not in message.text
+    at_the_office = render(
+        _alert("storage_ending", {**STORAGE, "point": "office"}),
+        view,
+        lang,  # type: ignore[arg-type]
+        MOSCOW,
+    )
+    assert office in at_the_office.text
     carrier = render(
         _alert("storage_ending", {**STORAGE, "carrier_date": "2026-06-02"}),
         view,

@@ -28,7 +28,7 @@ from monitor.notify.texts import (
 )
 
 _SEVERITIES = list(Severity)  # in rising order
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>])")
 
 
 @dataclass(frozen=True, slots=True)

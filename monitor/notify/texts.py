@@ -281,6 +281,17 @@ RULES["en"].update(
             ),
             situation="The parcel waits at the {place}; it is kept until {by}.",
         ),
+        "storage_ending_locker": RuleText(
+            "Pick the parcel up soon",
+            (
+                "Pick it up by {by} at the {place}: open the cell with the code from the "
+                "carrier's SMS or app (track number {track}).",
+                "A parcel locker cannot keep it longer and has no counter to ask: if you cannot "
+                "make it, ask the carrier's support with the track number at once; otherwise the "
+                "parcel goes back to the seller.",
+            ),
+            situation="The parcel waits at the {place}; it is kept until {by}.",
+        ),
         "wrong_destination": RuleText(
             "The track number leads somewhere else",
             (
@@ -342,6 +353,17 @@ RULES["ru"].update(
                 "Заберите её до {by}: {place}; возьмите паспорт и трек-номер {track}.",
                 "Если не успеваете, попросите отделение продлить срок хранения, иначе посылка "
                 "уйдёт обратно продавцу.",
+            ),
+            situation="Посылка ждёт: {place}; срок хранения — до {by}.",
+        ),
+        "storage_ending_locker": RuleText(
+            "Заберите посылку",
+            (
+                "Заберите её до {by}: {place}; ячейку откроет код из SMS или приложения службы "
+                "доставки (трек-номер {track}).",
+                "Почтомат не продлевает хранение, и спросить там некого: если не успеваете, сразу "
+                "обратитесь в поддержку службы доставки с трек-номером, иначе посылка уйдёт "
+                "обратно продавцу.",
             ),
             situation="Посылка ждёт: {place}; срок хранения — до {by}.",
         ),
@@ -736,6 +758,8 @@ def text_key(rule: str, view: OrderView, facts: dict[str, str]) -> str:
     """
     if rule == "delivered" and "shown" in facts:  # delivered, but at another place
         return "delivered_elsewhere"
+    if rule == "storage_ending" and facts.get("point") == "locker":  # no office to ask
+        return "storage_ending_locker"
     promised = view.order.promised_by
     if rule == "overdue" and (promised is None or facts.get("deadline", "")[:10] != str(promised)):
         return "overdue_eta"
