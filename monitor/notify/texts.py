@@ -694,6 +694,72 @@ SCREEN: dict[Language, Screen] = {
 }
 
 
+LINES: dict[Language, dict[str, str]] = {
+    "en": {
+        "unfollowed": "nothing follows {number}: {why}; {fix}",
+        "no_source_on": "no tracking source is turned on",
+        "no_source_reads": "none of the sources turned on ({sources}) reads this format",
+        "add_source": "add a [sources.{name}] section",
+        "add_source_or": " (or {others})",
+        "no_plugin_reads": "no installed source plugin reads this format",
+        "order_note": "order {order}: {note}",
+        "outbox_summary": "notifications: {waiting} waiting to be sent, {failed} failed",
+        "outbox_retry_hint": " (`parcel-monitor notify retry` sends the failed ones again)",
+        "outbox_line": "  {state:<8} {rule} (attempts: {attempts}){error}",
+        "state_pending": "waiting",
+        "state_failed": "failed",
+        "requeued": "{count} failed notification(s) queued again; the running daemon sends them",
+        "found": "{number} ({source}): {status}{eta}",
+        "found_eta": ", expected {earliest} to {latest}",
+        "handover": "  continues as {number}",
+        "order_added": "order {order} added",
+        "order_updated": "order {order} changed: {changed}",
+        "order_removed": "order {order} removed",
+        "track_assigned": "order {order}: track number {number}",
+        "track_handed_over": "order {order}: track number {number} (was {previous})",
+        "checkpoints_added": "{number}: new checkpoints: {texts}",
+        "status_changed": "order {order}: {old} → {new}",
+        "eta_changed": "order {order}: estimated delivery {old} → {new}",
+        "source_failed": "source {source} failed: {reason}",
+        "source_recovered": "source {source} works again (it failed for {minutes} min)",
+        "none": "none",
+        "demo_heading": "━━ {name}",
+    },
+    "ru": {
+        "unfollowed": "номер {number} никто не отслеживает: {why}; {fix}",
+        "no_source_on": "не включён ни один источник отслеживания",
+        "no_source_reads": "ни один из включённых источников ({sources}) не читает такой формат",
+        "add_source": "добавьте раздел [sources.{name}]",
+        "add_source_or": " (или {others})",
+        "no_plugin_reads": "ни один установленный модуль источника не читает такой формат",
+        "order_note": "заказ {order}: {note}",
+        "outbox_summary": "уведомления: ждут отправки — {waiting}, не доставлены — {failed}",
+        "outbox_retry_hint": " (`parcel-monitor notify retry` отправит недоставленные ещё раз)",
+        "outbox_line": "  {state:<12} {rule} (попыток: {attempts}){error}",
+        "state_pending": "ждёт",
+        "state_failed": "не доставлено",
+        "requeued": "недоставленных уведомлений снова в очереди: {count}; их отправит "
+        "работающий демон",
+        "found": "{number} ({source}): {status}{eta}",
+        "found_eta": ", ожидается с {earliest} по {latest}",
+        "handover": "  дальше под номером {number}",
+        "order_added": "заказ {order} добавлен",
+        "order_updated": "заказ {order} изменён: {changed}",
+        "order_removed": "заказ {order} удалён",
+        "track_assigned": "заказ {order}: трек-номер {number}",
+        "track_handed_over": "заказ {order}: трек-номер {number} (был {previous})",
+        "checkpoints_added": "{number}: новые события: {texts}",
+        "status_changed": "заказ {order}: {old} → {new}",
+        "eta_changed": "заказ {order}: ожидаемая доставка {old} → {new}",
+        "source_failed": "источник {source} не ответил: {reason}",
+        "source_recovered": "источник {source} снова работает (не работал {minutes} мин)",
+        "none": "нет",
+        "demo_heading": "━━ {name}",
+    },
+}
+"""The CLI's own lines (`list`, `show`, `check`, `track`, `notify retry`), in both languages."""
+
+
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(
