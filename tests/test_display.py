@@ -171,7 +171,8 @@ def test_the_cli_lines_around_the_data_speak_russian(
         store.add_order(ORDER, now=T0)
         store.record_alert(alert())
         assert summary(store, "ru") == "уведомления: ждут отправки — 1, не доставлены — 0"
-        assert order_lines(store, ORDER.id, "ru")[0].split() == ["ждёт", "stalled", "(попыток:", "0)"]
+        line = order_lines(store, ORDER.id, "ru")[0]
+        assert line.split() == ["ждёт", "stalled", "(попыток:", "0)"]
     finally:
         store.close()
     code, out, _ = run(capsys, "notify", "retry")
