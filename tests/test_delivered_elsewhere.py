@@ -19,7 +19,7 @@ T0 = datetime(2026, 6, 8, 7, 0, tzinfo=UTC)
 ORDER, TRACK = "8100000000000093", "RS625276011CN"
 
 
-def _delivered_at(tmp_path: Path, postcode: str) -> Pipeline:
+def _delivered_at(tmp_path: Path, postcode: str, *, via_office: bool = False) -> Pipeline:
     clock = SimulatedClock(T0)
     rules = RuleSettings(buyer=BuyerSettings(country="RU", postcodes=("420111",)))
     store = Store.open(tmp_path / "parcel-monitor.db")
@@ -37,6 +37,18 @@ def _delivered_at(tmp_path: Path, postcode: str) -> Pipeline:
                 fetched_at=clock.now(),
                 checkpoints=(
                     Checkpoint(at=T0 + timedelta(days=3), status=Status.IN_TRANSIT, text="Left"),
+                    *(
+                        [
+                            Checkpoint(
+                                at=T0 + timedelta(days=16),
+                                status=Status.AT_POST_OFFICE,
+                                text="Arrived",
+                                postcode=postcode,
+                            )
+                        ]
+                        if via_office
+                        else []
+                    ),
                     Checkpoint(
                         at=T0 + timedelta(days=17),
                         status=Status.DELIVERED,
@@ -52,11 +64,12 @@ def _delivered_at(tmp_path: Path, postcode: str) -> Pipeline:
     return pipeline
 
 
-@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize(("lang", "via_office"), [("en", False), ("ru", False), ("en", True)])
 def test_a_delivery_elsewhere_says_do_not_confirm_and_carries_the_dispute(
-    tmp_path: Path, lang: str
+    tmp_path: Path, lang: str, via_office: bool
 ) -> None:
-    pipeline = _delivered_at(tmp_path, "644000")
+    # via_office: the wrong office's arrival scan, then the delivery at the same postcode.
+    pipeline = _delivered_at(tmp_path, "644000", via_office=via_office)
     alerts = {a.rule: a for a in pipeline.store.alerts_by_order([ORDER])[ORDER]}
     view = pipeline.store.get_view(ORDER)
     message = render(alerts["delivered"], view, lang)  # type: ignore[arg-type]
@@ -72,8 +85,9 @@ def test_a_delivery_elsewhere_says_do_not_confirm_and_carries_the_dispute(
     pipeline.store.close()
 
 
-def test_a_delivery_at_home_still_says_confirm_receipt(tmp_path: Path) -> None:
-    pipeline = _delivered_at(tmp_path, "420111")
+@pytest.mark.parametrize("via_office", [False, True])
+def test_a_delivery_at_home_still_says_confirm_receipt(tmp_path: Path, via_office: bool) -> None:
+    pipeline = _delivered_at(tmp_path, "420111", via_office=via_office)
     alerts = {a.rule: a for a in pipeline.store.alerts_by_order([ORDER])[ORDER]}
     assert set(alerts) == {"delivered"}
     message = render(alerts["delivered"], pipeline.store.get_view(ORDER), "en")

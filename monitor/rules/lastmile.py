@@ -145,12 +145,21 @@ def delivered_elsewhere(view: OrderView, settings: RuleSettings) -> dict[str, st
     if not buyer.postcodes:
         return None
     own = {postcode_key(code) for code in buyer.postcodes}
-    for cp in tracking.places:
-        if cp.status is Status.DELIVERED and postcode_key(cp.postcode) not in own:
-            facts = {"shown": cp.postcode, "where": "delivered", "field": "postcode", **expected}
-            if cp.location:
-                facts["location"] = cp.location
-            return facts
+    last = tracking.last_checkpoint
+    if last is not None and last.status is Status.DELIVERED and last.postcode:
+        if postcode_key(last.postcode) in own:
+            return None  # forwarded in the end, and handed over at the buyer's own place
+        facts = {"shown": last.postcode, "where": "delivered", "field": "postcode", **expected}
+        if last.location:
+            facts["location"] = last.location
+        return facts
+    # The delivery scan names no place: the last mile it came through, or its address, says.
+    if tracking.places and postcode_key(tracking.places[-1].postcode) not in own:
+        cp = tracking.places[-1]
+        where = _SCANNED_WHERE[cp.status]
+        return {"shown": cp.postcode, "where": where, "field": "postcode", **expected}
+    if tracking.places:
+        return None
     if destination and destination.postcode and postcode_key(destination.postcode) not in own:
         shown = destination.postcode
         return {"shown": shown, "where": "addressed", "field": "postcode", **expected}
