@@ -162,6 +162,7 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
+    name_ru: str = ""  # the name in Russian, for `demo --language ru`
     poll_every: Duration = timedelta(hours=6)
     order: ScenarioOrder
     timeline: tuple[TimelineEntry, ...] = ()
@@ -169,6 +170,10 @@ class Scenario(BaseModel):
     buyer: BuyerSettings | None = None  # the buyer's own address ([buyer] of the config)
     expect: tuple[Expectation, ...] = ()
     strict: bool = False
+
+    def title(self, lang: str) -> str:
+        """The name in `lang` when the scenario gives one, else its own name."""
+        return (self.name_ru if lang == "ru" else "") or self.name
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -115,3 +115,78 @@ def test_check_speaks_the_configured_language(
     assert code == 0
     assert "изменений нет" in out or "Трек-номера" in out
     assert "nothing changed" not in out
+
+
+def test_demo_headings_are_russian_too(capsys: pytest.CaptureFixture[str]) -> None:
+    _, russian, _ = run(capsys, "demo", "--language", "ru")
+    _, english, _ = run(capsys, "demo", "--language", "en")
+    assert "━━ Оплачено неделю назад" in russian and "━━ Paid a week ago" in english
+    headings = [line for line in russian.splitlines() if line.startswith("━━")]
+    assert headings and not any(word in h for h in headings for word in ("the ", "The "))
+
+
+def test_the_cli_lines_around_the_data_speak_russian(
+    capsys: pytest.CaptureFixture[str], russian_in_vladivostok: None
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from monitor.events import SourceFailed, StatusChanged
+    from monitor.notify.report import order_lines, summary
+    from monitor.views.terminal import event_line, print_found
+    from tests.notify.conftest import ORDER, T0, alert
+
+    failed = event_line(SourceFailed(at=T0, source="cainiao", reason="HTTP 503"), "ru")
+    assert failed == "источник cainiao не ответил: HTTP 503"
+    moved = StatusChanged(
+        at=T0, order_id="82", old=Status.IN_TRANSIT, new=Status.AT_POST_OFFICE, since=T0
+    )
+    assert event_line(moved, "ru") == "заказ 82: в пути → в почтовом отделении"
+    print_found(
+        {
+            "number": "RA100000001CN",
+            "source": "cainiao",
+            "status": "in_transit",
+            "eta": ["2026-11-01", "2026-11-05"],
+            "events": [
+                {
+                    "at": "2026-10-25T10:00:00+03:00",
+                    "status": "in_transit",
+                    "text": "Departed",
+                    "location": "Shenzhen",
+                }
+            ],
+            "handover": "RR000000001RU",
+        },
+        "ru",
+        ZoneInfo("Asia/Vladivostok"),
+    )
+    found = capsys.readouterr().out
+    assert "в пути, ожидается с 2026-11-01 по 2026-11-05" in found
+    assert "2026-10-25 17:00 (местное время 10:00 UTC+03:00)" in found
+    assert "T10:00" not in found and "дальше под номером RR000000001RU" in found
+
+    settings, _ = load_settings(None)
+    store = Store.open(settings.database)
+    try:
+        store.add_order(ORDER, now=T0)
+        store.record_alert(alert())
+        assert summary(store, "ru") == "уведомления: ждут отправки — 1, не доставлены — 0"
+        line = order_lines(store, ORDER.id, "ru")[0]
+        assert line.split() == ["ждёт", "stalled", "(попыток:", "0)"]
+    finally:
+        store.close()
+    code, out, _ = run(capsys, "notify", "retry")
+    assert code == 0 and "снова в очереди: 0" in out and "queued" not in out
+
+
+def test_nothing_follows_is_said_in_russian(
+    capsys: pytest.CaptureFixture[str],
+    russian_in_vladivostok: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARCEL_MONITOR_SOURCES__CAINIAO__ENABLED", "false")
+    run(capsys, "add", "83", "--ordered", "2026-01-10", "--track", "RA100000001CN")
+    _, table, _ = run(capsys, "list")
+    _, shown, _ = run(capsys, "show", "83")
+    for out in (table, shown):
+        assert "никто не отслеживает" in out and "nothing follows" not in out, out

@@ -343,7 +343,9 @@ def test_each_mismatching_place_once_and_after_delivery_too() -> None:
     view = _destined(Destination("RU", "630099"), arrived, delivered, status=Status.DELIVERED)
     keys = [c.key for c in found(view, BUYER)["wrong_destination"]]
     assert keys == ["postcode:630099", "postcode:630100"]
-    assert set(found(view, BUYER)) == {"wrong_destination"}  # delivered needs status_since
+    # Delivered elsewhere is not delivered to the buyer: protection is still watched
+    # (`delivered` itself needs status_since).
+    assert set(found(view, BUYER)) == {"wrong_destination", "protection_expiring"}
     closed = OrderView(order=Order(id="1", ordered_at=T0, closed=True), tracking=view.tracking)
     assert found(closed, BUYER) == {}
 
@@ -416,12 +418,26 @@ STORAGE = {
 }
 
 
-@pytest.mark.parametrize(("lang", "passport"), [("en", "passport"), ("ru", "паспорт")])
-def test_storage_ending_says_by_when_where_and_what_to_bring(lang: str, passport: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "code", "office"),
+    [("en", "code", "ask the office to extend"), ("ru", "код", "попросите отделение продлить")],
+)
+def test_storage_ending_says_by_when_where_and_what_to_bring(
+    lang: str, code: str, office: str
+) -> None:
     view = at_office(Stay(since=T0, point=Point.LOCKER, postcode="190013"))
     message = render(_alert("storage_ending", STORAGE), view, lang, MOSCOW)  # type: ignore[arg-type]
-    for needle in ("2026-05-31 14:30", "190013", "Saint Petersburg", passport, ORDER.track):
+    for needle in ("2026-05-31 14:30", "190013", "Saint Petersburg", code, ORDER.track):
         assert needle in message.text, needle
+    # A locker has no office to ask to extend storage.
+    assert office not in message.text
+    at_the_office = render(
+        _alert("storage_ending", {**STORAGE, "point": "office"}),
+        view,
+        lang,  # type: ignore[arg-type]
+        MOSCOW,
+    )
+    assert office in at_the_office.text
     carrier = render(
         _alert("storage_ending", {**STORAGE, "carrier_date": "2026-06-02"}),
         view,

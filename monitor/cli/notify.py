@@ -31,5 +31,5 @@ def cmd_notify_retry(args: argparse.Namespace) -> int:
         count = notify_report.retry_failed(store, SystemClock(), args.order_id)
     finally:
         store.close()
-    print(f"{count} failed notification(s) queued again; the running daemon sends them")
+    print(notify_report.requeued_line(count, settings.notify.language))
     return 0

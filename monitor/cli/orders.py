@@ -140,7 +140,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         views = store.views(include_closed=args.all)
         counts = store.warning_counts()
-        unsent, unsent_line = notify_report.counts(store), notify_report.summary(store)
+        unsent, unsent_line = (
+            notify_report.counts(store),
+            notify_report.summary(store, settings.notify.language),
+        )
     finally:
         store.close()
     covered = coverage_of(settings)
@@ -179,7 +182,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if shown is None:
             raise UserError(f"no order {args.order_id}; `parcel-monitor list` shows the known ones")
         unsent = notify_report.order_json(store, args.order_id)
-        unsent_lines = notify_report.order_lines(store, args.order_id)
+        unsent_lines = notify_report.order_lines(store, args.order_id, settings.notify.language)
     finally:
         store.close()
     covered, view = coverage_of(settings), shown.view

@@ -19,6 +19,7 @@ from monitor.cli.common import (
 from monitor.config import ConfigError
 from monitor.events import Event
 from monitor.model import OrderView
+from monitor.notify.texts import LINES
 from monitor.plugin import PluginError, discover
 from monitor.sources import validate_sections
 from monitor.statelock import StateDirBusy
@@ -74,15 +75,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         records += [event_json(event) for event in interesting]
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
-    else:
-        print(*unfollowed_notes(views, covered), sep="\n", end="\n" if unfollowed else "")
+    lang, zone = settings.notify.language, settings.zone()
+    if not args.json:
+        notes = unfollowed_notes(views, covered, lang)
+        print(*notes, sep="\n", end="\n" if unfollowed else "")
         by_id = {view.order.id: view for view in views}
-        lang, zone = settings.notify.language, settings.zone()
         print_events(interesting, by_id, lang, zone, quiet=bool(unfollowed))
     health = running.pipeline.poller.health
     failing = [name for name, state in health.items() if not state.healthy]
     for name in failing:
-        print(f"source {name} failed: {health[name].last_error}", file=sys.stderr)
+        line = LINES[lang]["source_failed"].format(source=name, reason=health[name].last_error)
+        print(line, file=sys.stderr)
     return 1 if failing else 0
 
 
@@ -113,5 +116,5 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
-        print_found(data)
+        print_found(data, settings.notify.language, settings.zone())
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from monitor.config import Settings
-from monitor.events import OrderRemoved, OrderStateChanged
+from monitor.events import Alert, OrderRemoved, OrderStateChanged, WarningRaised
 from monitor.pipeline import Pipeline
 from monitor.sources import (
     SharedSession,
@@ -72,19 +72,42 @@ class Running:
 
 
 class OrderSync:
-    """Picks up orders changed by another process (the CLI) through the store's revision."""
+    """Picks up what another process (the CLI) changed: orders through the store's revision,
+    warnings through the ledger.
+
+    A warning a CLI command raised is announced on the bus here, so the sender wakes for it (and
+    the MQTT bridge and the dashboard hear of it) within `sync_every`, not at the outbox's next
+    `check_every`. The daemon's own warnings are on the bus already and are not announced twice.
+    """
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
         self._rev = pipeline.store.current_rev()
+        self._alert_id = pipeline.store.last_alert_id()
+        self._announced: set[tuple[str, str, str]] = set()
+        pipeline.bus.subscribe(WarningRaised, lambda e: self._announced.add(_key(e.alert)))
 
     def __call__(self) -> None:
-        views, removed, self._rev = self._pipeline.store.views_changed_since(self._rev)
+        store, bus = self._pipeline.store, self._pipeline.bus
+        views, removed, self._rev = store.views_changed_since(self._rev)
         now = self._pipeline.clock.now()
         for order_id in removed:
-            self._pipeline.bus.publish(OrderRemoved(at=now, order_id=order_id))
+            bus.publish(OrderRemoved(at=now, order_id=order_id))
         for view in views:
-            self._pipeline.bus.publish(OrderStateChanged(at=now, view=view))
+            bus.publish(OrderStateChanged(at=now, view=view))
+        while rows := store.alerts_after(self._alert_id):
+            self._alert_id = rows[-1].id
+            for stored in rows:
+                key = _key(stored.alert)
+                if key in self._announced:
+                    self._announced.discard(key)
+                else:
+                    bus.publish(WarningRaised(at=now, alert=stored.alert))
+        self._announced.clear()  # every warning raised so far is in the ledger and seen
+
+
+def _key(alert: Alert) -> tuple[str, str, str]:
+    return (alert.order_id, alert.rule, alert.condition)
 
 
 async def cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:

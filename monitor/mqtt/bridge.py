@@ -43,6 +43,7 @@ from monitor.events import (
     Tick,
     WarningRaised,
 )
+from monitor.model import OrderView
 from monitor.mqtt import commands
 from monitor.mqtt.payloads import (
     OFFLINE,
@@ -297,16 +298,27 @@ class MqttBridge:
             rows = self._store.alerts_after(done)
             if not rows:
                 return
+            views = self._store.get_views({stored.alert.order_id for stored in rows})
             for stored in rows:
-                await _publish(
-                    client, Message(self._topics.event("warning"), self._warning(stored))
-                )
+                view = views.get(stored.alert.order_id)
+                if view is None:
+                    # Removed since (a CLI raised it while no daemon ran): like its dropped
+                    # push, nothing to act on; an automation must not be woken for it.
+                    log.info(
+                        "monitor.mqtt.warning_of_removed_order_skipped",
+                        alert_id=stored.id,
+                        order=stored.alert.order_id,
+                        rule=stored.alert.rule,
+                    )
+                else:
+                    await _publish(
+                        client, Message(self._topics.event("warning"), self._warning(stored, view))
+                    )
                 self._store.cursor_set(CURSOR, {self._cursor_key: str(stored.id)})
 
-    def _warning(self, stored: StoredAlert) -> str:
+    def _warning(self, stored: StoredAlert, view: OrderView) -> str:
         """The warning in the buyer's language, rendered as a push would be."""
         alert = stored.alert
-        view = self._store.get_view(alert.order_id)
         title, body = alert.title, alert.body
         try:
             message = render(alert, view, self._shown.language, self._shown.zone)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import apprise
 from apprise import NotifyFormat, NotifyType
@@ -111,8 +112,7 @@ class Channels:
                 Target(
                     key=hashlib.sha256(service.url().encode()).hexdigest()[:16],
                     name=private_name(service.url(privacy=True)),
-                    markdown=service.resolve_format(NotifyFormat.MARKDOWN)
-                    in (NotifyFormat.MARKDOWN, NotifyFormat.HTML),
+                    markdown=_renders_markdown(service),
                     tags=frozenset(str(tag) for tag in service.tags),
                     service=single,
                 )
@@ -153,6 +153,25 @@ class Channels:
                 return Delivery(target, ok=True)
             reason = "; ".join(e.message for e in result.logs() if e.level != "DEBUG")
         return Delivery(target, ok=False, reason=mask_urls_in(reason) or "Apprise said no")
+
+
+_PASS_THROUGH = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+"""Generic webhooks: they hand any format on to a program or a plain display, which would show
+Markdown's escapes and asterisks as they are."""
+
+
+def _renders_markdown(service: Any) -> bool:
+    """Whether a service shows Markdown (or HTML made from it) as formatting."""
+    protocols = {
+        str(name).lower()
+        for attribute in (service.protocol, service.secure_protocol)
+        for name in (attribute if isinstance(attribute, tuple | list) else (attribute,))
+        if name
+    }
+    if protocols & _PASS_THROUGH:
+        return False
+    resolved = service.resolve_format(NotifyFormat.MARKDOWN)
+    return resolved in (NotifyFormat.MARKDOWN, NotifyFormat.HTML)
 
 
 def _only(apobj: apprise.Apprise) -> object:

@@ -15,7 +15,6 @@ from datetime import datetime, tzinfo
 from monitor.events import Alert
 from monitor.model import Order, OrderView, Severity
 from monitor.notify.texts import (
-    DISPUTE_RULES,
     LABELS,
     RULES,
     STATUS_NAMES,
@@ -23,11 +22,13 @@ from monitor.notify.texts import (
     dispute_text,
     fill,
     fill_values,
+    form_answers,
+    leads_to_dispute,
     text_key,
 )
 
 _SEVERITIES = list(Severity)  # in rising order
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,8 @@ def render(
 ) -> Message:
     """The message for one warning: what happened, the order's facts, the next steps."""
     view = view or _fallback_view(alert)
-    text, labels = RULES[lang][text_key(alert.rule, view, alert.facts)], LABELS[lang]
+    key = text_key(alert.rule, view, alert.facts)
+    text, labels = RULES[lang][key], LABELS[lang]
     body = _Body()
     _order_fields(body, view, alert, lang, zone)
     values = fill_values(view, alert.facts, lang, zone)
@@ -119,11 +121,11 @@ def render(
     body.steps(
         [fill(step, values) for step in text.steps], [fill(step, marked) for step in text.steps]
     )
-    if alert.rule in DISPUTE_RULES:
+    if leads_to_dispute(alert.rule, view, alert.facts):
         body.heading(labels.dispute)
         body.verbatim(dispute_text(alert.rule, view, alert.facts))
         body.heading(labels.form)
-        for question, answer in labels.form_answers:
+        for question, answer in form_answers(lang, key):
             body.field(question, answer)
     title = f"{text.headline}: {view.order.id}"
     if view.order.title:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from monitor.clock import Clock
+from monitor.notify.languages import Language
+from monitor.notify.texts import LINES
 from monitor.store import OutboxState, Store
 
 
@@ -10,17 +12,22 @@ def retry_failed(store: Store, clock: Clock, order_id: str | None) -> int:
     return store.outbox_requeue_failed(clock.now(), order_id)
 
 
-def summary(store: Store) -> str | None:
+def summary(store: Store, lang: Language = "en") -> str | None:
     """One line for `list` when notifications are waiting or failed; None when all went."""
     rows = store.outbox_undelivered()
     waiting = sum(1 for row in rows if row.state == OutboxState.PENDING)
     failed = len(rows) - waiting
     if not rows:
         return None
-    line = f"notifications: {waiting} waiting to be sent, {failed} failed"
+    line = LINES[lang]["outbox_summary"].format(waiting=waiting, failed=failed)
     if failed:
-        line += " (`parcel-monitor notify retry` sends the failed ones again)"
+        line += LINES[lang]["outbox_retry_hint"]
     return line
+
+
+def requeued_line(count: int, lang: Language = "en") -> str:
+    """What `notify retry` says it did."""
+    return LINES[lang]["requeued"].format(count=count)
 
 
 def counts(store: Store) -> dict[str, dict[str, int]]:
@@ -32,12 +39,18 @@ def counts(store: Store) -> dict[str, dict[str, int]]:
     return found
 
 
-def order_lines(store: Store, order_id: str) -> list[str]:
+def order_lines(store: Store, order_id: str, lang: Language = "en") -> list[str]:
     """`show`: each of the order's notifications that has not reached its channels."""
+    words = LINES[lang]
     lines = []
     for row in store.outbox_undelivered([order_id]):
         error = f" — {row.last_error}" if row.last_error else ""
-        lines.append(f"  {row.state:<8} {row.rule} (attempts: {row.attempts}){error}")
+        state = words["state_pending" if row.state == OutboxState.PENDING else "state_failed"]
+        lines.append(
+            words["outbox_line"].format(
+                state=state, rule=row.rule, attempts=row.attempts, error=error
+            )
+        )
     return lines
 
 

@@ -38,6 +38,7 @@ class Labels:
     dispute: str
     form: str
     form_answers: tuple[tuple[str, str], ...]
+    wrong_place_problem: str  # the "Problem" answer when the number leads to another address
     digest_title: str
     critical: str
     test_title: str
@@ -281,6 +282,17 @@ RULES["en"].update(
             ),
             situation="The parcel waits at the {place}; it is kept until {by}.",
         ),
+        "storage_ending_locker": RuleText(
+            "Pick the parcel up soon",
+            (
+                "Pick it up by {by} at the {place}: open the cell with the code from the "
+                "carrier's SMS or app (track number {track}).",
+                "A parcel locker cannot keep it longer and has no counter to ask: if you cannot "
+                "make it, ask the carrier's support with the track number at once; otherwise the "
+                "parcel goes back to the seller.",
+            ),
+            situation="The parcel waits at the {place}; it is kept until {by}.",
+        ),
         "wrong_destination": RuleText(
             "The track number leads somewhere else",
             (
@@ -291,6 +303,17 @@ RULES["en"].update(
                 "If it is not your parcel, open a dispute now and paste the English message below.",
             ),
             situation="The carrier shows the parcel {where} {shown}; your settings say {expected}.",
+        ),
+        "delivered_elsewhere": RuleText(
+            "Delivered, but not to you: do not confirm receipt",
+            (
+                "Do not confirm receipt in the app: that would end your buyer protection.",
+                "Ask the seller in the order chat, with a screenshot of the tracking page, why "
+                "the parcel was delivered there.",
+                "If it is not your parcel, open a dispute now and paste the English message below.",
+            ),
+            situation="The carrier says the parcel was delivered, but elsewhere: {where} {shown}; "
+            "your settings say {expected}.",
         ),
         "action_required": RuleText(
             "The carrier is waiting for you",
@@ -334,6 +357,17 @@ RULES["ru"].update(
             ),
             situation="Посылка ждёт: {place}; срок хранения — до {by}.",
         ),
+        "storage_ending_locker": RuleText(
+            "Заберите посылку",
+            (
+                "Заберите её до {by}: {place}; ячейку откроет код из SMS или приложения службы "
+                "доставки (трек-номер {track}).",
+                "Почтомат не продлевает хранение, и спросить там некого: если не успеваете, сразу "
+                "обратитесь в поддержку службы доставки с трек-номером, иначе посылка уйдёт "
+                "обратно продавцу.",
+            ),
+            situation="Посылка ждёт: {place}; срок хранения — до {by}.",
+        ),
         "wrong_destination": RuleText(
             "Трек-номер ведёт не к вам",
             (
@@ -345,6 +379,17 @@ RULES["ru"].update(
             ),
             situation="Служба доставки показывает: посылка {where} {shown}; в ваших настройках — "
             "{expected}.",
+        ),
+        "delivered_elsewhere": RuleText(
+            "Вручена, но не вам: не подтверждайте получение",
+            (
+                "Не подтверждайте получение в приложении: это закончит защиту покупателя.",
+                "Спросите продавца в чате заказа, почему посылка вручена там, и приложите "
+                "скриншот страницы отслеживания.",
+                "Если это не ваша посылка, сразу откройте спор и вставьте английский текст ниже.",
+            ),
+            situation="Служба доставки пишет, что посылка вручена, но в другом месте: {where} "
+            "{shown}; в ваших настройках — {expected}.",
         ),
         "action_required": RuleText(
             "Служба доставки ждёт от вас действий",
@@ -480,6 +525,8 @@ LABELS: dict[Language, Labels] = {
             ("Problem", "Delivery time is expiring"),
             ("Buyer's evidence", "screenshots from mobile banking and from the tracking service"),
         ),
+        wrong_place_problem="The parcel was sent to another address (the track number leads "
+        "elsewhere)",
         digest_title="parcel-monitor: {count} updates",
         critical="CRITICAL: ",
         test_title="parcel-monitor: test notification",
@@ -507,6 +554,7 @@ LABELS: dict[Language, Labels] = {
                 "скриншоты из мобильного банка и из сервиса отслеживания",
             ),
         ),
+        wrong_place_problem="Посылка отправлена по другому адресу (трек-номер ведёт не к вам)",
         digest_title="parcel-monitor: обновлений — {count}",
         critical="СРОЧНО: ",
         test_title="parcel-monitor: проверка уведомлений",
@@ -678,6 +726,72 @@ SCREEN: dict[Language, Screen] = {
 }
 
 
+LINES: dict[Language, dict[str, str]] = {
+    "en": {
+        "unfollowed": "nothing follows {number}: {why}; {fix}",
+        "no_source_on": "no tracking source is turned on",
+        "no_source_reads": "none of the sources turned on ({sources}) reads this format",
+        "add_source": "add a [sources.{name}] section",
+        "add_source_or": " (or {others})",
+        "no_plugin_reads": "no installed source plugin reads this format",
+        "order_note": "order {order}: {note}",
+        "outbox_summary": "notifications: {waiting} waiting to be sent, {failed} failed",
+        "outbox_retry_hint": " (`parcel-monitor notify retry` sends the failed ones again)",
+        "outbox_line": "  {state:<8} {rule} (attempts: {attempts}){error}",
+        "state_pending": "waiting",
+        "state_failed": "failed",
+        "requeued": "{count} failed notification(s) queued again; the running daemon sends them",
+        "found": "{number} ({source}): {status}{eta}",
+        "found_eta": ", expected {earliest} to {latest}",
+        "handover": "  continues as {number}",
+        "order_added": "order {order} added",
+        "order_updated": "order {order} changed: {changed}",
+        "order_removed": "order {order} removed",
+        "track_assigned": "order {order}: track number {number}",
+        "track_handed_over": "order {order}: track number {number} (was {previous})",
+        "checkpoints_added": "{number}: new checkpoints: {texts}",
+        "status_changed": "order {order}: {old} → {new}",
+        "eta_changed": "order {order}: estimated delivery {old} → {new}",
+        "source_failed": "source {source} failed: {reason}",
+        "source_recovered": "source {source} works again (it failed for {minutes} min)",
+        "none": "none",
+        "demo_heading": "━━ {name}",
+    },
+    "ru": {
+        "unfollowed": "номер {number} никто не отслеживает: {why}; {fix}",
+        "no_source_on": "не включён ни один источник отслеживания",
+        "no_source_reads": "ни один из включённых источников ({sources}) не читает такой формат",
+        "add_source": "добавьте раздел [sources.{name}]",
+        "add_source_or": " (или {others})",
+        "no_plugin_reads": "ни один установленный модуль источника не читает такой формат",
+        "order_note": "заказ {order}: {note}",
+        "outbox_summary": "уведомления: ждут отправки — {waiting}, не доставлены — {failed}",
+        "outbox_retry_hint": " (`parcel-monitor notify retry` отправит недоставленные ещё раз)",
+        "outbox_line": "  {state:<12} {rule} (попыток: {attempts}){error}",
+        "state_pending": "ждёт",
+        "state_failed": "не доставлено",
+        "requeued": "недоставленных уведомлений снова в очереди: {count}; их отправит "
+        "работающий демон",
+        "found": "{number} ({source}): {status}{eta}",
+        "found_eta": ", ожидается с {earliest} по {latest}",
+        "handover": "  дальше под номером {number}",
+        "order_added": "заказ {order} добавлен",
+        "order_updated": "заказ {order} изменён: {changed}",
+        "order_removed": "заказ {order} удалён",
+        "track_assigned": "заказ {order}: трек-номер {number}",
+        "track_handed_over": "заказ {order}: трек-номер {number} (был {previous})",
+        "checkpoints_added": "{number}: новые события: {texts}",
+        "status_changed": "заказ {order}: {old} → {new}",
+        "eta_changed": "заказ {order}: ожидаемая доставка {old} → {new}",
+        "source_failed": "источник {source} не ответил: {reason}",
+        "source_recovered": "источник {source} снова работает (не работал {minutes} мин)",
+        "none": "нет",
+        "demo_heading": "━━ {name}",
+    },
+}
+"""The CLI's own lines (`list`, `show`, `check`, `track`, `notify retry`), in both languages."""
+
+
 # --- the English dispute message ------------------------------------------------------------
 
 DISPUTE_RULES = frozenset(
@@ -692,6 +806,8 @@ DISPUTE_RULES = frozenset(
     }
 )
 """The warnings whose next step is a dispute: they carry the ready-to-paste message."""
+
+_WRONG_PLACE = frozenset({"wrong_destination", "delivered_elsewhere"})
 
 DISPUTE_HAPPENED: dict[str, str] = {
     "track_missing": "The seller has not provided a track number, and the order does not appear "
@@ -710,6 +826,10 @@ DISPUTE_HAPPENED: dict[str, str] = {
     "protection_gap": "The carrier's own delivery estimate runs until {eta}, and buyer "
     "protection for this order ends on {protection_until}: if the parcel is late, I can no longer "
     "open a dispute. Please extend buyer protection past {extend_to}, or refund the order.",
+    "delivered_elsewhere": "The tracking history of this track number shows the parcel "
+    "{where_en} {shown}, which is not my address ({expected_en}). The track number does not lead "
+    "to me: it is a wrong or someone else's track number, or the parcel was sent to a wrong "
+    "address.",
     "wrong_destination": "The tracking history of this track number shows the parcel {where_en} "
     "{shown}, which is not my address ({expected_en}). The track number does not lead to me: "
     "it is a wrong or someone else's track number, or the parcel was sent to a wrong address.",
@@ -734,10 +854,32 @@ def text_key(rule: str, view: OrderView, facts: dict[str, str]) -> str:
     The overdue rule checks the shop's promise when there is one, else the carrier's estimate;
     its `deadline` fact says which day it checked.
     """
+    if rule == "delivered" and "shown" in facts:  # delivered, but at another place
+        return "delivered_elsewhere"
+    if rule == "storage_ending" and facts.get("point") == "locker":  # no office to ask
+        return "storage_ending_locker"
     promised = view.order.promised_by
     if rule == "overdue" and (promised is None or facts.get("deadline", "")[:10] != str(promised)):
         return "overdue_eta"
     return rule
+
+
+def leads_to_dispute(rule: str, view: OrderView, facts: dict[str, str]) -> bool:
+    """Whether a warning's next step is a dispute, so it carries the English message."""
+    return rule in DISPUTE_RULES or text_key(rule, view, facts) in DISPUTE_HAPPENED
+
+
+def form_answers(lang: Language, key: str) -> tuple[tuple[str, str], ...]:
+    """The dispute form's answers; "Problem" fits the warning (a number leading elsewhere is
+    not a delivery time expiring)."""
+    labels = LABELS[lang]
+    if key not in _WRONG_PLACE:
+        return labels.form_answers
+    problem = labels.form_answers[2][0]
+    return tuple(
+        (question, labels.wrong_place_problem if question == problem else answer)
+        for question, answer in labels.form_answers
+    )
 
 
 def dispute_text(rule: str, view: OrderView, facts: dict[str, str]) -> str:
@@ -802,7 +944,7 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> tuple[str, st
         lines += ["", fill(text.situation, values)]
     lines.append("")
     lines.append(f"What to do: {' '.join(fill(step, values) for step in text.steps)}")
-    if rule in DISPUTE_RULES:
+    if leads_to_dispute(rule, view, facts):
         lines += ["", "Dispute message:", dispute_text(rule, view, facts)]
     return f"{text.headline}: order {order.id}", "\n".join(lines)
 

@@ -20,9 +20,10 @@ from monitor.events import Alert, OrderRemoved, OrderStateChanged, Tick, Warning
 from monitor.model import OrderView
 from monitor.rules.base import Condition, Rule, RuleSettings, held_until
 from monitor.rules.dates import eta_shifted, overdue, protection_expiring
-from monitor.rules.ids import OUTCOME_RULES, UNHELD_RULES
+from monitor.rules.ids import OUTCOME_RULES, UNHELD_RULES, UNTIL_REALLY_DELIVERED
 from monitor.rules.lastmile import (
     action_required,
+    delivered_elsewhere,
     delivery_failed,
     protection_gap,
     storage_ending,
@@ -63,9 +64,12 @@ def conditions(view: OrderView, settings: RuleSettings) -> list[Condition]:
     if view.order.closed:
         return []
     final = view.is_final
+    elsewhere = final and delivered_elsewhere(view, settings) is not None
     found: list[Condition] = []
     for rule_id, rule in RULES.items():
-        if rule_id in settings.disabled or (final and rule_id not in OUTCOME_RULES):
+        watched = not final or rule_id in OUTCOME_RULES
+        watched = watched or (elsewhere and rule_id in UNTIL_REALLY_DELIVERED)
+        if rule_id in settings.disabled or not watched:
             continue
         try:
             found.extend(rule(view, settings))

@@ -35,5 +35,9 @@ the engine, but recorded in the ledger like one and muted the same way
 NOTICE_IDS: tuple[str, ...] = (MAIL_IMPORT,)
 """Ledger ids that are not engine rules: notices other parts raise."""
 
+UNTIL_REALLY_DELIVERED = frozenset({"protection_expiring"})
+"""The rules that keep watching a parcel "delivered" at another place than the buyer's: for the
+buyer it has not arrived, and the dispute must be opened before protection ends."""
+
 UNHELD_RULES = frozenset({"track_missing"})
 """The rules a first lookup never holds back: they speak about the lack of a number itself."""

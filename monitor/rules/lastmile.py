@@ -128,6 +128,44 @@ def wrong_destination(view: OrderView, settings: RuleSettings) -> Iterator[Condi
         )
 
 
+def delivered_elsewhere(view: OrderView, settings: RuleSettings) -> dict[str, str] | None:
+    """The facts of a delivery the carrier shows at another place than the buyer's, or None.
+
+    A number "delivered" in another city is the fake-track trick: that delivery is not the
+    buyer's, so it must not read as "confirm receipt", nor end the protection reminders.
+    """
+    buyer, tracking = settings.buyer, view.tracking
+    if tracking.status is not Status.DELIVERED or not buyer.configured:
+        return None
+    expected = {"buyer_country": buyer.country, "buyer_postcodes": ", ".join(buyer.postcodes)}
+    destination = tracking.destination
+    country = destination.country.upper() if destination else ""
+    if buyer.country and country and country != buyer.country:
+        return {"shown": country, "where": "addressed", "field": "country", **expected}
+    if not buyer.postcodes:
+        return None
+    own = {postcode_key(code) for code in buyer.postcodes}
+    last = tracking.last_checkpoint
+    if last is not None and last.status is Status.DELIVERED and last.postcode:
+        if postcode_key(last.postcode) in own:
+            return None  # forwarded in the end, and handed over at the buyer's own place
+        facts = {"shown": last.postcode, "where": "delivered", "field": "postcode", **expected}
+        if last.location:
+            facts["location"] = last.location
+        return facts
+    # The delivery scan names no place: the last mile it came through, or its address, says.
+    if tracking.places and postcode_key(tracking.places[-1].postcode) not in own:
+        cp = tracking.places[-1]
+        where = _SCANNED_WHERE[cp.status]
+        return {"shown": cp.postcode, "where": where, "field": "postcode", **expected}
+    if tracking.places:
+        return None
+    if destination and destination.postcode and postcode_key(destination.postcode) not in own:
+        shown = destination.postcode
+        return {"shown": shown, "where": "addressed", "field": "postcode", **expected}
+    return None
+
+
 def action_required(view: OrderView, settings: RuleSettings) -> Iterator[Condition]:
     """The carrier or customs waits for the buyer: once per checkpoint that asks."""
     for cp in view.tracking.asks:

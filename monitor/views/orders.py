@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
 from monitor.events import Alert
 from monitor.model import Checkpoint, EtaWindow, OrderView, Severity, Status
-from monitor.notify.texts import DISPUTE_RULES, RULES, Language, dispute_text
+from monitor.notify.texts import (
+    RULES,
+    Language,
+    dispute_text,
+    fill,
+    fill_values,
+    leads_to_dispute,
+    text_key,
+)
+from monitor.rules.dates import midnight_after
 from monitor.store import OrderRank, Store
 from monitor.tracking.poller import SourceHealth
 from monitor.views.state import state
@@ -54,8 +63,11 @@ class OrderSummary:
     promised_by: date | None
     protection_until: datetime | None
     protection_left: timedelta | None
-    storage_until: date | None
-    # Newest first, the newest of each rule; empty once the order is closed or final.
+    storage_until: date | None  # the carrier's own "keep until" day, when it gives one
+    # When storage at the pick-up point runs out: the carrier's day, else the storage warning's.
+    pick_up_by: datetime | None
+    # Newest first, the newest of each rule; a delivered, returning or closed order keeps its
+    # warnings too (a critical `wrong_destination` matters most after "delivered").
     warnings: tuple[WarningView, ...]
     origin: str = ""  # `Order.origin`: "" when typed in, "mail: <subject> (...)" from the intake
 
@@ -65,6 +77,9 @@ class OrderSummary:
 
     @property
     def critical(self) -> int:
+        """Critical warnings still open: a final order's are history, not a to-do."""
+        if self.final:
+            return 0
         return sum(1 for w in self.warnings if w.severity is Severity.CRITICAL)
 
     @property
@@ -119,27 +134,40 @@ class Page:
     total: int
 
 
-def warning_view(alert: Alert, view: OrderView, lang: Language) -> WarningView:
-    text = RULES[lang][alert.rule]
-    dispute = dispute_text(alert.rule, view, alert.facts) if alert.rule in DISPUTE_RULES else None
+def warning_view(
+    alert: Alert, view: OrderView, lang: Language, zone: tzinfo | None = None
+) -> WarningView:
+    text = RULES[lang][text_key(alert.rule, view, alert.facts)]
+    dispute = (
+        dispute_text(alert.rule, view, alert.facts)
+        if leads_to_dispute(alert.rule, view, alert.facts)
+        else None
+    )
+    values = fill_values(view, alert.facts, lang, zone)
     return WarningView(
         rule=alert.rule,
         severity=alert.severity,
         at=alert.at,
         headline=text.headline,
-        steps=text.steps,
+        steps=tuple(fill(step, values) for step in text.steps),
         dispute=dispute,
         track=alert.track,
     )
 
 
 def summarize(
-    view: OrderView, alerts: Sequence[Alert], *, now: datetime, lang: Language
+    view: OrderView,
+    alerts: Sequence[Alert],
+    *,
+    now: datetime,
+    lang: Language,
+    zone: tzinfo | None = None,
 ) -> OrderSummary:
-    """Warnings count while the order is open: a closed or delivered order has nothing to do."""
+    """Every warning is listed, also a final order's (its critical ones no longer count as
+    open: see `OrderSummary.critical`)."""
     order, tracking = view.order, view.tracking
     cp = tracking.last_checkpoint
-    warnings = () if view.is_final else _warnings(alerts, view, lang)
+    warnings = _warnings(alerts, view, lang, zone)
     return OrderSummary(
         id=order.id,
         title=order.title,
@@ -158,13 +186,37 @@ def summarize(
         protection_until=order.protection_until,
         protection_left=order.protection_until - now if order.protection_until else None,
         storage_until=cp.storage_until if cp else None,
+        pick_up_by=_pick_up_by(view, alerts),
         warnings=warnings,
         origin=order.origin,
     )
 
 
+def _pick_up_by(view: OrderView, alerts: Sequence[Alert]) -> datetime | None:
+    """The end of the current stay's storage: the carrier's own day, else what the storage
+    warning of this stay computed (the rule knows the storage periods per kind of point)."""
+    stay = view.tracking.stay
+    if stay is None or view.is_final:
+        return None
+    if stay.storage_until is not None:
+        return midnight_after(stay.storage_until, view.order.ordered_at)
+    key = f"stay@{stay.since.isoformat()}"
+    for alert in reversed(alerts):
+        if alert.rule == "storage_ending" and alert.condition == key:
+            try:
+                return datetime.fromisoformat(alert.facts["storage_ends"])
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
 def _warnings(
-    alerts: Sequence[Alert], view: OrderView, lang: Language, *, newest_per_rule: bool = True
+    alerts: Sequence[Alert],
+    view: OrderView,
+    lang: Language,
+    zone: tzinfo | None = None,
+    *,
+    newest_per_rule: bool = True,
 ) -> tuple[WarningView, ...]:
     """Newest first; by default one per rule (the third "ETA moved later" says nothing new)."""
     seen: set[str] = set()
@@ -173,7 +225,7 @@ def _warnings(
         if newest_per_rule and alert.rule in seen:
             continue
         seen.add(alert.rule)
-        shown.append(warning_view(alert, view, lang))
+        shown.append(warning_view(alert, view, lang, zone))
     return tuple(shown)
 
 
@@ -217,6 +269,7 @@ def overview(
     query: str = "",
     page: int = 1,
     per_page: int = 100,
+    zone: tzinfo | None = None,
 ) -> Page:
     """The overview's orders, most urgent first, one page of them.
 
@@ -236,7 +289,7 @@ def overview(
     alerts = store.alerts_by_order(shown)
     return Page(
         orders=tuple(
-            summarize(views[order_id], alerts.get(order_id, ()), now=now, lang=lang)
+            summarize(views[order_id], alerts.get(order_id, ()), now=now, lang=lang, zone=zone)
             for order_id in shown
             if order_id in views
         ),
@@ -246,13 +299,15 @@ def overview(
     )
 
 
-def detail(store: Store, order_id: str, *, now: datetime, lang: Language) -> OrderDetail | None:
+def detail(
+    store: Store, order_id: str, *, now: datetime, lang: Language, zone: tzinfo | None = None
+) -> OrderDetail | None:
     view = store.get_view(order_id)
     if view is None:
         return None
     alerts = store.alerts_by_order([order_id]).get(order_id, [])
     return OrderDetail(
-        summary=summarize(view, alerts, now=now, lang=lang),
+        summary=summarize(view, alerts, now=now, lang=lang, zone=zone),
         timeline=tuple(
             TimelineEntry(
                 at=row.checkpoint.at,
@@ -265,7 +320,7 @@ def detail(store: Store, order_id: str, *, now: datetime, lang: Language) -> Ord
             for row in store.history(view.order.tracks)
         ),
         etas=tuple(EtaPoint(seen_at=at, eta=eta) for at, eta in store.eta_history(order_id)),
-        all_warnings=_warnings(alerts, view, lang, newest_per_rule=False),
+        all_warnings=_warnings(alerts, view, lang, zone, newest_per_rule=False),
     )
 
 

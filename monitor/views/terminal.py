@@ -13,11 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from monitor.events import Alert, Event, WarningRaised
-from monitor.model import OrderView
+from monitor.events import (
+    Alert,
+    CheckpointsAdded,
+    EtaChanged,
+    Event,
+    OrderAdded,
+    OrderRemoved,
+    OrderUpdated,
+    SourceFailed,
+    SourceRecovered,
+    StatusChanged,
+    TrackAssigned,
+    WarningRaised,
+)
+from monitor.model import OrderView, Status
 from monitor.notify.languages import Language
 from monitor.notify.render import render
-from monitor.notify.texts import SCREEN, STATUS_NAMES
+from monitor.notify.texts import LINES, SCREEN, STATUS_NAMES
 from monitor.routing import Coverage
 from monitor.scenario import Scenario
 from monitor.store import MailRecord
@@ -53,22 +66,23 @@ def _offset(value: datetime) -> str:
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def unfollowed_text(number: str, coverage: Coverage) -> str | None:
+def unfollowed_text(number: str, coverage: Coverage, lang: Language = "en") -> str | None:
     """Plain words when no turned-on source can follow `number`, with what would; else None."""
     if coverage.followers(number):
         return None
+    words = LINES[lang]
     could = coverage.would_follow(number)
     if not coverage.enabled:
-        why = "no tracking source is turned on"
+        why = words["no_source_on"]
     else:
-        why = f"none of the sources turned on ({', '.join(coverage.enabled)}) reads this format"
-    fix = (
-        f"add a [sources.{could[0]}] section"
-        + (f" (or {', '.join(could[1:])})" if could[1:] else "")
-        if could
-        else "no installed source plugin reads this format"
-    )
-    return f"nothing follows {number}: {why}; {fix}"
+        why = words["no_source_reads"].format(sources=", ".join(coverage.enabled))
+    if could:
+        fix = words["add_source"].format(name=could[0])
+        if could[1:]:
+            fix += words["add_source_or"].format(others=", ".join(could[1:]))
+    else:
+        fix = words["no_plugin_reads"]
+    return words["unfollowed"].format(number=number, why=why, fix=fix)
 
 
 def print_order_table(
@@ -105,7 +119,7 @@ def print_order_table(
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-    notes = unfollowed_notes(views, coverage)
+    notes = unfollowed_notes(views, coverage, lang)
     if notes:
         print("", *notes, sep="\n")
 
@@ -129,12 +143,16 @@ def print_mails(records: Sequence[MailRecord], lang: Language = "en") -> None:
         print(f"  {at}{record.subject}  ({record.sender}, {record.reader})")
 
 
-def unfollowed_notes(views: Sequence[OrderView], coverage: Coverage | None) -> list[str]:
+def unfollowed_notes(
+    views: Sequence[OrderView], coverage: Coverage | None, lang: Language = "en"
+) -> list[str]:
     """One line per open order whose number no turned-on source follows."""
     if coverage is None:
         return []
     return [
-        f"order {view.order.id}: {unfollowed_text(view.order.track, coverage)}"
+        LINES[lang]["order_note"].format(
+            order=view.order.id, note=unfollowed_text(view.order.track, coverage, lang)
+        )
         for view in coverage.unfollowed(views)
         if view.order.track is not None
     ]
@@ -209,7 +227,7 @@ def print_timeline(
         print(f"  {when(alert.at, zone)}  {alert.severity.value:<8} {alert.rule}: {title}")
     print_mails(shown.mails, lang)
     track = order.track
-    note = unfollowed_text(track, coverage) if coverage is not None and track else None
+    note = unfollowed_text(track, coverage, lang) if coverage is not None and track else None
     if note is not None:
         print(f"\n{note}")
     if undelivered:
@@ -233,11 +251,50 @@ def print_events(
             alert = event.alert
             print_warning(alert, view=views.get(alert.order_id), lang=lang, zone=zone)
         else:
-            print(event_line(event))
+            print(event_line(event, lang, zone))
 
 
-def event_line(event: Event) -> str:
+def event_line(event: Event, lang: Language = "en", zone: tzinfo | None = None) -> str:
     """A bus event as one line of `check` (warnings are printed whole, by `print_warning`)."""
+    words, statuses = LINES[lang], STATUS_NAMES[lang]
+
+    def status(value: Status | None) -> str:
+        return statuses[value] if value is not None else words["none"]
+
+    match event:
+        case OrderAdded(order=order):
+            return words["order_added"].format(order=order.id)
+        case OrderUpdated(order=order, changed=changed):
+            return words["order_updated"].format(order=order.id, changed=", ".join(changed))
+        case OrderRemoved(order_id=order_id):
+            return words["order_removed"].format(order=order_id)
+        case TrackAssigned(order_id=order_id, number=number, previous=None):
+            return words["track_assigned"].format(order=order_id, number=number)
+        case TrackAssigned(order_id=order_id, number=number, previous=previous):
+            return words["track_handed_over"].format(
+                order=order_id, number=number, previous=previous
+            )
+        case CheckpointsAdded(number=number, checkpoints=checkpoints):
+            texts = "; ".join(
+                f"{checkpoint_when(cp.at, zone, lang)} {cp.text or status(cp.status)}"
+                for cp in checkpoints
+            )
+            return words["checkpoints_added"].format(number=number, texts=texts)
+        case StatusChanged(order_id=order_id, old=old, new=new):
+            return words["status_changed"].format(order=order_id, old=status(old), new=status(new))
+        case EtaChanged(order_id=order_id, old=old, new=new):
+            return words["eta_changed"].format(
+                order=order_id, old=old or words["none"], new=new or words["none"]
+            )
+        case SourceFailed(source=source, reason=reason):
+            return words["source_failed"].format(source=source, reason=reason)
+        case SourceRecovered(source=source, failed_for_s=seconds):
+            return words["source_recovered"].format(source=source, minutes=round(seconds / 60))
+    return _generic_line(event)
+
+
+def _generic_line(event: Event) -> str:
+    """An event kind without its own words (a plugin's, a new one): its fields as they are."""
     fields: list[str] = []
     for name in event.__dataclass_fields__:
         if name == "at":
@@ -251,15 +308,28 @@ def event_line(event: Event) -> str:
     return f"{event.kind}: " + ", ".join(fields)
 
 
-def print_found(found: Mapping[str, Any]) -> None:
-    """`track`: one number as a source answered it (`monitor.lookup.found_json`'s shape)."""
-    eta = f", expected {' to '.join(found['eta'])}" if found["eta"] else ""
-    print(f"{found['number']} ({found['source']}): {found['status']}{eta}")
+def print_found(
+    found: Mapping[str, Any], lang: Language = "en", zone: tzinfo | None = None
+) -> None:
+    """`track`: one number as a source answered it (`monitor.lookup.found_json`'s shape), in
+    the configured language, times in the display zone."""
+    words, statuses = LINES[lang], STATUS_NAMES[lang]
+    eta = ""
+    if found["eta"]:
+        eta = words["found_eta"].format(earliest=found["eta"][0], latest=found["eta"][1])
+    status = statuses[Status(found["status"])]
+    print(
+        words["found"].format(
+            number=found["number"], source=found["source"], status=status, eta=eta
+        )
+    )
     for event in found["events"]:
         place = f" — {event['location']}" if event["location"] else ""
-        print(f"  {event['at']}  {event['status']:<16} {event['text']}{place}")
+        at = checkpoint_when(datetime.fromisoformat(event["at"]), zone, lang)
+        name = statuses[Status(event["status"])]
+        print(f"  {at}  {name:<16} {event['text']}{place}")
     if found["handover"]:
-        print(f"  continues as {found['handover']}")
+        print(words["handover"].format(number=found["handover"]))
 
 
 def print_demo_scenario(
@@ -270,7 +340,7 @@ def print_demo_scenario(
 ) -> None:
     """One bundled example of `demo`: its name, its order and dates, the warnings it raised."""
     screen = SCREEN[lang]
-    print(f"━━ {scenario.name}")
+    print(LINES[lang]["demo_heading"].format(name=scenario.title(lang)))
     dates = {"start": f"{scenario.start:%Y-%m-%d}", "end": f"{scenario.end:%Y-%m-%d}"}
     print(f"   {screen.demo_order.format(order=scenario.order.id, **dates)}")
     if not raised:

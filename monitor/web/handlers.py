@@ -51,6 +51,7 @@ def overview_context(request: web.Request, **extra: Any) -> dict[str, Any]:
         query=query,
         page=number,
         per_page=PER_PAGE,
+        zone=desk.zone,
     )
 
     def link(**changes: Any) -> str:
@@ -84,7 +85,7 @@ async def page_order(request: web.Request) -> web.StreamResponse:
 def order_context(request: web.Request, order_id: str, **extra: Any) -> dict[str, Any] | None:
     desk, lang = desk_of(request), lang_of(request)
     now = desk.clock.now()
-    item: OrderDetail | None = detail(desk.store, order_id, now=now, lang=lang)
+    item: OrderDetail | None = detail(desk.store, order_id, now=now, lang=lang, zone=desk.zone)
     if item is None:
         return None
     return {
@@ -102,7 +103,7 @@ async def page_evidence(request: web.Request) -> web.StreamResponse:
     desk, lang = desk_of(request), lang_of(request)
     order_id = request.match_info["id"]
     now = desk.clock.now()
-    item = detail(desk.store, order_id, now=now, lang=lang)
+    item = detail(desk.store, order_id, now=now, lang=lang, zone=desk.zone)
     if item is None:
         return not_found(request, order_id)
     return render(

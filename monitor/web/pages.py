@@ -115,7 +115,7 @@ def evidence_html(
     inline_css: bool,
 ) -> str | None:
     """The evidence document, or None for an unknown order. `inline_css` makes it one file."""
-    item = detail(store, order_id, now=now, lang=lang)
+    item = detail(store, order_id, now=now, lang=lang, zone=zone)
     if item is None:
         return None
     context = evidence_context(item, now=now, lang=lang, zone=zone)

@@ -388,3 +388,33 @@ async def test_a_handover_is_an_order_update_for_home_assistant(
         )
     assert json.loads(updated)["order"]["tracks"] == ["RA100000001CN", "80012345678901"]
     assert json.loads(attributes)["tracks"] == ["RA100000001CN", "80012345678901"]
+
+
+async def test_a_removed_orders_warnings_are_not_published(broker: Broker, tmp_path: Path) -> None:
+    """Warnings a CLI raised while no daemon ran, for an order removed before the daemon came
+    back: the push is dropped, and so is the MQTT event (nothing to act on)."""
+    pipeline = builders.pipeline(tmp_path)
+    settings = settings_for(*broker)
+
+    def bridge() -> MqttBridge:
+        return MqttBridge(
+            settings=settings,
+            store=pipeline.store,
+            bus=pipeline.bus,
+            clock=pipeline.clock,
+            orders=pipeline.orders,
+            ledger_every_s=0.05,
+        )
+
+    async with watch_all(settings) as watcher, bridge():  # the daemon ran once: cursor set
+        await watcher.wait_for(Topics.of(settings).status, "online")
+    pipeline.orders.add(builders.order("RM1"))
+    pipeline.orders.add(builders.order("KEPT1"))
+    pipeline.store.record_alert(builders.alert("RM1"))
+    pipeline.orders.remove("RM1")
+    pipeline.store.record_alert(builders.alert("KEPT1"))
+    async with watch_all(settings) as watcher, bridge():
+        topics = Topics.of(settings)
+        await watcher.wait_until(lambda _: len(watcher.on(topics.event("warning"))) >= 1)
+    orders = [json.loads(p)["order"] for p in watcher.on(topics.event("warning"))]
+    assert orders == ["KEPT1"]

@@ -255,3 +255,16 @@ async def test_a_removed_orders_queued_warning_is_not_sent(
         await asyncio.sleep(0.3)  # several more passes
     assert receiver.messages == []
     store.close()
+
+
+async def test_a_plain_webhook_gets_the_carriers_words_without_markdown_escapes(
+    store: Store, receiver: Receiver
+) -> None:
+    """A JSON webhook passes any format on: the receiver is a program or a plain display, so it
+    gets the plain body, not Markdown with backslashes before every `>` and `*`."""
+    facts = {"action": "other", "text": "<b>ok</b> *now*", "at": T0.isoformat()}
+    store.record_alert(alert("action_required", Severity.CRITICAL, facts=facts))
+    async with sender(store, settings(urls=(receiver.url,)), SimulatedClock(T0)):
+        await until(lambda: len(receiver.messages) == 1)
+    message = receiver.messages[0]["message"]
+    assert "<b>ok</b> *now*" in message and "\\" not in message and "**" not in message

@@ -52,7 +52,10 @@ def test_the_overview_and_an_orders_detail(tmp_path: Path) -> None:
     pipeline, clock = fixtures.build(tmp_path)
     page = overview(pipeline.store, now=clock.now(), lang="en", show="all")
     assert page.orders[0].id == LIGHT and page.orders[0].critical == 2  # protection, storage
-    assert page.orders[-1].id == CASE and page.orders[-1].final and not page.orders[-1].warnings
+    case = page.orders[-1]
+    # A final order is listed last; its warnings stay visible but none counts as open.
+    assert case.id == CASE and case.final and case.critical == 0
+    assert [w.rule for w in case.warnings] == ["delivered"]
     lamp = detail(pipeline.store, LAMP, now=clock.now(), lang="en")
     assert lamp is not None
     # The overview shows the newest warning of each kind; the evidence keeps all of them.
