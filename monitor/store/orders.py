@@ -68,7 +68,7 @@ class Orders(Database):
         db.execute(
             """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
                protection_until = ?, promised_by = ?, estimate_from = ?, estimate_to = ?,
-               notes = ?, closed = ?, origin = ?, rev = ? WHERE id = ?""",
+               notes = ?, closed = ?, origin = ?, muted = ?, rev = ? WHERE id = ?""",
             (
                 order.title,
                 order.shop,
@@ -81,6 +81,7 @@ class Orders(Database):
                 order.notes,
                 int(order.closed),
                 order.origin,
+                int(order.muted),
                 self._next_rev(),
                 order.id,
             ),
@@ -303,6 +304,7 @@ def _view_from_row(
         notes=row["notes"],
         closed=bool(row["closed"]),
         origin=row["origin"],
+        muted=bool(row["muted"]),
     )
     tracking = TrackingState(
         status=Status(row["status"]) if row["status"] else None,
