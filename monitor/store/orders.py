@@ -130,6 +130,10 @@ class Orders(Database):
                 views[view.order.id] = view
         return views
 
+    def muted_order_ids(self) -> set[str]:
+        """The orders the buyer muted (`Order.muted`)."""
+        return {row[0] for row in self._conn.execute("SELECT id FROM orders WHERE muted = 1")}
+
     def views(self, *, include_closed: bool = True) -> list[OrderView]:
         return self._views("" if include_closed else "WHERE o.closed = 0", ())
 
