@@ -58,6 +58,7 @@ class OrderSummary:
     # Newest first, the newest of each rule; empty once the order is closed or final.
     warnings: tuple[WarningView, ...]
     origin: str = ""  # `Order.origin`: "" when typed in, "mail: <subject> (...)" from the intake
+    muted: bool = False  # `Order.muted`: its warnings are shown but not pushed
 
     @property
     def track(self) -> str | None:
@@ -160,6 +161,7 @@ def summarize(
         storage_until=cp.storage_until if cp else None,
         warnings=warnings,
         origin=order.origin,
+        muted=order.muted,
     )
 
 
