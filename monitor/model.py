@@ -181,6 +181,9 @@ class Order:
     # Where the order came from: "" when typed in (CLI, API, MQTT), else e.g. "mail: <subject>
     # (<sender>, <date>)" for an order the e-mail intake created.
     origin: str = ""
+    # The buyer asked for no pushes about this order: its warnings are still recorded and shown
+    # (ledger, MQTT, dashboard), only the notification channels skip them.
+    muted: bool = False
 
     def __post_init__(self) -> None:
         if not self.id.strip():

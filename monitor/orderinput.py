@@ -271,6 +271,8 @@ class OrderChanges(_Fields):
     """The payload of `update`: every field optional, at least one given."""
 
     reopen: bool = False
+    # True: no pushes about this order (its warnings are still recorded); False: pushes again.
+    muted: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +302,8 @@ def changes_for(payload: OrderChanges, current: Order) -> Update:
         changes["protection_until"] = protection
     if payload.reopen:
         changes["closed"] = False
+    if payload.muted is not None:
+        changes["muted"] = payload.muted
     if not changes and payload.track is None:
         raise BadInput("nothing to change")
     return Update(changes=changes, track=payload.track)

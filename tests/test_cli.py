@@ -73,6 +73,30 @@ def test_add_update_show_close_remove(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(run(capsys, "list", "--json", "--all")[1]) == []
 
 
+def test_mute_and_unmute_an_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "add", "M-1", "--ordered", "2026-03-01", "--title", "Lamp")[0] == 0
+    code, out, err = run(capsys, "mute", "M-1")
+    assert code == 0, err
+    assert "muted order M-1" in out
+    (order,) = json.loads(run(capsys, "list", "--json")[1])
+    assert order["muted"] is True
+    table = run(capsys, "list")[1]
+    assert "(muted)" in next(line for line in table.splitlines() if line.startswith("M-1"))
+    assert "muted: warnings are recorded but not pushed" in run(capsys, "show", "M-1")[1]
+    assert json.loads(run(capsys, "show", "M-1", "--json")[1])["muted"] is True
+
+    code, out, err = run(capsys, "unmute", "M-1")
+    assert code == 0 and "unmuted order M-1" in out, err
+    assert json.loads(run(capsys, "list", "--json")[1])[0]["muted"] is False
+    assert "(muted)" not in run(capsys, "list")[1]
+    assert "muted:" not in run(capsys, "show", "M-1")[1]
+
+    code, _, err = run(capsys, "mute", "NOPE")
+    assert code != 0 and "no order NOPE" in err
+    code, out, _ = run(capsys, "mute", "--help")
+    assert code == 0 and "recorded and shown" in out
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -216,13 +216,43 @@ def test_a_database_of_schema_2_gains_the_mail_tables_and_keeps_its_orders(
     old.close()
 
     store = Store.open(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     view = store.get_view("1")
     assert view is not None and view.order.title == "Lamp" and view.order.origin == ""
     assert store.mails_known(["<a@b>"]) == set() and store.mails_of_order("1") == []
     store.update_order(replace(view.order, origin="mail: Lamp shipped"), now=T0)
     assert store.get_order("1") == replace(view.order, origin="mail: Lamp shipped")
     store.close()
+
+
+def test_a_database_of_schema_3_keeps_its_orders_unmuted_and_can_mute_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db"
+    old = sqlite3.connect(path)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
+        old.execute(statement)
+    old.execute(
+        "INSERT INTO orders (id, ordered_at, created_at, rev, title, origin) "
+        "VALUES ('1', ?, ?, 1, 'Lamp', 'mail: Lamp')",
+        (T0.isoformat(), T0.isoformat()),
+    )
+    old.execute("PRAGMA user_version = 3")
+    old.commit()
+    old.close()
+
+    store = Store.open(path)
+    assert store.schema_version() == SCHEMA_VERSION == 4
+    view = store.get_view("1")
+    assert view is not None and view.order.title == "Lamp" and view.order.origin == "mail: Lamp"
+    assert view.order.muted is False
+    store.update_order(replace(view.order, muted=True), now=T0)
+    store.close()
+
+    again = Store.open(path)
+    order = again.get_order("1")
+    assert order is not None and order.muted is True and order.title == "Lamp"
+    again.close()
 
 
 def test_a_statement_holding_a_semicolon_is_run_whole(

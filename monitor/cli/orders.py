@@ -1,4 +1,4 @@
-"""Orders: add, update, close, remove, list, show, evidence."""
+"""Orders: add, update, close, mute, unmute, remove, list, show, evidence."""
 
 from __future__ import annotations
 
@@ -124,6 +124,27 @@ def cmd_close(args: argparse.Namespace) -> int:
         return f"closed order {args.order_id}: no more warnings for it", None
 
     return _change_orders(args, close)
+
+
+def cmd_mute(args: argparse.Namespace) -> int:
+    return _set_muted(args, muted=True)
+
+
+def cmd_unmute(args: argparse.Namespace) -> int:
+    return _set_muted(args, muted=False)
+
+
+def _set_muted(args: argparse.Namespace, *, muted: bool) -> int:
+    def change(book: OrderBook) -> tuple[str, OrderView | None]:
+        orderinput.update(book, args.order_id, {"muted": muted})
+        if muted:
+            return (
+                f"muted order {args.order_id}: its warnings are recorded and shown, but not pushed",
+                None,
+            )
+        return f"unmuted order {args.order_id}: its next warnings are pushed again", None
+
+    return _change_orders(args, change)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

@@ -29,8 +29,10 @@ from monitor.cli.orders import (
     cmd_close,
     cmd_evidence,
     cmd_list,
+    cmd_mute,
     cmd_remove,
     cmd_show,
+    cmd_unmute,
     cmd_update,
 )
 from monitor.cli.replay import cmd_demo, cmd_replay
@@ -132,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     order_fields(p, new=False)
     p.add_argument("--reopen", action="store_true", help="watch a closed order again")
     p = command("close", cmd_close, "you are done with an order: no more warnings for it")
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
+    p = command(
+        "mute",
+        cmd_mute,
+        "no pushes about an order: its warnings are still recorded and shown "
+        "(list, show, MQTT, dashboard); `unmute` undoes it",
+    )
+    p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
+    p = command("unmute", cmd_unmute, "push an order's warnings again (from the next one on)")
     p.add_argument("order_id", type=order_id, metavar="ORDER_ID")
     p = command("remove", cmd_remove, "forget an order (its warning history is kept)")
     p.add_argument("order_id", metavar="ORDER_ID")

@@ -115,10 +115,12 @@ class Sender:
         loop_now = asyncio.get_running_loop().time()
         wait = self._settings.check_every.total_seconds()
         digest: list[tuple[OutboxItem, OrderView]] = []
+        # Muted by the buyer (`Order.muted`) or, the older way, by `[notify] muted_orders`.
+        muted = self._store.muted_order_ids() | set(self._settings.muted_orders)
         for item in self._store.outbox_pending():
             if self._stopping:
                 break
-            if item.alert.order_id in self._settings.muted_orders:
+            if item.alert.order_id in muted:
                 self._store.outbox_mark_final([item.id], OutboxState.MUTED)
                 continue
             retry_at = self._retry_at.get(item.id)

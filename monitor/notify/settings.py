@@ -76,7 +76,9 @@ class NotifySettings(BaseModel):
     rule_tags: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra tags by rule id"
     )
-    muted_orders: tuple[str, ...] = Field((), description="order ids that never notify")
+    muted_orders: tuple[str, ...] = Field(
+        (), description="order ids that never notify (older than `parcel-monitor mute`)"
+    )
     quiet_hours: QuietHours | None = Field(None, description="off unless set")
     digest_at: ClockTime | None = Field(
         None, description="gather info notifications into one message at this local time"

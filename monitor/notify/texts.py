@@ -637,6 +637,9 @@ class Screen:
     origins: dict[str, str]
     came_from: str
     found_in_mail: str
+    # An order the buyer muted (`Order.muted`): `list`'s mark and `show`'s line.
+    muted: str
+    muted_line: str
 
 
 SCREEN: dict[Language, Screen] = {
@@ -680,6 +683,8 @@ SCREEN: dict[Language, Screen] = {
         origins={"mail": "mail"},
         came_from="came from your {origin}",
         found_in_mail="Found in your mail:",
+        muted="muted",
+        muted_line="muted: warnings are recorded but not pushed (`parcel-monitor unmute {order}`)",
     ),
     "ru": Screen(
         columns=(
@@ -722,6 +727,9 @@ SCREEN: dict[Language, Screen] = {
         origins={"mail": "почта"},
         came_from="откуда: {origin}",
         found_in_mail="Найдено в вашей почте:",
+        muted="без уведомлений",
+        muted_line="без уведомлений: предупреждения записываются, но не отправляются "
+        "(`parcel-monitor unmute {order}`)",
     ),
 }
 

@@ -159,6 +159,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         read_at TEXT NOT NULL
     )""",
     ),
+    # 3 -> 4: an order the buyer muted (no pushes; warnings still recorded and shown).
+    ("ALTER TABLE orders ADD COLUMN muted INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

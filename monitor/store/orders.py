@@ -68,7 +68,7 @@ class Orders(Database):
         db.execute(
             """UPDATE orders SET title = ?, shop = ?, ordered_at = ?, paid_at = ?,
                protection_until = ?, promised_by = ?, estimate_from = ?, estimate_to = ?,
-               notes = ?, closed = ?, origin = ?, rev = ? WHERE id = ?""",
+               notes = ?, closed = ?, origin = ?, muted = ?, rev = ? WHERE id = ?""",
             (
                 order.title,
                 order.shop,
@@ -81,6 +81,7 @@ class Orders(Database):
                 order.notes,
                 int(order.closed),
                 order.origin,
+                int(order.muted),
                 self._next_rev(),
                 order.id,
             ),
@@ -128,6 +129,10 @@ class Orders(Database):
             for view in self._views(f"WHERE o.id IN ({marks(chunk)})", chunk):
                 views[view.order.id] = view
         return views
+
+    def muted_order_ids(self) -> set[str]:
+        """The orders the buyer muted (`Order.muted`)."""
+        return {row[0] for row in self._conn.execute("SELECT id FROM orders WHERE muted = 1")}
 
     def views(self, *, include_closed: bool = True) -> list[OrderView]:
         return self._views("" if include_closed else "WHERE o.closed = 0", ())
@@ -303,6 +308,7 @@ def _view_from_row(
         notes=row["notes"],
         closed=bool(row["closed"]),
         origin=row["origin"],
+        muted=bool(row["muted"]),
     )
     tracking = TrackingState(
         status=Status(row["status"]) if row["status"] else None,

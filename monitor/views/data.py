@@ -86,6 +86,7 @@ def order_json(view: OrderView, warnings: int = 0) -> dict[str, Any]:
         if destination
         else None,
         "closed": order.closed,
+        "muted": order.muted,
         "notes": order.notes,
         "origin": order.origin,
         "warnings": warnings,
@@ -235,6 +236,7 @@ def attributes(
         "title": order.title,
         "shop": order.shop,
         "origin": order.origin,
+        "muted": order.muted,
         "track": order.track,
         "tracks": list(order.tracks),
         "status": state(view),

@@ -70,6 +70,7 @@ class OrderSummary:
     # warnings too (a critical `wrong_destination` matters most after "delivered").
     warnings: tuple[WarningView, ...]
     origin: str = ""  # `Order.origin`: "" when typed in, "mail: <subject> (...)" from the intake
+    muted: bool = False  # `Order.muted`: its warnings are shown but not pushed
 
     @property
     def track(self) -> str | None:
@@ -189,6 +190,7 @@ def summarize(
         pick_up_by=_pick_up_by(view, alerts),
         warnings=warnings,
         origin=order.origin,
+        muted=order.muted,
     )
 
 

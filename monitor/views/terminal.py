@@ -102,6 +102,8 @@ def print_order_table(
         status = state_name(view, lang, coverage)
         if order.closed:
             status += f" ({screen.closed})"
+        if order.muted:
+            status += f" ({screen.muted})"
         rows.append(
             (
                 order.id,
@@ -208,6 +210,8 @@ def print_timeline(
     print(f"  {screen.tracks}: {', '.join(order.tracks) or screen.none_yet}")
     status = state_name(view, lang)
     print(f"  {screen.status}: {status}" + (f" ({screen.closed})" if order.closed else ""))
+    if order.muted:
+        print(f"  {screen.muted_line.format(order=order.id)}")
     merged = sorted(
         ((cp, number) for number, cps in checkpoints.items() for cp in cps),
         key=lambda pair: pair[0].at,

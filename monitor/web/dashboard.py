@@ -39,6 +39,8 @@ def mount(app: web.Application, desk: Desk) -> None:
             web.post("/orders/{id}", forms.form_update),
             web.post("/orders/{id}/close", forms.form_close),
             web.post("/orders/{id}/reopen", forms.form_reopen),
+            web.post("/orders/{id}/mute", forms.form_mute),
+            web.post("/orders/{id}/unmute", forms.form_unmute),
             web.post("/orders/{id}/remove", forms.form_remove),
             web.get("/orders/{id}/evidence", handlers.page_evidence),
             web.get("/orders/{id}/evidence.pdf", handlers.evidence_pdf),

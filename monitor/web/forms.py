@@ -1,4 +1,5 @@
-"""The dashboard's forms: signing in and out, and adding, changing, closing and removing orders.
+"""The dashboard's forms: signing in and out, and adding, changing, closing, muting and removing
+orders.
 
 Every order form goes through `monitor.orderinput` (the CLI's and the API's checks and messages)
 and needs a signed-in session and its CSRF token; without a configured token they are refused.
@@ -160,6 +161,18 @@ async def form_close(request: web.Request) -> web.StreamResponse:
 async def form_reopen(request: web.Request) -> web.StreamResponse:
     return await _change(
         request, lambda book, order_id: book.update(order_id, closed=False), "saved"
+    )
+
+
+async def form_mute(request: web.Request) -> web.StreamResponse:
+    return await _change(
+        request, lambda book, order_id: book.update(order_id, muted=True), "muted_done"
+    )
+
+
+async def form_unmute(request: web.Request) -> web.StreamResponse:
+    return await _change(
+        request, lambda book, order_id: book.update(order_id, muted=False), "unmuted_done"
     )
 
 

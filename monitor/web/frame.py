@@ -29,7 +29,7 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # The form fields `orderinput` knows; anything else a browser sends (csrf, buttons) is not input.
-MESSAGES = {"added", "saved", "closed_done", "removed"}
+MESSAGES = {"added", "saved", "closed_done", "removed", "muted_done", "unmuted_done"}
 
 
 class Desk:

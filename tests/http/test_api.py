@@ -185,6 +185,13 @@ async def test_update_close_remove_and_the_timeline(api: Api) -> None:
         "PATCH", "/api/orders/5001", {"title": "Red kettle", "promised": "2026-02-20"}, headers=AUTH
     )
     assert status == 200 and body["title"] == "Red kettle" and body["promised_by"] == "2026-02-20"
+    assert body["muted"] is False
+    status, body = await api.call("PATCH", "/api/orders/5001", {"muted": True}, headers=AUTH)
+    assert status == 200 and body["muted"] is True and api.pipeline.orders.get("5001").order.muted
+    status, body = await api.call("PATCH", "/api/orders/5001", {"muted": "yes"}, headers=AUTH)
+    assert status == 400 and body["error"].startswith("muted:")
+    status, body = await api.call("PATCH", "/api/orders/5001", {"muted": False}, headers=AUTH)
+    assert status == 200 and body["muted"] is False
 
     api.pipeline.differ.apply([builders.moved("RA100000001CN")])
     status, timeline = await api.call("GET", "/api/orders/5001", headers=AUTH)

@@ -46,6 +46,8 @@ def test_protection_days_in_an_update_count_from_the_new_payment() -> None:
     again = changes_for(parse(OrderChanges, {"protection_days": 5}), current)
     assert again.changes["protection_until"] == current.paid + timedelta(days=5)
     assert changes_for(parse(OrderChanges, {"reopen": True}), current).changes == {"closed": False}
+    assert changes_for(parse(OrderChanges, {"muted": True}), current).changes == {"muted": True}
+    assert changes_for(parse(OrderChanges, {"muted": False}), current).changes == {"muted": False}
 
 
 def test_types_are_strict() -> None:

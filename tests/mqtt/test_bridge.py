@@ -201,6 +201,15 @@ async def test_commands_are_validated_like_the_cli_and_answered(
         updated = await ask("update", json.dumps({"id": "9001", "track": "RA300000003CN"}))
         assert updated["ok"] is True
         assert pipeline.orders.get("9001").order.track == "RA300000003CN"
+        mark = len(watcher.messages)
+        assert (await ask("update", json.dumps({"id": "9001", "muted": True})))["ok"] is True
+        assert pipeline.orders.get("9001").order.muted
+        _, attrs = await watcher.wait_for(
+            f"{topics.order('9001')}/attributes", after=mark, containing='"muted": true'
+        )
+        assert json.loads(attrs)["muted"] is True
+        refused = await ask("update", json.dumps({"id": "9001", "muted": "yes"}))
+        assert refused["ok"] is False and "muted" in refused["error"]
         unknown = await ask("update", json.dumps({"id": "nope", "title": "x"}))
         assert unknown["ok"] is False and "no order nope" in unknown["error"]
         assert (await ask("close", json.dumps({"id": "9001"})))["ok"] is True

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from monitor import orderinput
+from monitor.bus import Bus
 from monitor.cli import main
 from monitor.clock import SimulatedClock
 from monitor.health import notifier_check
 from monitor.model import Order, Severity
 from monitor.notify.settings import QuietHours
+from monitor.orders import OrderBook
 from monitor.store import OutboxState, Store
 from monitor.web import metrics
 from tests.notify.conftest import ORDER, T0, Receiver, alert, sender, settings, states
@@ -171,6 +174,25 @@ async def test_muted_orders_are_never_sent(store: Store, receiver: Receiver) -> 
     ):
         await until(lambda: states(store)[alert_id] == OutboxState.MUTED)
     assert receiver.messages == []
+
+
+async def test_a_muted_order_is_not_sent_and_unmuting_lets_the_next_one_through(
+    store: Store, receiver: Receiver
+) -> None:
+    clock = SimulatedClock(T0)
+    book = OrderBook(store=store, bus=Bus(), clock=clock, refresh=lambda ids: None)
+    assert orderinput.update(book, ORDER.id, {"muted": True}).order.muted
+    config = settings(urls=(receiver.url,))
+    first = store.record_alert(alert(condition="a"))
+    async with sender(store, config, clock):
+        await until(lambda: states(store)[first] == OutboxState.MUTED)
+        assert receiver.messages == []
+        assert [a.alert.condition for a in store.alerts(ORDER.id)] == ["a"]  # still recorded
+
+        assert not orderinput.update(book, ORDER.id, {"muted": False}).order.muted
+        second = store.record_alert(alert(condition="b"))
+        await until(lambda: states(store)[second] == OutboxState.SENT)
+    assert len(receiver.messages) == 1 and states(store)[first] == OutboxState.MUTED
 
 
 async def test_stop_leaves_unsent_messages_in_the_outbox(store: Store, receiver: Receiver) -> None:

@@ -155,6 +155,42 @@ async def test_update_and_remove_through_the_forms(
         assert pipeline.store.get_view(LAMP) is None
 
 
+async def test_mute_and_unmute_through_the_order_page(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    pipeline, _ = filled
+    async with fixtures.serve(*filled) as desk, await client() as buyer:
+        csrf = await sign_in(buyer, desk)
+        async with buyer.get(desk.base + f"/orders/{LAMP}") as response:
+            html = await response.text()
+        assert f'action="/orders/{LAMP}/mute"' in html and 'class="badge muted"' not in html
+        async with buyer.post(desk.base + f"/orders/{LAMP}/mute", data={}) as response:
+            assert response.status == 403  # no CSRF token
+        view = pipeline.store.get_view(LAMP)
+        assert view is not None and not view.order.muted
+
+        async with buyer.post(desk.base + f"/orders/{LAMP}/mute", data={"csrf": csrf}) as response:
+            html = await response.text()
+        assert response.status == 200 and "Muted: its warnings are still shown here" in html
+        assert 'class="badge muted"' in html and f'action="/orders/{LAMP}/unmute"' in html
+        assert f'action="/orders/{LAMP}/mute"' not in html
+        view = pipeline.store.get_view(LAMP)
+        assert view is not None and view.order.muted
+        async with buyer.get(desk.base + "/?show=all") as response:
+            overview = await response.text()
+        assert 'class="badge muted"' in overview
+
+        async with buyer.post(
+            desk.base + f"/orders/{LAMP}/unmute", data={"csrf": csrf}
+        ) as response:
+            html = await response.text()
+        assert response.status == 200 and "Unmuted" in html and 'class="badge muted"' not in html
+        view = pipeline.store.get_view(LAMP)
+        assert view is not None and not view.order.muted
+        async with buyer.post(desk.base + "/orders/nope/mute", data={"csrf": csrf}) as response:
+            assert response.status == 404
+
+
 async def test_after_sign_in_only_a_local_path_is_followed(
     filled: tuple[Pipeline, SimulatedClock],
 ) -> None:
@@ -391,6 +427,7 @@ async def test_the_read_token_opens_the_pages_read_only(
         assert (
             f'action="/orders/{LAMP}/close"' not in html and "Signed in with the read token" in html
         )
+        assert f'action="/orders/{LAMP}/mute"' not in html
         found = CSRF.search(html)  # the sign-out form's
         assert found
         async with reader.post(
@@ -398,5 +435,9 @@ async def test_the_read_token_opens_the_pages_read_only(
         ) as response:
             assert response.status == 403
             assert "Signed in with the read token" in await response.text()
+        async with reader.post(
+            desk.base + f"/orders/{LAMP}/mute", data={"csrf": found.group(1)}
+        ) as response:
+            assert response.status == 403
         view = pipeline.store.get_view(LAMP)
-        assert view is not None and not view.order.closed
+        assert view is not None and not view.order.closed and not view.order.muted
