@@ -206,3 +206,20 @@ async def test_the_evidence_pdf(browser: Browser, desk: Desk, tmp_path: Path) ->
     data = saved.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 5_000
     assert b"/MediaBox [0 0 594.9" in data or b"/MediaBox [0 0 595" in data  # A4 portrait
+
+
+async def test_the_order_and_evidence_pages_fit_a_phone(
+    browser: Browser, desk: Desk, tmp_path: Path
+) -> None:
+    # The QA trial saw the evidence page 397 px wide at 375 px: a sideways scroll.
+    page = await signed_in(browser, desk, 375)
+    for path, name in ((f"/orders/{LAMP}", "order"), (f"/orders/{LAMP}/evidence", "evidence")):
+        await page.goto(desk.base + path)
+        await expect(page.locator("figure.chart svg")).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375, name
+        # The chart is drawn whole inside the screen, its right edge (the protection line's
+        # label) included.
+        box = await page.locator("figure.chart svg").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, name
+        await shoot(page, tmp_path, name, 375)
+    await page.close()
