@@ -223,3 +223,18 @@ async def test_the_order_and_evidence_pages_fit_a_phone(
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, name
         await shoot(page, tmp_path, name, 375)
     await page.close()
+
+
+async def test_order_ids_and_track_numbers_are_never_broken(browser: Browser, desk: Desk) -> None:
+    # The QA trial read "RR112233445 / CN" on the overview: a number split over two lines is
+    # hard to read and to copy. Each stays on one line; the page still fits a phone.
+    for width in (1280, 375):
+        page = await signed_in(browser, desk, width)
+        numbers = page.locator("ol.orders .what .number")
+        assert await numbers.count() >= 7  # four orders' ids, three track numbers
+        lines = await numbers.evaluate_all(
+            "ns => ns.map(n => [n.textContent, n.getClientRects().length])"
+        )
+        assert all(count == 1 for _, count in lines), (width, lines)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+        await page.close()
