@@ -4,7 +4,9 @@ languages, pages of orders, the evidence document, the live feed and the evidenc
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -330,6 +332,27 @@ def test_the_evidence_cli_writes_html_and_pdf(
     pdf = tmp_path / "lamp.pdf"
     assert main(["evidence", LAMP, "--out", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF-")
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
+
+
+def test_the_evidence_file_is_readable_by_its_owner_only(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    # The evidence holds personal data (names, places, the order): like the database, 0600,
+    # whatever the umask, and also when it replaces an older file that everyone could read.
+    pipeline, _ = fixtures.build(isolated_env)
+    pipeline.store.close()
+    fresh, older = tmp_path / "fresh.html", tmp_path / "older.html"
+    older.write_text("old", encoding="utf-8")
+    older.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        for out in (fresh, older):
+            assert main(["evidence", LAMP, "--out", str(out)]) == 0
+            assert stat.S_IMODE(out.stat().st_mode) == 0o600, out.name
+            assert "Arrived at transit hub" in out.read_text(encoding="utf-8")
+    finally:
+        os.umask(previous)
 
 
 async def test_a_failing_source_shows_in_the_corner(
