@@ -9,6 +9,7 @@ import re
 import stat
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -464,3 +465,18 @@ async def test_the_read_token_opens_the_pages_read_only(
             assert response.status == 403
         view = pipeline.store.get_view(LAMP)
         assert view is not None and not view.order.closed and not view.order.muted
+
+
+async def test_the_order_page_says_where_the_order_came_from_in_russian(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    # The QA trial read "Откуда: mail: …" on a Russian page: the stored key is translated.
+    pipeline, clock = filled
+    view = pipeline.store.get_view(LAMP)
+    assert view is not None
+    mailed = replace(view.order, origin="mail: Lamp shipped (shop@example.com, 2026-01-11)")
+    pipeline.store.update_order(mailed, now=clock.now())
+    async with fixtures.serve(*filled, token=None, language="ru") as desk:
+        html = await fetch(desk, f"/orders/{LAMP}")
+    assert "<dd>почта: Lamp shipped (shop@example.com, 2026-01-11)</dd>" in html
+    assert "mail:" not in html
