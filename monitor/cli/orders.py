@@ -31,7 +31,7 @@ from monitor.sources import validate_sections
 from monitor.statelock import daemon_pid
 from monitor.store import Store
 from monitor.views.data import order_json, timeline, timeline_json
-from monitor.views.terminal import print_order_table, print_timeline
+from monitor.views.terminal import doubtful_track_note, print_order_table, print_timeline
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,6 +66,10 @@ def _change_orders(
         except orderinput.BadInput as exc:
             raise UserError(str(exc)) from None
         print(done)
+        typed = getattr(args, "track", None)
+        if typed and orderinput.check_digit_doubtful(typed):
+            note = doubtful_track_note(orderinput.normalize_track(typed), settings.notify.language)
+            print(f"parcel-monitor: note: {note}", file=sys.stderr)
         number = view.order.track if view and not view.tracking.track_answered else None
         if number and daemon_pid(settings.resolved_state_dir()) is None:
             _first_lookup(settings, str(path or "configuration"), pipeline, number)

@@ -144,6 +144,18 @@ def origin_text(origin: str, lang: Language = "en") -> str:
     return f"{SCREEN[lang].origins.get(kind, kind)}:{rest}"
 
 
+_DOUBTFUL_TRACK = {
+    "en": "{number}: its check digit does not match — a typo?",
+    "ru": "{number}: контрольная цифра не сходится — опечатка?",
+}
+
+
+def doubtful_track_note(number: str, lang: Language = "en") -> str:
+    """Said when a number of S10 shape fails its check digit (`orderinput.check_digit_doubtful`);
+    the CLI and the dashboard share the words."""
+    return _DOUBTFUL_TRACK[lang].format(number=number)
+
+
 def print_mails(records: Sequence[MailRecord], lang: Language = "en") -> None:
     """`show`: the mails that created or changed the order."""
     if not records:

@@ -480,3 +480,22 @@ async def test_the_order_page_says_where_the_order_came_from_in_russian(
         html = await fetch(desk, f"/orders/{LAMP}")
     assert "<dd>почта: Lamp shipped (shop@example.com, 2026-01-11)</dd>" in html
     assert "mail:" not in html
+
+
+async def test_the_form_keeps_a_doubtful_track_number_and_says_so(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    pipeline, _ = filled
+    note = "RB123456784CN: its check digit does not match — a typo?"
+    async with fixtures.serve(*filled, language="en") as desk, await client() as buyer:
+        csrf = await sign_in(buyer, desk)
+        form = {"csrf": csrf, "id": "8100000000000098", "ordered": "2026-02-20"}
+        async with buyer.post(desk.base + "/orders", data=form | {"track": "RB123456784CN"}) as r:
+            assert r.status == 200 and "added" in str(r.url)
+            assert note in await r.text()
+        view = pipeline.store.get_view("8100000000000098")
+        assert view is not None and view.order.track == "RB123456784CN"
+        form = {"csrf": csrf, "track": "RB123456785CN"}
+        async with buyer.post(desk.base + "/orders/8100000000000098", data=form) as r:
+            assert r.status == 200 and "saved" in str(r.url)
+            assert "check digit" not in await r.text()
