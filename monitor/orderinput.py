@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from monitor.model import EtaWindow, Order, OrderView
-from monitor.numbers import normalize
+from monitor.numbers import detect, normalize
 from monitor.orders import OrderBook
 
 M = TypeVar("M", bound=BaseModel)
@@ -158,6 +158,21 @@ def normalize_track(value: str) -> str:
             "e.g. RA123456789CN"
         )
     return number
+
+
+def check_digit_doubtful(number: str) -> bool:
+    """Shaped like a UPU S10 number (`RB123456785CN`) but its check digit does not match, and no
+    other known format either: likely a typo. Kept all the same (carriers do issue odd numbers);
+    the CLI and the dashboard say so."""
+    cleaned = normalize(number)
+    shaped = (
+        len(cleaned) == 13
+        and cleaned.isascii()
+        and cleaned[:2].isalpha()
+        and cleaned[2:11].isdigit()
+        and cleaned[11:].isalpha()
+    )
+    return shaped and not detect(cleaned)
 
 
 def _text_only(parse: Callable[..., Any], *, zoned: bool = False) -> BeforeValidator:

@@ -292,3 +292,24 @@ def test_check_json_gives_events_in_the_shape_mqtt_publishes(
     }
     assert first.items() <= added["checkpoints"][0].items()
     assert added["order_ids"] == ["5004417700000107"] and added["number"] == "RA998877665CN"
+
+
+def test_a_track_number_with_a_wrong_check_digit_is_kept_with_a_note(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The QA trial typed RB123456784CN (the S10 check digit is 5) and heard nothing. Carriers do
+    # issue odd numbers, so it is kept; the buyer is told it may be a typo.
+    note = "RB123456784CN: its check digit does not match — a typo?"
+    code, out, err = run(
+        capsys, "add", "8100000000000010", "--ordered", "2026-03-01", "--track", "rb 123456784 cn"
+    )
+    assert code == 0 and note in err, err
+    assert json.loads(run(capsys, "list", "--json")[1])[0]["track"] == "RB123456784CN"
+    code, out, err = run(capsys, "update", "8100000000000010", "--track", "RB123456785CN")
+    assert code == 0 and "check digit" not in out + err  # the right one: no note
+    monkeypatch.setenv("PARCEL_MONITOR_NOTIFY__LANGUAGE", "ru")
+    code, out, err = run(capsys, "update", "8100000000000010", "--track", "RA123456784CN")
+    assert code == 0 and "RA123456784CN: контрольная цифра не сходится — опечатка?" in err, err
+    # A number of another format (a Cainiao one) is not an S10 number at all: no note.
+    code, out, err = run(capsys, "update", "8100000000000010", "--track", "LP00123456789012")
+    assert code == 0 and "контрольная" not in out + err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -190,3 +191,23 @@ def test_nothing_follows_is_said_in_russian(
     _, shown, _ = run(capsys, "show", "83")
     for out in (table, shown):
         assert "никто не отслеживает" in out and "nothing follows" not in out, out
+
+
+def test_show_says_where_an_order_came_from_in_russian(
+    capsys: pytest.CaptureFixture[str], russian_in_vladivostok: None
+) -> None:
+    # The QA trial read "откуда: mail: …": the stored prefix is a key, the screen translates it.
+    assert run(capsys, "add", "8100000000000078", "--ordered", "2026-01-10")[0] == 0
+    settings, _ = load_settings(None)
+    store = Store.open(settings.database)
+    try:
+        view = store.get_view("8100000000000078")
+        assert view is not None
+        mailed = replace(view.order, origin="mail: Lamp shipped (shop@example.com, 2026-01-11)")
+        store.update_order(mailed, now=datetime.fromisoformat("2026-01-11T09:00:00+00:00"))
+    finally:
+        store.close()
+    code, shown, _ = run(capsys, "show", "8100000000000078")
+    assert code == 0
+    assert "откуда: почта: Lamp shipped (shop@example.com, 2026-01-11)" in shown
+    assert "mail:" not in shown

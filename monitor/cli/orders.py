@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from monitor.sources import validate_sections
 from monitor.statelock import daemon_pid
 from monitor.store import Store
 from monitor.views.data import order_json, timeline, timeline_json
-from monitor.views.terminal import print_order_table, print_timeline
+from monitor.views.terminal import doubtful_track_note, print_order_table, print_timeline
 
 
 def _order_fields_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,6 +66,10 @@ def _change_orders(
         except orderinput.BadInput as exc:
             raise UserError(str(exc)) from None
         print(done)
+        typed = getattr(args, "track", None)
+        if typed and orderinput.check_digit_doubtful(typed):
+            note = doubtful_track_note(orderinput.normalize_track(typed), settings.notify.language)
+            print(f"parcel-monitor: note: {note}", file=sys.stderr)
         number = view.order.track if view and not view.tracking.track_answered else None
         if number and daemon_pid(settings.resolved_state_dir()) is None:
             _first_lookup(settings, str(path or "configuration"), pipeline, number)
@@ -240,12 +245,21 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     out: Path = args.out
     try:
         if out.suffix.lower() in (".html", ".htm"):
-            out.write_text(html, encoding="utf-8")
+            _write_private(out, html.encode("utf-8"))
         else:
-            out.write_bytes(asyncio.run(print_pdf(html)))
+            _write_private(out, asyncio.run(print_pdf(html)))
     except EvidenceError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {out}")
     return 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """The evidence holds personal data: readable by its owner only, like the database, whatever
+    the umask, and also when it replaces an older file that everyone could read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as file:
+        os.fchmod(fd, 0o600)
+        file.write(data)

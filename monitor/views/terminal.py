@@ -135,6 +135,27 @@ def origin_word(origin: str, lang: Language = "en") -> str:
     return screen.origins.get(kind, kind)
 
 
+def origin_text(origin: str, lang: Language = "en") -> str:
+    """The whole origin, its stored kind (`mail: <subject> (...)`) said in the reader's language;
+    the rest (the mail's own subject and sender) as it was."""
+    kind, colon, rest = origin.partition(":")
+    if not colon:
+        return origin
+    return f"{SCREEN[lang].origins.get(kind, kind)}:{rest}"
+
+
+_DOUBTFUL_TRACK = {
+    "en": "{number}: its check digit does not match — a typo?",
+    "ru": "{number}: контрольная цифра не сходится — опечатка?",
+}
+
+
+def doubtful_track_note(number: str, lang: Language = "en") -> str:
+    """Said when a number of S10 shape fails its check digit (`orderinput.check_digit_doubtful`);
+    the CLI and the dashboard share the words."""
+    return _DOUBTFUL_TRACK[lang].format(number=number)
+
+
 def print_mails(records: Sequence[MailRecord], lang: Language = "en") -> None:
     """`show`: the mails that created or changed the order."""
     if not records:
@@ -206,7 +227,7 @@ def print_timeline(
     if order.estimate:
         print(f"  {screen.shop_estimate}: {order.estimate}")
     if order.origin:
-        print(f"  {screen.came_from.format(origin=order.origin)}")
+        print(f"  {screen.came_from.format(origin=origin_text(order.origin, lang))}")
     print(f"  {screen.tracks}: {', '.join(order.tracks) or screen.none_yet}")
     status = state_name(view, lang)
     print(f"  {screen.status}: {status}" + (f" ({screen.closed})" if order.closed else ""))

@@ -21,6 +21,7 @@ PROMISED = "#8a6d00"
 PROTECTION = "#b3261e"
 GRID = "#d8d8d8"
 INK = "#333333"
+DATE_WIDTH = 70  # an ISO date at font-size 11, a little generous
 
 
 def eta_chart(
@@ -65,8 +66,8 @@ def eta_chart(
         at = datetime.combine(tick, x_low.timetz())
         if x_low <= at <= x_high:
             parts.append(
-                f'<text x="{x(at):.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11" '
-                f'fill="{INK}">{tick.isoformat()}</text>'
+                f'<text x="{x(at):.1f}" y="{HEIGHT - 12}" text-anchor="{_anchor(x(at))}" '
+                f'font-size="11" fill="{INK}">{tick.isoformat()}</text>'
             )
     for day, colour, key in ((promised, PROMISED, "promised"), (protection, PROTECTION, "prot")):
         if day is not None:
@@ -98,6 +99,16 @@ def eta_chart(
         f'stroke="{INK}"/></svg>'
     )
     return Markup("".join(parts))
+
+
+def _anchor(at: float) -> str:
+    """A date centred near an edge would be cut off there: it leans into the plot instead."""
+    half = DATE_WIDTH / 2
+    if at + half > WIDTH:
+        return "end"
+    if at - half < 0:
+        return "start"
+    return "middle"
 
 
 def _ticks(low: date, high: date, count: int) -> list[date]:

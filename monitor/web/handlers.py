@@ -9,7 +9,9 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from monitor.orderinput import check_digit_doubtful
 from monitor.views import FILTERS, OrderDetail, detail, overview
+from monitor.views.terminal import doubtful_track_note
 from monitor.web import texts
 from monitor.web.frame import (
     desk_of,
@@ -79,6 +81,9 @@ async def page_order(request: web.Request) -> web.StreamResponse:
     if context is None:
         return not_found(request, order_id)
     context["message"] = message(request, order_id)
+    track = context["item"].summary.track
+    if request.query.get("done") in ("added", "saved") and track and check_digit_doubtful(track):
+        context["doubt"] = doubtful_track_note(track, lang_of(request))
     return render(request, "order.html", context)
 
 

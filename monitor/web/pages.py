@@ -22,6 +22,7 @@ from monitor.model import Status
 from monitor.notify.texts import STATUS_NAMES, Language
 from monitor.store import Store
 from monitor.views import OrderDetail, detail
+from monitor.views.terminal import origin_text
 from monitor.web import texts
 from monitor.web.chart import eta_chart
 
@@ -76,6 +77,9 @@ class Say:
 
     def status(self, status: Status) -> str:
         return STATUS_NAMES[self.lang][status]
+
+    def origin(self, origin: str) -> str:
+        return origin_text(origin, self.lang)
 
 
 def chart(item: OrderDetail, t: dict[str, str], now: datetime, zone: tzinfo) -> Any:

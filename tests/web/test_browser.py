@@ -206,3 +206,35 @@ async def test_the_evidence_pdf(browser: Browser, desk: Desk, tmp_path: Path) ->
     data = saved.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 5_000
     assert b"/MediaBox [0 0 594.9" in data or b"/MediaBox [0 0 595" in data  # A4 portrait
+
+
+async def test_the_order_and_evidence_pages_fit_a_phone(
+    browser: Browser, desk: Desk, tmp_path: Path
+) -> None:
+    # The QA trial saw the evidence page 397 px wide at 375 px: a sideways scroll.
+    page = await signed_in(browser, desk, 375)
+    for path, name in ((f"/orders/{LAMP}", "order"), (f"/orders/{LAMP}/evidence", "evidence")):
+        await page.goto(desk.base + path)
+        await expect(page.locator("figure.chart svg")).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375, name
+        # The chart is drawn whole inside the screen, its right edge (the protection line's
+        # label) included.
+        box = await page.locator("figure.chart svg").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, name
+        await shoot(page, tmp_path, name, 375)
+    await page.close()
+
+
+async def test_order_ids_and_track_numbers_are_never_broken(browser: Browser, desk: Desk) -> None:
+    # The QA trial read "RR112233445 / CN" on the overview: a number split over two lines is
+    # hard to read and to copy. Each stays on one line; the page still fits a phone.
+    for width in (1280, 375):
+        page = await signed_in(browser, desk, width)
+        numbers = page.locator("ol.orders .what .number")
+        assert await numbers.count() >= 7  # four orders' ids, three track numbers
+        lines = await numbers.evaluate_all(
+            "ns => ns.map(n => [n.textContent, n.getClientRects().length])"
+        )
+        assert all(count == 1 for _, count in lines), (width, lines)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+        await page.close()

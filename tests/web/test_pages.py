@@ -4,9 +4,12 @@ languages, pages of orders, the evidence document, the live feed and the evidenc
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -330,6 +333,27 @@ def test_the_evidence_cli_writes_html_and_pdf(
     pdf = tmp_path / "lamp.pdf"
     assert main(["evidence", LAMP, "--out", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF-")
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
+
+
+def test_the_evidence_file_is_readable_by_its_owner_only(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    # The evidence holds personal data (names, places, the order): like the database, 0600,
+    # whatever the umask, and also when it replaces an older file that everyone could read.
+    pipeline, _ = fixtures.build(isolated_env)
+    pipeline.store.close()
+    fresh, older = tmp_path / "fresh.html", tmp_path / "older.html"
+    older.write_text("old", encoding="utf-8")
+    older.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        for out in (fresh, older):
+            assert main(["evidence", LAMP, "--out", str(out)]) == 0
+            assert stat.S_IMODE(out.stat().st_mode) == 0o600, out.name
+            assert "Arrived at transit hub" in out.read_text(encoding="utf-8")
+    finally:
+        os.umask(previous)
 
 
 async def test_a_failing_source_shows_in_the_corner(
@@ -441,3 +465,37 @@ async def test_the_read_token_opens_the_pages_read_only(
             assert response.status == 403
         view = pipeline.store.get_view(LAMP)
         assert view is not None and not view.order.closed and not view.order.muted
+
+
+async def test_the_order_page_says_where_the_order_came_from_in_russian(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    # The QA trial read "Откуда: mail: …" on a Russian page: the stored key is translated.
+    pipeline, clock = filled
+    view = pipeline.store.get_view(LAMP)
+    assert view is not None
+    mailed = replace(view.order, origin="mail: Lamp shipped (shop@example.com, 2026-01-11)")
+    pipeline.store.update_order(mailed, now=clock.now())
+    async with fixtures.serve(*filled, token=None, language="ru") as desk:
+        html = await fetch(desk, f"/orders/{LAMP}")
+    assert "<dd>почта: Lamp shipped (shop@example.com, 2026-01-11)</dd>" in html
+    assert "mail:" not in html
+
+
+async def test_the_form_keeps_a_doubtful_track_number_and_says_so(
+    filled: tuple[Pipeline, SimulatedClock],
+) -> None:
+    pipeline, _ = filled
+    note = "RB123456784CN: its check digit does not match — a typo?"
+    async with fixtures.serve(*filled, language="en") as desk, await client() as buyer:
+        csrf = await sign_in(buyer, desk)
+        form = {"csrf": csrf, "id": "8100000000000098", "ordered": "2026-02-20"}
+        async with buyer.post(desk.base + "/orders", data=form | {"track": "RB123456784CN"}) as r:
+            assert r.status == 200 and "added" in str(r.url)
+            assert note in await r.text()
+        view = pipeline.store.get_view("8100000000000098")
+        assert view is not None and view.order.track == "RB123456784CN"
+        form = {"csrf": csrf, "track": "RB123456785CN"}
+        async with buyer.post(desk.base + "/orders/8100000000000098", data=form) as r:
+            assert r.status == 200 and "saved" in str(r.url)
+            assert "check digit" not in await r.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -92,3 +93,35 @@ def test_the_nearest_deadline_counts_whether_protection_or_storage() -> None:
     critical = rank("e", None, None)._replace(warnings=1, critical=1)
     final = rank("f", 1, None)._replace(final=True)
     assert [r.order_id for r in sorted([*ranks, critical, final], key=urgency)][0::5] == ["e", "f"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_every_chart_label_stays_inside_the_picture(lang: str) -> None:
+    # The QA trial saw the last date on the x axis cut to "2026-12-": a label centred on the
+    # right edge. The width is estimated (0.6 em a character, generous for digits and Cyrillic).
+    labels = texts.labels(lang)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    points = [
+        EtaPoint(now - timedelta(days=40), EtaWindow(date(2026, 12, 5), date(2026, 12, 20))),
+        EtaPoint(now - timedelta(days=11), EtaWindow(date(2026, 12, 10), date(2026, 12, 28))),
+        EtaPoint(now, EtaWindow(date(2026, 12, 15), date(2027, 1, 9))),
+    ]
+    svg = str(
+        eta_chart(
+            points, promised=date(2026, 12, 12), protection=date(2027, 1, 2), labels=labels, now=now
+        )
+    )
+    root = ElementTree.fromstring(svg)
+    assert "width" not in root.attrib and "height" not in root.attrib  # it scales to its box
+    left, top, width, height = (float(v) for v in root.attrib["viewBox"].split())
+    texts_seen = root.findall("{http://www.w3.org/2000/svg}text")
+    assert len(texts_seen) >= 8
+    for text in texts_seen:
+        size = float(text.attrib["font-size"])
+        extent = len(text.text or "") * size * 0.6
+        x, y = float(text.attrib["x"]), float(text.attrib["y"])
+        start = {"start": x, "middle": x - extent / 2, "end": x - extent}[
+            text.attrib.get("text-anchor", "start")
+        ]
+        assert left <= start and start + extent <= left + width, (text.text, start, extent)
+        assert top <= y - size and y <= top + height, text.text
