@@ -289,8 +289,7 @@ class MailWatcher:
                 # One transaction per batch, its cursor included: a crash loses the batch's
                 # writes and its cursor together, and the next start reads it again.
                 with self._intake.transaction():
-                    for _, raw in messages:
-                        self._intake.take(raw)
+                    self._intake.take_batch([raw for _, raw in messages])
                     self._cursors.set_many(
                         {f"{key}:uidvalidity": validity, f"{key}:last_uid": str(batch[-1])}
                     )

@@ -232,3 +232,22 @@ async def test_the_dashboards_order_page_says_where_the_order_came_from(
         assert response.status == 200
         html = await response.text()
     assert "<dt>Came from</dt><dd>mail: Заказ 12345678-0021 передан в доставку" in html
+
+
+def test_a_batch_is_merged_per_order_before_the_rules_see_it(pipeline: Pipeline) -> None:
+    """The confirmation and the shipping notice read in one go (one import, one IMAP batch):
+    the order is written once, with its number, so no "no track number" warning contradicts
+    the push. The shipping notice comes first here: the batch is applied oldest mail first."""
+    intake = Intake(pipeline, load_readers())
+    shipped, confirmed = intake.take_batch(
+        [corpus("ali-en-shipped.eml"), corpus("ali-en-confirmation.eml")]
+    )
+    assert confirmed.created == [ALI_EN] and shipped.tracks == [(ALI_EN, "RB123456785CN")]
+    order = pipeline.orders.get(ALI_EN).order
+    assert order.tracks == ("RB123456785CN",)
+    assert order.ordered_at == datetime(2026, 11, 2, 6, 31, tzinfo=UTC)
+    assert [a.alert.rule for a in pipeline.store.alerts()] == ["mail_import"]
+    assert [r.message_id for r in pipeline.store.mails_of_order(ALI_EN)] == [
+        "<20261102063310.a1@notice.aliexpress.com>",
+        shipped.message_id,
+    ]
