@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from typing import Any
 
 import structlog
@@ -26,6 +27,8 @@ from monitor.rules.ids import MAIL_IMPORT
 from monitor.store import MailRecord, StoreError
 
 log = structlog.get_logger("monitor.mail")
+
+GENERIC = "generic"  # the reader of last resort: any sender, so never trusted by name
 
 
 @dataclass(slots=True)
@@ -191,36 +194,81 @@ class Intake:
             origin=origin_of(mail),
         )
 
-    def _order_id(self, finding: Finding, plans: dict[str, _Plan]) -> str:
+    def _order_id(
+        self, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan]
+    ) -> tuple[str, bool]:
+        """The order this finding is about, and whether this mail may change it (its own shop's)."""
         if finding.order_id is not None:
-            return finding.order_id
+            # An order number is only unique within its shop: another sender naming it gets an
+            # order of its own (else anyone could slip a track number into any order).
+            candidates = [finding.order_id, f"{slug(finding.shop)}-{finding.order_id}"]
+            candidates.append(f"{slug(mail.sender_domain)}-{finding.order_id}")
+            for order_id in candidates:
+                if self._same_shop(order_id, finding, mail, reader, plans) is not False:
+                    return order_id, True
+            return candidates[-1], True
         numbers = [t.number for t in finding.tracks]
+        owner = None
         for number in numbers:  # a number an earlier mail of this batch brought
-            for plan in plans.values():
-                if number in plan.order.tracks:
-                    return plan.order.id
-        owners = self._pipeline.store.orders_of_numbers(numbers)
-        for number in numbers:  # the order that already has the number: never a duplicate
-            if owners.get(number):
-                return sorted(owners[number])[0]
-        return f"{slug(finding.shop)}-{numbers[0]}"
+            owner = owner or next((i for i, p in plans.items() if number in p.order.tracks), None)
+        if owner is None:
+            owners = self._pipeline.store.orders_of_numbers(numbers)
+            # The order that already has the number: never a duplicate.
+            owner = next((sorted(owners[n])[0] for n in numbers if owners.get(n)), None)
+        if owner is not None:
+            return owner, bool(self._same_shop(owner, finding, mail, reader, plans))
+        return f"{slug(finding.shop)}-{numbers[0]}", True
+
+    def _same_shop(
+        self, order_id: str, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan]
+    ) -> bool | None:
+        """Whether the order came from the shop that sent this mail; None: no such order.
+
+        The same sender domain as a mail that made or changed it, or the same shop's own reader
+        (a shop's reader reads only its sender domains); an order typed in by hand is joined by
+        its shop's reader, or by a mail whose shop is the order's shop.
+        """
+        senders: list[tuple[str, str]] = []  # (sender's domain, reader)
+        if order_id in plans:
+            plan = plans[order_id]
+            order = plan.order
+            senders += [(m.sender_domain, plan.reader) for m in plan.mails]
+        else:
+            view = self._pipeline.store.get_view(order_id)
+            if view is None:
+                return None
+            order = view.order
+        senders += [
+            (parseaddr(r.sender)[1].rpartition("@")[2].lower(), r.reader)
+            for r in self._pipeline.store.mails_of_order(order_id)
+        ]
+        if not senders:
+            return reader != GENERIC or (
+                bool(order.shop) and slug(order.shop) == slug(finding.shop)
+            )
+        domain = _base_domain(mail.sender_domain)
+        return any(_base_domain(d) == domain or (r == reader and r != GENERIC) for d, r in senders)
 
     def _plan(
         self, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan], outcome: Outcome
     ) -> str:
         """Merge one finding into what the batch will write to its order."""
-        order_id = self._order_id(finding, plans)
+        order_id, trusted = self._order_id(finding, mail, reader, plans)
+        if not trusted:  # another shop's order that has this number: it stays as it is
+            return order_id
         plan = plans.get(order_id)
         if plan is None:
             view = self._pipeline.store.get_view(order_id)
             if view is None:
                 order = self._new_order(finding, mail, order_id)
                 plan = plans[order_id] = _Plan(None, order, mail, reader, created=True)
+                plan.mails.append(mail)
                 outcome.created.append(order_id)
                 outcome.tracks += [(order_id, n) for n in order.tracks]
                 plan.added += [(n, mail, reader) for n in order.tracks]
                 return order_id
             plan = plans[order_id] = _Plan(view.order, view.order, mail, reader)
+        plan.mails.append(mail)
         changes = _fill(plan.order, finding)
         try:
             plan.order = replace(plan.order, **changes)
@@ -321,6 +369,12 @@ class _Plan:
     reader: str
     created: bool = False
     added: list[tuple[str, Mail, str]] = field(default_factory=list)  # (number, mail, reader)
+    mails: list[Mail] = field(default_factory=list)  # the batch's mails about it
+
+
+def _base_domain(domain: str) -> str:
+    """`notice.aliexpress.com` -> `aliexpress.com`: a shop sends from its subdomains."""
+    return ".".join(domain.lower().split(".")[-2:])
 
 
 def _fill(order: Order, finding: Finding) -> dict[str, Any]:

@@ -251,3 +251,59 @@ def test_a_batch_is_merged_per_order_before_the_rules_see_it(pipeline: Pipeline)
         "<20261102063310.a1@notice.aliexpress.com>",
         shipped.message_id,
     ]
+
+
+def plain_mail(sender: str, subject: str, body: str, message_id: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: buyer@example.org\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{message_id}>\r\nDate: Tue, 10 Nov 2026 10:00:00 +0000\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+    ).encode()
+
+
+def test_a_stranger_naming_an_order_number_cannot_add_a_track_to_it(pipeline: Pipeline) -> None:
+    intake = Intake(pipeline, load_readers())
+    take(intake, "ali-en-confirmation.eml", "ali-en-shipped.eml")
+    spam = plain_mail(
+        "noreply@spam.example",
+        f"Order #{ALI_EN}",
+        f"Order #{ALI_EN}\r\nYour tracking number: RA112233447CN\r\n",
+        "fake-1@spam.example",
+    )
+    outcome = intake.take(spam)
+    order = pipeline.orders.get(ALI_EN).order
+    assert order.tracks == ("RB123456785CN",) and order.track == "RB123456785CN"
+    assert ALI_EN not in {order_id for order_id, _ in outcome.tracks}
+    # What the stranger said is its own order, tied to its own shop.
+    assert outcome.created == [f"spam-{ALI_EN}"]
+
+
+def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -> None:
+    intake = Intake(pipeline, load_readers())
+    a, b = intake.take_batch(
+        [
+            plain_mail(
+                "shipping@shopa.example",
+                "Shipped",
+                "Order #1001\r\nTracking number: RR555123453DE\r\n",
+                "a-1@shopa.example",
+            ),
+            plain_mail(
+                "shipping@shopb.example",
+                "Shipped",
+                "Order #1001\r\nTracking number: RA112233447CN\r\n",
+                "b-1@shopb.example",
+            ),
+        ]
+    )
+    assert a.created == ["1001"] and b.created == ["shopb-1001"]
+    assert pipeline.orders.get("1001").order.tracks == ("RR555123453DE",)
+    assert pipeline.orders.get("shopb-1001").order.tracks == ("RA112233447CN",)
+    # The same shop's next mail joins its own order.
+    again = plain_mail(
+        "news@mail.shopb.example",
+        "Re-shipped",
+        "Order #1001\r\nNew tracking number: RA555123453CN\r\n",
+        "b-2@shopb.example",
+    )
+    assert intake.take(again).tracks == [("shopb-1001", "RA555123453CN")]
