@@ -339,6 +339,7 @@ class Intake:
             facts["track numbers"] = ", ".join(added)
         facts["mail"] = mail.subject
         facts["from"] = mail.sender_address or mail.sender
+        facts["order_id"] = order_id
         title, body = describe(MAIL_IMPORT, view, facts)
         alert = Alert(
             order_id=order_id,

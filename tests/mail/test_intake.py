@@ -61,7 +61,7 @@ def test_confirmation_creates_the_order_with_its_dates(pipeline: Pipeline) -> No
     )
     assert isinstance(notice, WarningRaised)
     assert notice.alert.rule == "mail_import" and notice.alert.severity.value == "info"
-    assert notice.alert.title == f"Found in your mail: order {ALI_EN}"
+    assert notice.alert.title == f"New order found in your mail: order {ALI_EN}"
     # The order date is what the rules count from: no track yet, so track_missing is waiting.
     assert pipeline.rules.watching == 1
     assert [a.alert.rule for a in pipeline.store.alerts()] == ["track_missing", "mail_import"]
@@ -307,3 +307,24 @@ def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -
         "b-2@shopb.example",
     )
     assert intake.take(again).tracks == [("shopb-1001", "RA555123453CN")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_notice_names_the_mail_and_the_order_to_remove(pipeline: Pipeline, lang: str) -> None:
+    from monitor.notify.render import render
+
+    take(Intake(pipeline, load_readers()), "ali-en-confirmation.eml", "ali-en-shipped.eml")
+    found = {
+        s.alert.condition: s.alert for s in pipeline.store.alerts() if s.alert.rule == "mail_import"
+    }
+    view = pipeline.orders.get(ALI_EN)
+    new_order = render(found["order"], view, lang)  # type: ignore[arg-type]
+    new_track = render(found["track:RB123456785CN"], view, lang)  # type: ignore[arg-type]
+    assert new_order.title != new_track.title
+    assert (
+        "Order confirmed" in new_order.text
+        and "transaction@notice.aliexpress.com" in new_order.text
+    )
+    assert "Your order has been shipped" in new_track.text
+    for message in (new_order, new_track):
+        assert f"parcel-monitor remove {ALI_EN}" in message.text
