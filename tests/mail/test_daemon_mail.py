@@ -119,6 +119,17 @@ def test_config_check_validates_the_mail_section(
     assert "secret-1" not in out + err
 
 
+@pytest.mark.parametrize("host", [None, '""', '"  "'])
+def test_config_check_refuses_a_mailbox_without_a_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str | None
+) -> None:
+    path = tmp_path / "config.toml"
+    line = f"host = {host}\n" if host is not None else ""
+    path.write_text(f'[mail]\n{line}username = "buyer@example.org"\npassword = "secret-1"\n')
+    code, _, err = run(capsys, "--config", str(path), "config", "check")
+    assert code == 2 and "mail.host" in err and "secret-1" not in err
+
+
 def test_the_password_can_be_a_systemd_credential(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
