@@ -74,6 +74,8 @@ async def test_first_scan_makes_orders_and_leaves_every_flag_as_it_was(
         await asyncio.wait_for(watcher.wait_for_pass(0), WAIT_S)
         assert watcher.problem() is None
     assert pipeline.orders.get(ALI_EN).order.tracks == ("RB123456785CN",)
+    # One batch: the confirmation never stood alone before the rules, so no "no track number".
+    assert [a.alert.rule for a in pipeline.store.alerts()] == ["mail_import"]
     # EXAMINE, BODY.PEEK: not even \Recent was taken away (a SELECT would have claimed it).
     assert await flags(dovecot) == before
     assert all("\\Recent" in f for f in before.values())
