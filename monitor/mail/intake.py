@@ -238,6 +238,8 @@ class Intake:
             if view is None:
                 return None
             order = view.order
+        if reader != GENERIC and order.shop and order.shop == finding.shop:
+            return True  # a shop's reader reads only that shop's senders: no need to look further
         senders += [
             (parseaddr(r.sender)[1].rpartition("@")[2].lower(), r.reader)
             for r in self._pipeline.store.mails_of_order(order_id)
