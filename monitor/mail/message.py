@@ -50,6 +50,7 @@ _QUOTE_START = re.compile(
     r"-*[ \t]*Пересылаемое сообщение[ \t]*-*)[ \t\r]*$",
     re.I | re.M,
 )
+_QUOTE_HINT = re.compile(r"wrote:|пишет:|original message|пересылаемое сообщение", re.I)
 _HREF = re.compile(r"<a\b[^>]*?\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
 
 
@@ -71,7 +72,10 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
 
 def unquoted(text: str) -> str:
     """The mail's own words: no `>` lines, nothing after "On … wrote:" or a forwarded header."""
-    text = _QUOTED_LINE.sub("", text)
+    if ">" in text:
+        text = _QUOTED_LINE.sub("", text)
+    if not _QUOTE_HINT.search(text):  # most mails: the line-by-line pattern is not needed
+        return text
     start = _QUOTE_START.search(text)
     return text[: start.start()] if start else text
 
