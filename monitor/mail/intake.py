@@ -8,6 +8,7 @@ number (the ledger's key). So a crash between two steps, or a rescan, never make
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,10 @@ class Outcome:
     @property
     def changed(self) -> bool:
         return bool(self.created or self.tracks)
+
+
+# The sender in what `origin_of` wrote: "mail: <subject> (<address>, <date>)".
+_ORIGIN_SENDER = re.compile(r"\(([^()\s,]+@[^()\s,]+)(?:, [\d-]+)?\)$")
 
 
 def origin_of(mail: Mail) -> str:
@@ -240,6 +245,10 @@ class Intake:
             order = view.order
         if reader != GENERIC and order.shop and order.shop == finding.shop:
             return True  # a shop's reader reads only that shop's senders: no need to look further
+        domain = _base_domain(mail.sender_domain)
+        made_by = _ORIGIN_SENDER.search(order.origin)
+        if made_by and _base_domain(made_by[1].rpartition("@")[2]) == domain:
+            return True  # the mail that made it came from this domain (the common case, cheap)
         senders += [
             (parseaddr(r.sender)[1].rpartition("@")[2].lower(), r.reader)
             for r in self._pipeline.store.mails_of_order(order_id)
@@ -248,7 +257,6 @@ class Intake:
             return reader != GENERIC or (
                 bool(order.shop) and slug(order.shop) == slug(finding.shop)
             )
-        domain = _base_domain(mail.sender_domain)
         return any(_base_domain(d) == domain or (r == reader and r != GENERIC) for d, r in senders)
 
     def _plan(
