@@ -206,12 +206,12 @@ class Intake:
         if finding.order_id is not None:
             # An order number is only unique within its shop: another sender naming it gets an
             # order of its own (else anyone could slip a track number into any order).
-            candidates = [finding.order_id, f"{slug(finding.shop)}-{finding.order_id}"]
-            candidates.append(f"{slug(mail.sender_domain)}-{finding.order_id}")
-            for order_id in candidates:
+            # Tied to the sender's domain, not its display name (which anyone can set).
+            own = f"{slug(_base_domain(mail.sender_domain))}-{finding.order_id}"
+            for order_id in (finding.order_id, own):
                 if self._same_shop(order_id, finding, mail, reader, plans) is not False:
                     return order_id, True
-            return candidates[-1], True
+            return own, True
         numbers = [t.number for t in finding.tracks]
         owner = None
         for number in numbers:  # a number an earlier mail of this batch brought
@@ -231,7 +231,7 @@ class Intake:
 
         The same sender domain as a mail that made or changed it, or the same shop's own reader
         (a shop's reader reads only its sender domains); an order typed in by hand is joined by
-        its shop's reader, or by a mail whose shop is the order's shop.
+        its shop's reader, or by a mail from its shop's domain.
         """
         senders: list[tuple[str, str]] = []  # (sender's domain, reader)
         if order_id in plans:
@@ -254,9 +254,9 @@ class Intake:
             for r in self._pipeline.store.mails_of_order(order_id)
         ]
         if not senders:
-            return reader != GENERIC or (
-                bool(order.shop) and slug(order.shop) == slug(finding.shop)
-            )
+            # Typed in by hand: a generic mail joins only from the domain of the order's shop
+            # (shop "Ozon", mail from sender.ozon.ru), never by a display name anyone can set.
+            return reader != GENERIC or slug(order.shop) == slug(domain.partition(".")[0])
         return any(_base_domain(d) == domain or (r == reader and r != GENERIC) for d, r in senders)
 
     def _plan(

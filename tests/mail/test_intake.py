@@ -265,7 +265,7 @@ def test_a_stranger_naming_an_order_number_cannot_add_a_track_to_it(pipeline: Pi
     intake = Intake(pipeline, load_readers())
     take(intake, "ali-en-confirmation.eml", "ali-en-shipped.eml")
     spam = plain_mail(
-        "noreply@spam.example",
+        "AliExpress <noreply@spam.example>",  # a display name anyone can set
         f"Order #{ALI_EN}",
         f"Order #{ALI_EN}\r\nYour tracking number: RA112233447CN\r\n",
         "fake-1@spam.example",
@@ -275,7 +275,7 @@ def test_a_stranger_naming_an_order_number_cannot_add_a_track_to_it(pipeline: Pi
     assert order.tracks == ("RB123456785CN",) and order.track == "RB123456785CN"
     assert ALI_EN not in {order_id for order_id, _ in outcome.tracks}
     # What the stranger said is its own order, tied to its own shop.
-    assert outcome.created == [f"spam-{ALI_EN}"]
+    assert outcome.created == [f"spam-example-{ALI_EN}"]
 
 
 def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -> None:
@@ -296,9 +296,9 @@ def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -
             ),
         ]
     )
-    assert a.created == ["1001"] and b.created == ["shopb-1001"]
+    assert a.created == ["1001"] and b.created == ["shopb-example-1001"]
     assert pipeline.orders.get("1001").order.tracks == ("RR555123453DE",)
-    assert pipeline.orders.get("shopb-1001").order.tracks == ("RA112233447CN",)
+    assert pipeline.orders.get("shopb-example-1001").order.tracks == ("RA112233447CN",)
     # The same shop's next mail joins its own order.
     again = plain_mail(
         "news@mail.shopb.example",
@@ -306,7 +306,7 @@ def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -
         "Order #1001\r\nNew tracking number: RA555123453CN\r\n",
         "b-2@shopb.example",
     )
-    assert intake.take(again).tracks == [("shopb-1001", "RA555123453CN")]
+    assert intake.take(again).tracks == [("shopb-example-1001", "RA555123453CN")]
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -328,3 +328,27 @@ def test_the_notice_names_the_mail_and_the_order_to_remove(pipeline: Pipeline, l
     assert "Your order has been shipped" in new_track.text
     for message in (new_order, new_track):
         assert f"parcel-monitor remove {ALI_EN}" in message.text
+
+
+def test_an_order_typed_in_is_joined_by_its_shops_domain_not_by_a_display_name(
+    pipeline: Pipeline,
+) -> None:
+    from monitor.model import Order
+
+    pipeline.orders.add(Order(id="A-77", ordered_at=datetime(2026, 11, 1, tzinfo=UTC), shop="Ozon"))
+    intake = Intake(pipeline, load_readers())
+    fake = plain_mail(
+        "Ozon <track@ozon.example.net>",
+        "Order A-77",
+        "Order #A-77\r\nTracking number: RA112233447CN\r\n",
+        "fake-2@example.net",
+    )
+    assert intake.take(fake).created == ["example-net-A-77"]
+    real = plain_mail(
+        "Ozon <noreply@sender.ozon.ru>",
+        "Order A-77",
+        "Order #A-77\r\nTracking number: RR555123453DE\r\n",
+        "real-1@ozon.ru",
+    )
+    assert intake.take(real).tracks == [("A-77", "RR555123453DE")]
+    assert pipeline.orders.get("A-77").order.tracks == ("RR555123453DE",)
