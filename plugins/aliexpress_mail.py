@@ -70,24 +70,31 @@ class AliExpressMail(MailReader):
 
     def read(self, mail: Mail) -> Sequence[Finding]:
         text, zone = mail.text, mail.date.tzinfo if mail.date else None
-        orders = [m[1] for m in _ORDER.finditer(text)]
+        named = [(m.start(), m[1]) for m in _ORDER.finditer(text)]
+        orders = [n for _, n in named]
         orders += [m[1] for link in mail.links for m in _ORDER_LINK.finditer(link)]
         order_id = orders[0] if orders else None
-        tracks: list[str] = []
-        old: list[str] = []
+        # A mail about several orders: each number belongs to the order named last before it.
+        per_order: dict[str | None, tuple[list[str], list[str]]] = {order_id: ([], [])}
         for match in _TRACK.finditer(text):
             number = match["number"].upper()
             if not _track_like(number):
                 continue
+            before = [n for at, n in named if at < match.start()]
+            owner = before[-1] if before else order_id
+            tracks, old = per_order.setdefault(owner, ([], []))
             (old if match["old"] else tracks).append(number)
         carrier = _CARRIER.search(text)
         # A changed number: the old one first, so that the new one ends up the current one; the
         # carrier the mail names is the new number's.
-        found_tracks = tuple(
-            FoundTrack(n, carrier[1].strip() if carrier and n in tracks else "")
-            for n in dict.fromkeys([*old, *tracks])
-        )
-        if order_id is None and not found_tracks:
+        found_tracks = {
+            owner: tuple(
+                FoundTrack(n, carrier[1].strip() if carrier and n in tracks else "")
+                for n in dict.fromkeys([*old, *tracks])
+            )
+            for owner, (tracks, old) in per_order.items()
+        }
+        if order_id is None and not found_tracks[None]:
             return []  # a newsletter, a sale, a review request: nothing to watch
         ordered = _ORDERED.search(text)
         ordered_at = parse_date(ordered[1], zone) if ordered else None
@@ -99,17 +106,18 @@ class AliExpressMail(MailReader):
         promised = _PROMISED.search(text)
         promised_at = parse_date(promised[1], zone) if promised else None
         title = _TITLE.search(text)
-        return [
-            Finding(
-                shop="AliExpress",
-                order_id=order_id,
-                ordered_at=ordered_at,
-                title=title[1].strip() if title else "",
-                tracks=found_tracks,
-                protection_until=protection,
-                promised_by=promised_at.date() if promised_at else None,
-            )
-        ]
+        first = Finding(
+            shop="AliExpress",
+            order_id=order_id,
+            ordered_at=ordered_at,
+            title=title[1].strip() if title else "",
+            tracks=found_tracks.pop(order_id),
+            protection_until=protection,
+            promised_by=promised_at.date() if promised_at else None,
+        )
+        # The other orders' dates and items are not told apart: only their numbers are kept.
+        others = [Finding(shop="AliExpress", order_id=o, tracks=t) for o, t in found_tracks.items()]
+        return [first, *(f for f in others if f.tracks)]
 
 
 MAIL_READER = AliExpressMail

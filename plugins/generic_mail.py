@@ -15,7 +15,9 @@ from monitor import numbers
 from monitor.mail.message import Mail
 from monitor.mail.reader import Finding, FoundTrack, MailReader
 
-_CANDIDATE = re.compile(r"(?<![A-Z0-9])([A-Z]{2}\s?\d{3}\s?\d{3}\s?\d{3}\s?[A-Z]{2}|\d{14})(?!\d)")
+# 13 or 14 letters and digits, single spaces or dashes anywhere between them ("RA 5551 2345
+# 3CN", "8008 1234 5678 93"), tried at every start: only the check digit decides.
+_CANDIDATE = re.compile(r"(?<![A-Z0-9])(?=([A-Z0-9](?:[ -]?[A-Z0-9]){12,13})(?![A-Z0-9]))")
 _NEAR = re.compile(r"track|трек|отслежива|tracking|идентификатор|ШПИ|sendungsnummer", re.IGNORECASE)
 _NEAR_CHARS = 120
 _ORDER = re.compile(
@@ -23,6 +25,10 @@ _ORDER = re.compile(
     re.IGNORECASE,
 )
 _CHECKED = {numbers.S10, numbers.RUSSIAN_POST}
+
+
+def _proven(number: str) -> bool:
+    return bool(numbers.detect(number) & _CHECKED)
 
 
 def shop_of(mail: Mail) -> str:
@@ -45,7 +51,10 @@ class GenericMail(MailReader):
         found: list[str] = []
         for match in _CANDIDATE.finditer(text):
             number = numbers.normalize(match[1])
-            if not (numbers.detect(number) & _CHECKED):
+            if len(number) == 14 and match[1][-2] in " -":
+                # "RA 5551 2345 3CN 7": the longest run is not the number, the 13 before are.
+                number = next((n for n in (number, number[:13]) if _proven(n)), number)
+            if not _proven(number) or number in found:
                 continue
             if _NEAR.search(text[max(0, match.start() - _NEAR_CHARS) : match.start()]):
                 found.append(number)

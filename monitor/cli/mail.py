@@ -18,8 +18,12 @@ def cmd_import_mail(args: argparse.Namespace) -> int:
     counts = ImportCounts()
     try:
         intake = Intake(pipeline, readers)
-        for where, raw in read_paths(args.files):
-            outcome = intake.take(raw)
+        # All the files are one batch: a confirmation and its shipping notice are merged
+        # before the rules see the order.
+        mails = list(read_paths(args.files))
+        for (where, _), outcome in zip(
+            mails, intake.take_batch([raw for _, raw in mails]), strict=True
+        ):
             counts.add(len(outcome.created), len(outcome.tracks))
             print_mail_outcome(
                 where, outcome.created, outcome.tracks, outcome.skipped, args.verbose

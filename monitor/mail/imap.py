@@ -141,9 +141,11 @@ class MailWatcher:
     def problem(self) -> str | None:
         """None when the last pass over the folders worked, else why it did not."""
         if self.failures:
-            return f"{self._account}: {self.last_error} ({self.failures} failed attempts in a row)"
+            # /healthz answers without a token: the reason, never whose mailbox it is (the logs,
+            # the owner's, name the account).
+            return f"{self.last_error} ({self.failures} failed attempts in a row)"
         if not self.connected and not self.scans:
-            return f"{self._account}: not connected yet"
+            return "not connected yet"
         return None
 
     async def wait_for_pass(self, after: int) -> None:
@@ -234,9 +236,10 @@ class MailWatcher:
         if response.result != "OK":
             await _logout(client)
             # The server's words, never ours with the password in them.
-            raise MailboxError(
-                f"login refused for {settings.username}: {_text(response.lines) or 'no reason'}"
-            )
+            reason = _text(response.lines) or "no reason"
+            if settings.username:  # a server that echoes the login back
+                reason = reason.replace(settings.username, "…")
+            raise MailboxError(f"login refused: {reason}")
         return client
 
     async def scan(self, client: aioimaplib.IMAP4, folder: str) -> int:
@@ -289,8 +292,7 @@ class MailWatcher:
                 # One transaction per batch, its cursor included: a crash loses the batch's
                 # writes and its cursor together, and the next start reads it again.
                 with self._intake.transaction():
-                    for _, raw in messages:
-                        self._intake.take(raw)
+                    self._intake.take_batch([raw for _, raw in messages])
                     self._cursors.set_many(
                         {f"{key}:uidvalidity": validity, f"{key}:last_uid": str(batch[-1])}
                     )

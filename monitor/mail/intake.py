@@ -8,9 +8,11 @@ number (the ledger's key). So a crash between two steps, or a rescan, never make
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from typing import Any
 
 import structlog
@@ -20,11 +22,14 @@ from monitor.mail.message import Mail, parse_mail
 from monitor.mail.reader import Finding, MailReader, slug
 from monitor.model import Order, Severity
 from monitor.notify.texts import describe
+from monitor.orders import EDITABLE
 from monitor.pipeline import Pipeline
 from monitor.rules.ids import MAIL_IMPORT
 from monitor.store import MailRecord, StoreError
 
 log = structlog.get_logger("monitor.mail")
+
+GENERIC = "generic"  # the reader of last resort: any sender, so never trusted by name
 
 
 @dataclass(slots=True)
@@ -40,6 +45,10 @@ class Outcome:
     @property
     def changed(self) -> bool:
         return bool(self.created or self.tracks)
+
+
+# The sender in what `origin_of` wrote: "mail: <subject> (<address>, <date>)".
+_ORIGIN_SENDER = re.compile(r"\(([^()\s,]+@[^()\s,]+)(?:, [\d-]+)?\)$")
 
 
 def origin_of(mail: Mail) -> str:
@@ -89,18 +98,65 @@ class Intake:
 
     def take(self, raw: bytes) -> Outcome:
         """Read one raw mail and apply what it says. Never raises for a bad mail."""
-        return self.apply(read_mail(raw, self._readers))
+        return self.take_batch([raw])[0]
 
-    def apply(self, reading: Reading) -> Outcome:
-        """Write what a reading found."""
+    def take_batch(self, raws: Sequence[bytes]) -> list[Outcome]:
+        """Read several mails and apply them together (one outcome per mail, in their order).
+
+        What the mails say is merged per order, oldest mail first, and each order is written
+        once: the rules see an order as the whole batch leaves it, never the confirmation
+        without the shipping notice that came with it (a false "no track number").
+        """
+        readings = [read_mail(raw, self._readers) for raw in raws]
+        outcomes: list[Outcome] = [Outcome(message_id="") for _ in readings]
+        usable: list[tuple[int, Mail, Reading]] = []
+        seen: set[str] = set()
+        for index, reading in enumerate(readings):
+            outcome = outcomes[index] = self._vet(reading, seen)
+            if reading.mail is not None and not outcome.skipped:
+                usable.append((index, reading.mail, reading))
+        # Oldest mail first; a mail without a date keeps its place among its neighbours.
+        usable.sort(key=lambda item: (item[1].date is None, item[1].date or 0, item[0]))
+        plans: dict[str, _Plan] = {}
+        records: list[MailRecord] = []
+        for index, mail, reading in usable:
+            order_ids = [
+                self._plan(finding, mail, reading.reader, plans, outcomes[index])
+                for finding in reading.findings
+            ]
+            records.append(
+                MailRecord(
+                    message_id=mail.message_id,
+                    sender=mail.sender,
+                    sent_at=mail.date,
+                    subject=mail.subject,
+                    reader=reading.reader,
+                    extracted=[f.summary() for f in reading.findings],
+                    order_ids=list(dict.fromkeys(order_ids)),
+                    read_at=self._pipeline.clock.now(),
+                )
+            )
+        for plan in plans.values():
+            self._write(plan)
+        # Recorded once the orders are written: a crash before leaves them unread, to read again.
+        for record in records:
+            self._pipeline.store.record_mail(record)
+        for index, _, _ in usable:
+            if not outcomes[index].changed:
+                outcomes[index].skipped = "already known"
+        return outcomes
+
+    def _vet(self, reading: Reading, seen: set[str]) -> Outcome:
+        """The outcome of a mail that is skipped (`skipped` set), else an empty one."""
         mail = reading.mail
         if mail is None:
             log.warning("monitor.mail.unparsable", error=reading.problem)
             return Outcome(message_id="", skipped=reading.problem)
         outcome = Outcome(message_id=mail.message_id, reader=reading.reader)
-        if self.known([mail.message_id]):
+        if mail.message_id in seen or self.known([mail.message_id]):
             outcome.skipped = "already read"
             return outcome
+        seen.add(mail.message_id)
         problem = reading.problem
         if not problem:
             try:
@@ -117,31 +173,11 @@ class Intake:
                     error=problem.removeprefix("unreadable: "),
                 )
             outcome.skipped = problem
-            return outcome
-        findings = reading.findings
-        if not findings:
+        elif not reading.findings:
             log.debug(
                 "monitor.mail.nothing_found", message_id=mail.message_id, reader=reading.reader
             )
             outcome.skipped = "nothing found"
-            return outcome
-        order_ids: list[str] = []
-        for finding in findings:
-            order_ids.append(self._apply(finding, mail, reading.reader, outcome))
-        self._pipeline.store.record_mail(
-            MailRecord(
-                message_id=mail.message_id,
-                sender=mail.sender,
-                sent_at=mail.date,
-                subject=mail.subject,
-                reader=reading.reader,
-                extracted=[f.summary() for f in findings],
-                order_ids=list(dict.fromkeys(order_ids)),
-                read_at=self._pipeline.clock.now(),
-            )
-        )
-        if not outcome.changed:
-            outcome.skipped = "already known"
         return outcome
 
     def _check(self, finding: Finding, mail: Mail) -> None:
@@ -163,46 +199,122 @@ class Intake:
             origin=origin_of(mail),
         )
 
-    def _order_id(self, finding: Finding) -> str:
+    def _order_id(
+        self, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan]
+    ) -> tuple[str, bool]:
+        """The order this finding is about, and whether this mail may change it (its own shop's)."""
         if finding.order_id is not None:
-            return finding.order_id
+            # An order number is only unique within its shop: another sender naming it gets an
+            # order of its own (else anyone could slip a track number into any order).
+            # Tied to the sender's domain, not its display name (which anyone can set).
+            own = f"{slug(_base_domain(mail.sender_domain))}-{finding.order_id}"
+            for order_id in (finding.order_id, own):
+                if self._same_shop(order_id, finding, mail, reader, plans) is not False:
+                    return order_id, True
+            return own, True
         numbers = [t.number for t in finding.tracks]
-        owners = self._pipeline.store.orders_of_numbers(numbers)
-        for number in numbers:  # the order that already has the number: never a duplicate
-            if owners.get(number):
-                return sorted(owners[number])[0]
-        return f"{slug(finding.shop)}-{numbers[0]}"
+        owner = None
+        for number in numbers:  # a number an earlier mail of this batch brought
+            owner = owner or next((i for i, p in plans.items() if number in p.order.tracks), None)
+        if owner is None:
+            owners = self._pipeline.store.orders_of_numbers(numbers)
+            # The order that already has the number: never a duplicate.
+            owner = next((sorted(owners[n])[0] for n in numbers if owners.get(n)), None)
+        if owner is not None:
+            return owner, bool(self._same_shop(owner, finding, mail, reader, plans))
+        return f"{slug(finding.shop)}-{numbers[0]}", True
 
-    def _apply(self, finding: Finding, mail: Mail, reader: str, outcome: Outcome) -> str:
-        book = self._pipeline.orders
-        order_id = self._order_id(finding)
-        view = self._pipeline.store.get_view(order_id)
-        added: tuple[str, ...]
-        if view is None:
-            order = self._new_order(finding, mail, order_id)
-            book.add(order)
-            outcome.created.append(order_id)
-            added = order.tracks
+    def _same_shop(
+        self, order_id: str, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan]
+    ) -> bool | None:
+        """Whether the order came from the shop that sent this mail; None: no such order.
+
+        The same sender domain as a mail that made or changed it, or the same shop's own reader
+        (a shop's reader reads only its sender domains); an order typed in by hand is joined by
+        its shop's reader, or by a mail from its shop's domain.
+        """
+        senders: list[tuple[str, str]] = []  # (sender's domain, reader)
+        if order_id in plans:
+            plan = plans[order_id]
+            order = plan.order
+            senders += [(m.sender_domain, plan.reader) for m in plan.mails]
         else:
-            current = view.order
-            changes = _fill(current, finding)
-            if changes:
-                try:
-                    book.update(order_id, **changes)
-                except ValueError as exc:  # the buyer's own dates contradict the mail's
-                    log.info("monitor.mail.kept_order_fields", order=order_id, reason=str(exc))
-            added = tuple(
-                n
-                for n in dict.fromkeys(t.number for t in finding.tracks)
-                if n not in current.tracks
-            )
-            for number in added:
-                book.update(order_id, track=number)
-        outcome.tracks += [(order_id, n) for n in added]
-        created = view is None
-        if created or added:
-            self._announce(order_id, mail, reader, created=created, added=added)
+            view = self._pipeline.store.get_view(order_id)
+            if view is None:
+                return None
+            order = view.order
+        if reader != GENERIC and order.shop and order.shop == finding.shop:
+            return True  # a shop's reader reads only that shop's senders: no need to look further
+        domain = _base_domain(mail.sender_domain)
+        made_by = _ORIGIN_SENDER.search(order.origin)
+        if made_by and _base_domain(made_by[1].rpartition("@")[2]) == domain:
+            return True  # the mail that made it came from this domain (the common case, cheap)
+        senders += [
+            (parseaddr(r.sender)[1].rpartition("@")[2].lower(), r.reader)
+            for r in self._pipeline.store.mails_of_order(order_id)
+        ]
+        if not senders:
+            # Typed in by hand: a generic mail joins only from the domain of the order's shop
+            # (shop "Ozon", mail from sender.ozon.ru), never by a display name anyone can set.
+            return reader != GENERIC or slug(order.shop) == slug(domain.partition(".")[0])
+        return any(_base_domain(d) == domain or (r == reader and r != GENERIC) for d, r in senders)
+
+    def _plan(
+        self, finding: Finding, mail: Mail, reader: str, plans: dict[str, _Plan], outcome: Outcome
+    ) -> str:
+        """Merge one finding into what the batch will write to its order."""
+        order_id, trusted = self._order_id(finding, mail, reader, plans)
+        if not trusted:  # another shop's order that has this number: it stays as it is
+            return order_id
+        plan = plans.get(order_id)
+        if plan is None:
+            view = self._pipeline.store.get_view(order_id)
+            if view is None:
+                order = self._new_order(finding, mail, order_id)
+                plan = plans[order_id] = _Plan(None, order, mail, reader, created=True)
+                plan.mails.append(mail)
+                outcome.created.append(order_id)
+                outcome.tracks += [(order_id, n) for n in order.tracks]
+                plan.added += [(n, mail, reader) for n in order.tracks]
+                return order_id
+            plan = plans[order_id] = _Plan(view.order, view.order, mail, reader)
+        plan.mails.append(mail)
+        changes = _fill(plan.order, finding)
+        try:
+            plan.order = replace(plan.order, **changes)
+        except ValueError as exc:  # the buyer's own dates contradict the mail's
+            log.info("monitor.mail.kept_order_fields", order=order_id, reason=str(exc))
+        for number in dict.fromkeys(t.number for t in finding.tracks):
+            if number not in plan.order.tracks:
+                plan.order = replace(plan.order, tracks=(*plan.order.tracks, number))
+                plan.added.append((number, mail, reader))
+                outcome.tracks.append((order_id, number))
         return order_id
+
+    def _write(self, plan: _Plan) -> None:
+        """Write one order as the batch leaves it, then say what the mails brought."""
+        book = self._pipeline.orders
+        order = plan.order
+        if plan.before is None:
+            book.add(order)
+        else:
+            # The numbers first, one by one (each becomes the current one in turn), then the
+            # fields, so no rule sees new dates without the numbers that came with them.
+            for number, _, _ in plan.added:
+                book.update(order.id, track=number)
+            changes = {
+                name: getattr(order, name)
+                for name in EDITABLE
+                if getattr(order, name) != getattr(plan.before, name)
+            }
+            if changes:
+                book.update(order.id, **changes)
+        if plan.created:
+            numbers = tuple(n for n, _, _ in plan.added)
+            self._announce(order.id, plan.mail, plan.reader, created=True, added=numbers)
+            return
+        for number, mail, reader in plan.added:
+            self._announce(order.id, mail, reader, created=False, added=(number,))
 
     def _announce(
         self, order_id: str, mail: Mail, reader: str, *, created: bool, added: tuple[str, ...]
@@ -237,6 +349,7 @@ class Intake:
             facts["track numbers"] = ", ".join(added)
         facts["mail"] = mail.subject
         facts["from"] = mail.sender_address or mail.sender
+        facts["order_id"] = order_id
         title, body = describe(MAIL_IMPORT, view, facts)
         alert = Alert(
             order_id=order_id,
@@ -255,6 +368,24 @@ class Intake:
                 pipeline.bus.publish(WarningRaised(at=now, alert=alert))
         except StoreError as exc:
             log.error("monitor.mail.notice_failed", order=order_id, error=str(exc))
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a batch will write to one order: the order as it was, as it will be, and by whom."""
+
+    before: Order | None  # None: the batch creates it
+    order: Order
+    mail: Mail  # the mail that created it (or first touched it)
+    reader: str
+    created: bool = False
+    added: list[tuple[str, Mail, str]] = field(default_factory=list)  # (number, mail, reader)
+    mails: list[Mail] = field(default_factory=list)  # the batch's mails about it
+
+
+def _base_domain(domain: str) -> str:
+    """`notice.aliexpress.com` -> `aliexpress.com`: a shop sends from its subdomains."""
+    return ".".join(domain.lower().split(".")[-2:])
 
 
 def _fill(order: Order, finding: Finding) -> dict[str, Any]:

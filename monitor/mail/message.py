@@ -40,6 +40,17 @@ _BLOCK = re.compile(
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\xa0\u200b]+")
 _URL = re.compile(r"https?://\S+")
+# What a mail quotes is another mail's (an old order, the buyer's own words): never read.
+_BLOCKQUOTE = re.compile(
+    r"<blockquote\b[^>]*>(?:(?!<blockquote\b).)*?</blockquote\s*>", re.I | re.S
+)
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*$\n?", re.M)
+_QUOTE_START = re.compile(
+    r"^[ \t]*(?:On\b.{0,300}?\bwrote:|.{0,300}?\bпишет:|-{2,}[ \t]*Original Message[ \t]*-{2,}|"
+    r"-*[ \t]*Пересылаемое сообщение[ \t]*-*)[ \t\r]*$",
+    re.I | re.M,
+)
+_QUOTE_HINT = re.compile(r"wrote:|пишет:|original message|пересылаемое сообщение", re.I)
 _HREF = re.compile(r"<a\b[^>]*?\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
 
 
@@ -49,10 +60,24 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     Regular expressions rather than an HTML parser: shop mails are machine-written tables, the
     text only feeds the readers' patterns, and a first scan turns thousands of them into text.
     """
-    links = [unescape(next(g for g in m.groups() if g is not None)) for m in _HREF.finditer(html)]
     text = _SKIPPED.sub(" ", html)
+    while True:  # innermost quote first: they nest
+        text, removed = _BLOCKQUOTE.subn(" ", text)
+        if not removed:
+            break
+    links = [unescape(next(g for g in m.groups() if g is not None)) for m in _HREF.finditer(text)]
     text = _TAG.sub("", _BLOCK.sub("\n", text))
     return tidy(unescape(text)), links
+
+
+def unquoted(text: str) -> str:
+    """The mail's own words: no `>` lines, nothing after "On … wrote:" or a forwarded header."""
+    if ">" in text:
+        text = _QUOTED_LINE.sub("", text)
+    if not _QUOTE_HINT.search(text):  # most mails: the line-by-line pattern is not needed
+        return text
+    start = _QUOTE_START.search(text)
+    return text[: start.start()] if start else text
 
 
 def tidy(text: str) -> str:
@@ -126,9 +151,10 @@ def parse_mail(raw: bytes) -> Mail:
         content = _decoded(part)
         if kind == "text/html":
             text, found = html_to_text(content)
-            texts.append(text)
+            texts.append(unquoted(text))
             links += found
         else:
+            content = unquoted(content)
             texts.append(tidy(content))
             links += _URL.findall(content)
     sender = _header(msg, "From")

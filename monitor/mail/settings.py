@@ -56,7 +56,7 @@ class MailSettings(BaseModel):
 
     @property
     def active(self) -> bool:
-        return bool(self.host)
+        return bool(self.host.strip())
 
     @property
     def resolved_port(self) -> int:
@@ -73,7 +73,14 @@ class MailSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> MailSettings:
-        if not self.host:
+        if not self.host.strip():
+            if self.username or self.password is not None:
+                # A mailbox half set up must not pass as fine while no watcher ever runs.
+                raise ValueError(
+                    "mail.username/mail.password are set but mail.host is empty: set mail.host "
+                    "to the IMAP server (e.g. imap.gmail.com), or remove them to leave the "
+                    "mailbox watcher off"
+                )
             return self
         if not self.username or self.password is None:
             raise ValueError("mail.host is set: mail.username and mail.password are needed too")

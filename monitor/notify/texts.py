@@ -866,6 +866,8 @@ def text_key(rule: str, view: OrderView, facts: dict[str, str]) -> str:
         return "delivered_elsewhere"
     if rule == "storage_ending" and facts.get("point") == "locker":  # no office to ask
         return "storage_ending_locker"
+    if rule == MAIL_IMPORT and facts.get("found") == "a new track number":
+        return MAIL_IMPORT_TRACK
     promised = view.order.promised_by
     if rule == "overdue" and (promised is None or facts.get("deadline", "")[:10] != str(promised)):
         return "overdue_eta"
@@ -959,17 +961,37 @@ def describe(rule: str, view: OrderView, facts: dict[str, str]) -> tuple[str, st
 
 # --- the e-mail intake (monitor.mail): an info notice, muted like any rule ---------------------
 
+# `facts`: found ("a new order" / "a new track number"), mail (its subject), from, order_id.
+MAIL_IMPORT_TRACK = "mail_import_track"  # the same notice for a number added to a known order
 RULES["en"][MAIL_IMPORT] = RuleText(
-    "Found in your mail",
+    "New order found in your mail",
     (
         "Nothing to do: the order is watched from now on.",
-        "If the mail was not about your order, remove it with `parcel-monitor remove`.",
+        "If the mail was not about your order, remove it: `parcel-monitor remove {order_id}`.",
     ),
+    situation="From the mail “{mail}” ({from}).",
+)
+RULES["en"][MAIL_IMPORT_TRACK] = RuleText(
+    "New track number found in your mail",
+    (
+        "Nothing to do: the number is watched from now on.",
+        "If the mail was not about your order, remove it: `parcel-monitor remove {order_id}`.",
+    ),
+    situation="From the mail “{mail}” ({from}): track number {track numbers}.",
 )
 RULES["ru"][MAIL_IMPORT] = RuleText(
-    "Найдено в вашей почте",
+    "Новый заказ найден в вашей почте",
     (
         "Ничего делать не нужно: заказ теперь под наблюдением.",
-        "Если письмо было не о вашем заказе, удалите заказ командой `parcel-monitor remove`.",
+        "Если письмо было не о вашем заказе, удалите заказ: `parcel-monitor remove {order_id}`.",
     ),
+    situation="Из письма «{mail}» ({from}).",
+)
+RULES["ru"][MAIL_IMPORT_TRACK] = RuleText(
+    "Новый трек-номер найден в вашей почте",
+    (
+        "Ничего делать не нужно: номер теперь под наблюдением.",
+        "Если письмо было не о вашем заказе, удалите заказ: `parcel-monitor remove {order_id}`.",
+    ),
+    situation="Из письма «{mail}» ({from}): трек-номер {track numbers}.",
 )

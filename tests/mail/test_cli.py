@@ -67,3 +67,15 @@ def test_a_folder_that_is_not_a_maildir_is_named(
     shutil.copy(CORPUS / "ali-en-shipped.eml", tmp_path)
     code, _, err = run(capsys, "import-mail", str(tmp_path))
     assert code == 2 and f"{tmp_path}: a folder, but not a Maildir" in err
+
+
+def test_a_confirmation_and_its_shipping_notice_in_one_import_raise_no_track_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    names = ["ali-en-confirmation.eml", "ali-en-shipped.eml"]
+    code, out, err = run(capsys, "import-mail", *(str(CORPUS / n) for n in names))
+    assert code == 0, err
+    code, out, _ = run(capsys, "show", "8183924513740321", "--json")
+    shown = json.loads(out)
+    assert shown["tracks"] == ["RB123456785CN"]
+    assert "track_missing" not in out and "mail_import" in out

@@ -61,7 +61,7 @@ def test_confirmation_creates_the_order_with_its_dates(pipeline: Pipeline) -> No
     )
     assert isinstance(notice, WarningRaised)
     assert notice.alert.rule == "mail_import" and notice.alert.severity.value == "info"
-    assert notice.alert.title == f"Found in your mail: order {ALI_EN}"
+    assert notice.alert.title == f"New order found in your mail: order {ALI_EN}"
     # The order date is what the rules count from: no track yet, so track_missing is waiting.
     assert pipeline.rules.watching == 1
     assert [a.alert.rule for a in pipeline.store.alerts()] == ["track_missing", "mail_import"]
@@ -232,3 +232,123 @@ async def test_the_dashboards_order_page_says_where_the_order_came_from(
         assert response.status == 200
         html = await response.text()
     assert "<dt>Came from</dt><dd>mail: Заказ 12345678-0021 передан в доставку" in html
+
+
+def test_a_batch_is_merged_per_order_before_the_rules_see_it(pipeline: Pipeline) -> None:
+    """The confirmation and the shipping notice read in one go (one import, one IMAP batch):
+    the order is written once, with its number, so no "no track number" warning contradicts
+    the push. The shipping notice comes first here: the batch is applied oldest mail first."""
+    intake = Intake(pipeline, load_readers())
+    shipped, confirmed = intake.take_batch(
+        [corpus("ali-en-shipped.eml"), corpus("ali-en-confirmation.eml")]
+    )
+    assert confirmed.created == [ALI_EN] and shipped.tracks == [(ALI_EN, "RB123456785CN")]
+    order = pipeline.orders.get(ALI_EN).order
+    assert order.tracks == ("RB123456785CN",)
+    assert order.ordered_at == datetime(2026, 11, 2, 6, 31, tzinfo=UTC)
+    assert [a.alert.rule for a in pipeline.store.alerts()] == ["mail_import"]
+    assert [r.message_id for r in pipeline.store.mails_of_order(ALI_EN)] == [
+        "<20261102063310.a1@notice.aliexpress.com>",
+        shipped.message_id,
+    ]
+
+
+def plain_mail(sender: str, subject: str, body: str, message_id: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: buyer@example.org\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{message_id}>\r\nDate: Tue, 10 Nov 2026 10:00:00 +0000\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+    ).encode()
+
+
+def test_a_stranger_naming_an_order_number_cannot_add_a_track_to_it(pipeline: Pipeline) -> None:
+    intake = Intake(pipeline, load_readers())
+    take(intake, "ali-en-confirmation.eml", "ali-en-shipped.eml")
+    spam = plain_mail(
+        "AliExpress <noreply@spam.example>",  # a display name anyone can set
+        f"Order #{ALI_EN}",
+        f"Order #{ALI_EN}\r\nYour tracking number: RA112233447CN\r\n",
+        "fake-1@spam.example",
+    )
+    outcome = intake.take(spam)
+    order = pipeline.orders.get(ALI_EN).order
+    assert order.tracks == ("RB123456785CN",) and order.track == "RB123456785CN"
+    assert ALI_EN not in {order_id for order_id, _ in outcome.tracks}
+    # What the stranger said is its own order, tied to its own shop.
+    assert outcome.created == [f"spam-example-{ALI_EN}"]
+
+
+def test_two_shops_sharing_an_order_number_make_two_orders(pipeline: Pipeline) -> None:
+    intake = Intake(pipeline, load_readers())
+    a, b = intake.take_batch(
+        [
+            plain_mail(
+                "shipping@shopa.example",
+                "Shipped",
+                "Order #1001\r\nTracking number: RR555123453DE\r\n",
+                "a-1@shopa.example",
+            ),
+            plain_mail(
+                "shipping@shopb.example",
+                "Shipped",
+                "Order #1001\r\nTracking number: RA112233447CN\r\n",
+                "b-1@shopb.example",
+            ),
+        ]
+    )
+    assert a.created == ["1001"] and b.created == ["shopb-example-1001"]
+    assert pipeline.orders.get("1001").order.tracks == ("RR555123453DE",)
+    assert pipeline.orders.get("shopb-example-1001").order.tracks == ("RA112233447CN",)
+    # The same shop's next mail joins its own order.
+    again = plain_mail(
+        "news@mail.shopb.example",
+        "Re-shipped",
+        "Order #1001\r\nNew tracking number: RA555123453CN\r\n",
+        "b-2@shopb.example",
+    )
+    assert intake.take(again).tracks == [("shopb-example-1001", "RA555123453CN")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_notice_names_the_mail_and_the_order_to_remove(pipeline: Pipeline, lang: str) -> None:
+    from monitor.notify.render import render
+
+    take(Intake(pipeline, load_readers()), "ali-en-confirmation.eml", "ali-en-shipped.eml")
+    found = {
+        s.alert.condition: s.alert for s in pipeline.store.alerts() if s.alert.rule == "mail_import"
+    }
+    view = pipeline.orders.get(ALI_EN)
+    new_order = render(found["order"], view, lang)  # type: ignore[arg-type]
+    new_track = render(found["track:RB123456785CN"], view, lang)  # type: ignore[arg-type]
+    assert new_order.title != new_track.title
+    assert (
+        "Order confirmed" in new_order.text
+        and "transaction@notice.aliexpress.com" in new_order.text
+    )
+    assert "Your order has been shipped" in new_track.text
+    for message in (new_order, new_track):
+        assert f"parcel-monitor remove {ALI_EN}" in message.text
+
+
+def test_an_order_typed_in_is_joined_by_its_shops_domain_not_by_a_display_name(
+    pipeline: Pipeline,
+) -> None:
+    from monitor.model import Order
+
+    pipeline.orders.add(Order(id="A-77", ordered_at=datetime(2026, 11, 1, tzinfo=UTC), shop="Ozon"))
+    intake = Intake(pipeline, load_readers())
+    fake = plain_mail(
+        "Ozon <track@ozon.example.net>",
+        "Order A-77",
+        "Order #A-77\r\nTracking number: RA112233447CN\r\n",
+        "fake-2@example.net",
+    )
+    assert intake.take(fake).created == ["example-net-A-77"]
+    real = plain_mail(
+        "Ozon <noreply@sender.ozon.ru>",
+        "Order A-77",
+        "Order #A-77\r\nTracking number: RR555123453DE\r\n",
+        "real-1@ozon.ru",
+    )
+    assert intake.take(real).tracks == [("A-77", "RR555123453DE")]
+    assert pipeline.orders.get("A-77").order.tracks == ("RR555123453DE",)

@@ -58,3 +58,24 @@ def test_a_mail_without_message_id_is_named_by_its_bytes() -> None:
     first, again = parse_mail(raw), parse_mail(raw)
     assert first.message_id == again.message_id and first.message_id.endswith(".invalid>")
     assert parse_mail(raw + b"x").message_id != first.message_id
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "RA 5551 2345 3CN",
+        "RA-5551-2345-3CN",
+        "RA 555 123 453 CN 7",
+        "8008 1234 5678 93",
+        "RA555123453CN",
+    ],
+)
+def test_the_generic_reader_takes_numbers_written_with_spaces(written: str) -> None:
+    raw = f"From: s@shop.example\r\nSubject: x\r\n\r\nTracking number: {written}\r\n".encode()
+    (finding,) = next(r for r in load_readers() if r.name == "generic").read(parse_mail(raw))
+    assert finding.tracks[0].number in ("RA555123453CN", "80081234567893")
+
+
+def test_spaced_numbers_with_a_wrong_check_digit_stay_out() -> None:
+    raw = b"From: s@shop.example\r\nSubject: x\r\n\r\nTracking number: RA 5551 2345 4CN\r\n"
+    assert next(r for r in load_readers() if r.name == "generic").read(parse_mail(raw)) == []
