@@ -47,10 +47,12 @@ class Budgeted(BaseSource):
         }
 
 
-async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
+def budgeted_pipeline(
+    settings: SourceSettings,
+) -> tuple[SimulatedClock, Store, Budgeted, Pipeline]:
+    """A pipeline on an in-memory store with one `Budgeted` source, on a simulated clock."""
     clock = SimulatedClock(T0)
     store = Store.open(":memory:")
-    settings = SourceSettings()
     source = Budgeted(
         settings,
         SourceContext(
@@ -62,6 +64,11 @@ async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
     pipeline = Pipeline.build(
         store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
     )
+    return clock, store, source, pipeline
+
+
+async def test_a_short_budget_goes_to_new_and_moving_numbers_first() -> None:
+    _, store, source, pipeline = budgeted_pipeline(SourceSettings())
     for number in ("A", "B"):
         pipeline.orders.add(Order(id=number, ordered_at=T0 - timedelta(days=20), tracks=(number,)))
     pipeline.differ.apply(
@@ -109,20 +116,7 @@ def test_a_handover_is_written_by_the_order_book_and_published_as_an_update() ->
 
 
 async def test_readers_get_a_snapshot_of_source_health_they_cannot_change() -> None:
-    clock = SimulatedClock(T0)
-    store = Store.open(":memory:")
-    settings = SourceSettings()
-    source = Budgeted(
-        settings,
-        SourceContext(
-            clock=clock,
-            http=lambda: None,  # type: ignore[arg-type,return-value]
-            cursors=SourceCursors(store, "budgeted"),
-        ),
-    )
-    pipeline = Pipeline.build(
-        store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
-    )
+    _, _, _, pipeline = budgeted_pipeline(SourceSettings())
     before = pipeline.poller.health
     with pytest.raises(TypeError):
         before["budgeted"] = before["budgeted"]  # type: ignore[index]
@@ -136,20 +130,7 @@ async def test_readers_get_a_snapshot_of_source_health_they_cannot_change() -> N
 
 
 def test_a_number_that_outgrows_the_kept_checkpoints_keeps_its_newest() -> None:
-    clock = SimulatedClock(T0)
-    store = Store.open(":memory:")
-    settings = SourceSettings(max_checkpoints=10)
-    source = Budgeted(
-        settings,
-        SourceContext(
-            clock=clock,
-            http=lambda: None,  # type: ignore[arg-type,return-value]
-            cursors=SourceCursors(store, "budgeted"),
-        ),
-    )
-    pipeline = Pipeline.build(
-        store=store, clock=clock, rules=RuleSettings(), sources={"budgeted": (source, settings)}
-    )
+    clock, store, _, pipeline = budgeted_pipeline(SourceSettings(max_checkpoints=10))
     pipeline.orders.add(Order(id="1", ordered_at=T0 - timedelta(days=20), tracks=("A",)))
 
     def answer(count: int) -> Snapshot:
