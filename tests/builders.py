@@ -3,6 +3,9 @@ an order, and a snapshot that moves it."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -98,3 +101,19 @@ def alert(order_id: str, title: str = "No movement for 14 days") -> Alert:
         title=title,
         body="Write to the seller.",
     )
+
+
+@contextmanager
+def database_of_schema(path: Path, version: int) -> Iterator[sqlite3.Connection]:
+    """A database as release `version` of the schema left it: the test fills it, then it is
+    committed and closed, ready for `Store.open` to upgrade."""
+    from monitor.store.db import MIGRATIONS
+
+    old = sqlite3.connect(path)
+    for migration in MIGRATIONS[:version]:
+        for statement in migration:
+            old.execute(statement)
+    yield old
+    old.execute(f"PRAGMA user_version = {version}")
+    old.commit()
+    old.close()

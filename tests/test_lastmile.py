@@ -3,7 +3,6 @@ conditions the rules see, the settings, and what the warnings say."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,8 +33,9 @@ from monitor.pipeline import Pipeline
 from monitor.rules.base import BuyerSettings, Condition, RuleSettings
 from monitor.rules.engine import conditions
 from monitor.scenario import ScenarioError, parse_scenario
-from monitor.store import MIGRATIONS, SCHEMA_VERSION, SnapshotRow, Store
+from monitor.store import SCHEMA_VERSION, SnapshotRow, Store
 from monitor.tracking.derive import current_stay, derive
+from tests import builders
 from tests.conftest import REPO, at
 
 T0 = at("2026-05-01T10:00:00+03:00")
@@ -72,27 +72,22 @@ def at_office(stay: Stay, order: Order = ORDER) -> OrderView:
 
 def test_a_database_of_the_first_schema_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "parcel-monitor.db"
-    old = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
-        old.execute(statement)
-    old.execute(
-        "INSERT INTO orders (id, ordered_at, created_at, rev, status, last_cp) "
-        "VALUES ('1', ?, ?, 1, 'at_post_office', ?)",
-        (
-            T0.isoformat(),
-            T0.isoformat(),
-            '{"at": "2026-05-03T10:00:00+03:00", "status": "at_post_office", "text": "Arrived",'
-            ' "location": "Kazan", "code": "8"}',
-        ),
-    )
-    old.execute(
-        "INSERT INTO checkpoints VALUES ('N', 0, ?, 'at_post_office', 'Arrived', 'Kazan', '8', "
-        "'russianpost', ?)",
-        (T0.isoformat(), T0.isoformat()),
-    )
-    old.execute("PRAGMA user_version = 1")
-    old.commit()
-    old.close()
+    with builders.database_of_schema(path, 1) as old:
+        old.execute(
+            "INSERT INTO orders (id, ordered_at, created_at, rev, status, last_cp) "
+            "VALUES ('1', ?, ?, 1, 'at_post_office', ?)",
+            (
+                T0.isoformat(),
+                T0.isoformat(),
+                '{"at": "2026-05-03T10:00:00+03:00", "status": "at_post_office", "text": "Arrived",'
+                ' "location": "Kazan", "code": "8"}',
+            ),
+        )
+        old.execute(
+            "INSERT INTO checkpoints VALUES ('N', 0, ?, 'at_post_office', 'Arrived', 'Kazan', '8', "
+            "'russianpost', ?)",
+            (T0.isoformat(), T0.isoformat()),
+        )
 
     store = Store.open(path)
     assert store.schema_version() == SCHEMA_VERSION == 4

@@ -14,7 +14,6 @@ import pytest
 from monitor.events import Alert
 from monitor.model import Order, Severity
 from monitor.store import (
-    MIGRATIONS,
     SCHEMA_VERSION,
     DuplicateOrder,
     OutboxState,
@@ -24,6 +23,7 @@ from monitor.store import (
     UnknownOrder,
     db,
 )
+from tests import builders
 from tests.conftest import at
 
 T0 = at("2026-03-01T10:00:00+03:00")
@@ -181,14 +181,9 @@ def test_warning_and_outbox_counts_come_from_one_query_each(tmp_path: Path) -> N
 
 def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "db"
-    old = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
-        old.execute(statement)
-    # The last statement of migration 1 -> 2 adds `orders.places`: here it is already there.
-    old.execute("ALTER TABLE orders ADD COLUMN places TEXT")
-    old.execute("PRAGMA user_version = 1")
-    old.commit()
-    old.close()
+    with builders.database_of_schema(path, 1) as old:
+        # The last statement of migration 1 -> 2 adds `orders.places`: here it is already there.
+        old.execute("ALTER TABLE orders ADD COLUMN places TEXT")
 
     with pytest.raises(StoreError, match="duplicate column"):
         Store.open(path)
@@ -204,16 +199,12 @@ def test_a_database_of_schema_2_gains_the_mail_tables_and_keeps_its_orders(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "db"
-    old = sqlite3.connect(path)
-    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
-        old.execute(statement)
-    old.execute(
-        "INSERT INTO orders (id, ordered_at, created_at, rev, title) VALUES ('1', ?, ?, 1, 'Lamp')",
-        (T0.isoformat(), T0.isoformat()),
-    )
-    old.execute("PRAGMA user_version = 2")
-    old.commit()
-    old.close()
+    with builders.database_of_schema(path, 2) as old:
+        old.execute(
+            "INSERT INTO orders (id, ordered_at, created_at, rev, title) "
+            "VALUES ('1', ?, ?, 1, 'Lamp')",
+            (T0.isoformat(), T0.isoformat()),
+        )
 
     store = Store.open(path)
     assert store.schema_version() == SCHEMA_VERSION == 4
@@ -229,17 +220,12 @@ def test_a_database_of_schema_3_keeps_its_orders_unmuted_and_can_mute_them(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "db"
-    old = sqlite3.connect(path)
-    for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
-        old.execute(statement)
-    old.execute(
-        "INSERT INTO orders (id, ordered_at, created_at, rev, title, origin) "
-        "VALUES ('1', ?, ?, 1, 'Lamp', 'mail: Lamp')",
-        (T0.isoformat(), T0.isoformat()),
-    )
-    old.execute("PRAGMA user_version = 3")
-    old.commit()
-    old.close()
+    with builders.database_of_schema(path, 3) as old:
+        old.execute(
+            "INSERT INTO orders (id, ordered_at, created_at, rev, title, origin) "
+            "VALUES ('1', ?, ?, 1, 'Lamp', 'mail: Lamp')",
+            (T0.isoformat(), T0.isoformat()),
+        )
 
     store = Store.open(path)
     assert store.schema_version() == SCHEMA_VERSION == 4
