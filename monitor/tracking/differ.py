@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from monitor.orders import OrderBook
 
 log = structlog.get_logger("monitor.tracker")
+_DEFAULTS = SourceSettings()  # for a source pushing before its settings are handed over
 
 
 class Differ:
@@ -134,7 +135,8 @@ class Differ:
         return added
 
     def _checkpoints_kept(self, source: str) -> int:
-        return self.settings.get(source, SourceSettings()).max_checkpoints
+        settings = self.settings.get(source)
+        return (settings or _DEFAULTS).max_checkpoints
 
     def refresh(self, order_ids: Iterable[str]) -> list[Event]:
         """Re-derive and store these orders' tracking state, then publish their views.
