@@ -91,27 +91,25 @@ def checkpoints_from_json(text: str | None) -> tuple[Checkpoint, ...]:
 # checkpoints say none). Migration 4 -> 5 in `db.py` writes the same layout in SQL.
 
 
-def history_entries(source: str, checkpoints: Sequence[Checkpoint]) -> list[list[str | None]]:
-    entries = []
-    for cp in checkpoints:
-        point, until, action = cp.point, cp.storage_until, cp.action
-        entry: list[str | None] = [
+def history_entries(source: str, checkpoints: Sequence[Checkpoint]) -> list[tuple[str | None, ...]]:
+    # The enums are `StrEnum`s: JSON writes them as their values.
+    return [
+        (cp.at.isoformat(), cp.status, cp.text, cp.location, cp.code, source)
+        if cp.point is None and cp.storage_until is None and cp.action is None and not cp.postcode
+        else (
             cp.at.isoformat(),
-            cp.status.value,
+            cp.status,
             cp.text,
             cp.location,
             cp.code,
             source,
-        ]
-        if point is not None or until is not None or action is not None or cp.postcode:
-            entry += (
-                None if point is None else point.value,
-                None if until is None else until.isoformat(),
-                None if action is None else action.value,
-                cp.postcode,
-            )
-        entries.append(entry)
-    return entries
+            cp.point,
+            iso(cp.storage_until),
+            cp.action,
+            cp.postcode,
+        )
+        for cp in checkpoints
+    ]
 
 
 def history_text(entries: Sequence[Sequence[Any]]) -> str:

@@ -133,7 +133,7 @@ class History(Database):
             )
 
     def _trim(
-        self, number: str, added: list[list[str | None]], *, now: datetime, keep: int
+        self, number: str, added: list[tuple[str | None, ...]], *, now: datetime, keep: int
     ) -> None:
         """Rewrite the number's history as its newest `keep` checkpoints (rare: only when the
         number outgrows what its source keeps)."""
