@@ -90,7 +90,7 @@ def test_a_database_of_the_first_schema_upgrades_and_keeps_its_rows(tmp_path: Pa
         )
 
     store = Store.open(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     view = store.get_view("1")
     assert view is not None and view.tracking.last_checkpoint is not None
     assert view.order.origin == ""  # 2 -> 3 ran too: an order from before was typed in

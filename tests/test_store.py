@@ -6,16 +6,17 @@ import os
 import sqlite3
 import stat
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from monitor.events import Alert
-from monitor.model import Order, Severity
+from monitor.model import Action, Checkpoint, Order, Point, Severity, Status
 from monitor.store import (
     SCHEMA_VERSION,
     DuplicateOrder,
+    HistoryRow,
     OutboxState,
     OutboxTrouble,
     Store,
@@ -179,6 +180,172 @@ def test_warning_and_outbox_counts_come_from_one_query_each(tmp_path: Path) -> N
     assert store.outbox_counts()[OutboxState.PENDING] == 2
 
 
+# --- a number's checkpoints ----------------------------------------------------------------
+
+
+def cp(hours: float, text: str, *, zone: int = 3) -> Checkpoint:
+    """A checkpoint `hours` after T0, written in the time zone UTC+`zone`."""
+    moment = (T0 + timedelta(hours=hours)).astimezone(timezone(timedelta(hours=zone)))
+    return Checkpoint(at=moment, status=Status.IN_TRANSIT, text=text)
+
+
+def texts(store: Store, number: str) -> list[str]:
+    return [c.text for c in store.checkpoints([number])[number]]
+
+
+def test_every_field_of_a_checkpoint_reads_back_as_stored(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    store = Store.open(path)
+    arrived = Checkpoint(
+        at=at("2026-03-04T08:15:30.250000-05:00"),
+        status=Status.AT_POST_OFFICE,
+        text='Прибыло в место вручения, "окно 3", [ячейка 12]',
+        location="Казань, 420140",
+        code="8.2",
+        point=Point.LOCKER,
+        storage_until=date(2026, 3, 11),
+        action=Action.PASSPORT_DATA,
+        postcode="420 140",
+    )
+    plain = Checkpoint(at=T0, status=Status.INFO_RECEIVED, text="Electronic information received")
+    only_postcode = replace(
+        plain, at=T0 + timedelta(days=1), status=Status.IN_TRANSIT, postcode="1"
+    )
+    store.add_checkpoints("N", "cainiao", [plain], now=T0)
+    store.add_checkpoints("N", "russianpost", [arrived, only_postcode], now=T0)
+    store.close()
+
+    again = Store.open(path)
+    assert again.checkpoints(["N", "M"]) == {"N": [plain, only_postcode, arrived], "M": []}
+    (stored,) = [c for c in again.checkpoints(["N"])["N"] if c.text == arrived.text]
+    assert stored.at.utcoffset() == timedelta(hours=-5)  # the carrier's own offset, kept
+    assert again.history(["N"]) == [
+        HistoryRow(number="N", source="cainiao", checkpoint=plain),
+        HistoryRow(number="N", source="russianpost", checkpoint=only_postcode),
+        HistoryRow(number="N", source="russianpost", checkpoint=arrived),
+    ]
+
+
+def test_checkpoints_added_later_are_appended_and_read_back_oldest_first(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    store.add_checkpoints("N", "a", [cp(1, "accepted"), cp(5, "departed")], now=T0)
+    store.add_checkpoints("N", "a", [cp(9, "arrived")], now=T0)
+    # A scan reported late, by another source, sits between the ones it happened between.
+    store.add_checkpoints("N", "b", [cp(3, "exported")], now=T0)
+    store.add_checkpoints("M", "a", [cp(2, "other parcel")], now=T0)
+    assert texts(store, "N") == ["accepted", "exported", "departed", "arrived"]
+    assert [(row.number, row.source, row.checkpoint.text) for row in store.history(["N", "M"])] == [
+        ("N", "a", "accepted"),
+        ("M", "a", "other parcel"),
+        ("N", "b", "exported"),
+        ("N", "a", "departed"),
+        ("N", "a", "arrived"),
+    ]
+    assert store._conn.execute("SELECT count(*) FROM histories").fetchone()[0] == 2
+
+
+def test_checkpoints_at_the_same_time_keep_the_order_they_were_added_in(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    # The same instant, written in three time zones, added in three calls and within one call.
+    store.add_checkpoints("N", "a", [cp(4, "first", zone=8)], now=T0)
+    store.add_checkpoints("N", "a", [cp(4, "second"), cp(1, "earlier")], now=T0)
+    store.add_checkpoints("N", "b", [cp(4, "third", zone=0), cp(4, "fourth")], now=T0)
+    assert texts(store, "N") == ["earlier", "first", "second", "third", "fourth"]
+    assert [row.checkpoint.text for row in store.history(["N"])] == texts(store, "N")
+    # The same instant on two numbers of one order: in the order the numbers are asked for.
+    store.add_checkpoints("M", "a", [cp(4, "handed over")], now=T0)
+    timeline = ["earlier", "handed over", "first", "second", "third", "fourth"]
+    assert [row.checkpoint.text for row in store.history(["M", "N"])] == timeline
+
+
+def test_a_number_that_outgrows_what_is_kept_keeps_its_newest(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db")
+    store.add_checkpoints("N", "a", [cp(h, f"scan {h}") for h in (1, 2, 3, 4, 5)], now=T0)
+    store.add_checkpoints("M", "a", [cp(1, "untouched")], now=T0)
+    # Added out of order: one older than all kept, and one at the same time as "scan 3" at the
+    # edge of what is kept, where the one added later counts as the newer.
+    store.add_checkpoints(
+        "N", "b", [cp(0, "too old"), cp(7, "scan 7"), cp(3, "tie")], now=T0, keep=4
+    )
+    assert texts(store, "N") == ["tie", "scan 4", "scan 5", "scan 7"]
+    # The trimmed history is appended to as before; trimming with nothing new trims only.
+    store.add_checkpoints("N", "a", [cp(8, "scan 8")], now=T0)
+    assert texts(store, "N") == ["tie", "scan 4", "scan 5", "scan 7", "scan 8"]
+    store.add_checkpoints("N", "a", [], now=T0, keep=2)
+    assert texts(store, "N") == ["scan 7", "scan 8"]
+    assert [row.source for row in store.history(["N"])] == ["b", "a"]
+    # A number with no history yet keeps only its newest, too.
+    store.add_checkpoints("K", "a", [cp(2, "b"), cp(1, "a"), cp(3, "c")], now=T0, keep=2)
+    assert texts(store, "K") == ["b", "c"]
+    assert texts(store, "M") == ["untouched"]
+
+
+def test_a_database_of_schema_4_keeps_its_checkpoints_in_one_row_per_number(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db"
+    locker = replace(
+        cp(30, "Placed in a parcel locker"),
+        point=Point.LOCKER,
+        storage_until=date(2026, 3, 6),
+        action=Action.PASSPORT_DATA,
+        postcode="190013",
+    )
+    # Stored out of time order, two numbers interleaved, a tie, another offset, two sources.
+    stored = [
+        ("N", cp(20, "departed"), "cainiao"),
+        ("M", cp(5, "other parcel"), "cainiao"),
+        ("N", cp(10, "accepted", zone=8), "cainiao"),
+        ("N", locker, "russianpost"),
+        ("N", cp(20, "arrived at the same time, stored later"), "russianpost"),
+        ("N", cp(25, 'quoted "text", with commas [and brackets]'), "russianpost"),
+    ]
+    with builders.database_of_schema(path, 4) as old:
+        for number, checkpoint, source in stored:
+            old.execute(
+                "INSERT INTO checkpoints (number, ts, at, status, text, location, code, source, "
+                "seen_at, point, storage_until, action, postcode) "
+                "VALUES (?, ?, ?, ?, ?, 'Pulkovo', '', ?, ?, ?, ?, ?, ?)",
+                (
+                    number,
+                    checkpoint.at.timestamp(),
+                    checkpoint.at.isoformat(),
+                    checkpoint.status.value,
+                    checkpoint.text,
+                    source,
+                    T0.isoformat(),
+                    checkpoint.point,
+                    checkpoint.storage_until and checkpoint.storage_until.isoformat(),
+                    checkpoint.action,
+                    checkpoint.postcode,
+                ),
+            )
+
+    store = Store.open(path)
+    assert store.schema_version() == SCHEMA_VERSION == 5
+    tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master")}
+    assert "checkpoints" not in tables and "histories" in tables
+    expected = [
+        ("N", cp(10, "accepted", zone=8), "cainiao"),
+        ("N", cp(20, "departed"), "cainiao"),
+        ("N", cp(20, "arrived at the same time, stored later"), "russianpost"),
+        ("N", cp(25, 'quoted "text", with commas [and brackets]'), "russianpost"),
+        ("N", locker, "russianpost"),
+    ]
+    located = [replace(checkpoint, location="Pulkovo") for _, checkpoint, _ in expected]
+    assert store.checkpoints(["N", "M"]) == {
+        "N": located,
+        "M": [replace(cp(5, "other parcel"), location="Pulkovo")],
+    }
+    assert [(row.source, row.checkpoint) for row in store.history(["N"])] == [
+        (source, checkpoint) for (_, _, source), checkpoint in zip(expected, located, strict=True)
+    ]
+    # An upgraded history is appended to like a new one.
+    store.add_checkpoints("N", "russianpost", [cp(40, "delivered")], now=T0)
+    assert texts(store, "N")[-2:] == ["Placed in a parcel locker", "delivered"]
+    store.close()
+
+
 def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "db"
     with builders.database_of_schema(path, 1) as old:
@@ -207,7 +374,7 @@ def test_a_database_of_schema_2_gains_the_mail_tables_and_keeps_its_orders(
         )
 
     store = Store.open(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     view = store.get_view("1")
     assert view is not None and view.order.title == "Lamp" and view.order.origin == ""
     assert store.mails_known(["<a@b>"]) == set() and store.mails_of_order("1") == []
@@ -228,7 +395,7 @@ def test_a_database_of_schema_3_keeps_its_orders_unmuted_and_can_mute_them(
         )
 
     store = Store.open(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     view = store.get_view("1")
     assert view is not None and view.order.title == "Lamp" and view.order.origin == "mail: Lamp"
     assert view.order.muted is False

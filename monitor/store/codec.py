@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from monitor.model import Action, Checkpoint, Destination, EtaWindow, Point, Status, Stay
 
@@ -81,6 +82,66 @@ def checkpoints_json(cps: Sequence[Checkpoint]) -> str | None:
 
 def checkpoints_from_json(text: str | None) -> tuple[Checkpoint, ...]:
     return tuple(checkpoint_from_dict(raw) for raw in json.loads(text)) if text else ()
+
+
+# A number's stored checkpoints (the `histories` table) are one text: a JSON array per checkpoint,
+# joined by commas without the enclosing brackets, so that new ones are appended as text without
+# decoding what is there. An array holds [at, status, text, location, code, source], then
+# [point, storage_until, action, postcode] only where the carrier said one of them (most
+# checkpoints say none). Migration 4 -> 5 in `db.py` writes the same layout in SQL.
+
+
+def history_entries(source: str, checkpoints: Sequence[Checkpoint]) -> list[tuple[str | None, ...]]:
+    # The enums are `StrEnum`s: JSON writes them as their values.
+    return [
+        (cp.at.isoformat(), cp.status, cp.text, cp.location, cp.code, source)
+        if cp.point is None and cp.storage_until is None and cp.action is None and not cp.postcode
+        else (
+            cp.at.isoformat(),
+            cp.status,
+            cp.text,
+            cp.location,
+            cp.code,
+            source,
+            cp.point,
+            iso(cp.storage_until),
+            cp.action,
+            cp.postcode,
+        )
+        for cp in checkpoints
+    ]
+
+
+def history_text(entries: Sequence[Sequence[Any]]) -> str:
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))[1:-1]
+
+
+def history_parse(text: str) -> list[list[Any]]:
+    """The arrays of a stored history, in the order they were added."""
+    entries: list[list[Any]] = json.loads(f"[{text}]")
+    return entries
+
+
+def entry_time(entry: Sequence[Any]) -> datetime:
+    return datetime.fromisoformat(entry[0])
+
+
+def history_checkpoint(entry: list[Any]) -> Checkpoint:
+    at, status, text, location, code = entry[:5]
+    if len(entry) == 6:
+        return Checkpoint(datetime.fromisoformat(at), Status(status), text, location, code)
+    point, until, action, postcode = entry[6:]
+    return Checkpoint(
+        datetime.fromisoformat(at),
+        Status(status),
+        text,
+        location,
+        code,
+        point=Point(point) if point else None,
+        storage_until=day(until),
+        action=Action(action) if action else None,
+        postcode=postcode,
+    )
 
 
 def stay_json(stay: Stay | None) -> str | None:

@@ -161,6 +161,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3 -> 4: an order the buyer muted (no pushes; warnings still recorded and shown).
     ("ALTER TABLE orders ADD COLUMN muted INTEGER NOT NULL DEFAULT 0",),
+    # 4 -> 5: a number's checkpoints in one row, appended to as text (the layout is described in
+    # `codec.py`, next to the code that reads it): a first cycle stores a row per number, not a
+    # row per checkpoint. The old rows keep their order (time, then as stored). When each was
+    # stored (`seen_at`, which nothing read) survives as when the number's history last changed.
+    # group_concat sees the rows of one number in the order of the subquery it aggregates (one
+    # aggregate over all numbers would sort them again for GROUP BY, with ties in any order).
+    (
+        """CREATE TABLE histories (
+        number TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    )""",
+        """INSERT INTO histories (number, body, changed_at)
+        SELECT number, (
+            SELECT group_concat(entry, ',') FROM (
+                SELECT CASE
+                    WHEN point IS NULL AND storage_until IS NULL AND action IS NULL
+                        AND postcode = ''
+                    THEN json_array(at, status, text, location, code, source)
+                    ELSE json_array(at, status, text, location, code, source,
+                        point, storage_until, action, postcode)
+                END AS entry
+                FROM checkpoints WHERE number = numbers.number ORDER BY ts, rowid
+            )
+        ), changed_at
+        FROM (SELECT number, max(seen_at) AS changed_at FROM checkpoints GROUP BY number)
+            AS numbers""",
+        "DROP TABLE checkpoints",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,8 +7,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.model import Action, Checkpoint, EtaWindow, Point, SnapshotRow, Status
-from monitor.store.codec import chunks, day, destination, eta, iso, marks
+from monitor.model import Checkpoint, EtaWindow, SnapshotRow, Status
+from monitor.store.codec import (
+    chunks,
+    destination,
+    entry_time,
+    eta,
+    history_checkpoint,
+    history_entries,
+    history_parse,
+    history_text,
+    iso,
+    marks,
+)
 from monitor.store.db import Database
 
 
@@ -22,7 +33,8 @@ class HistoryRow:
 
 
 class History(Database):
-    """The `snapshots`, `checkpoints` and `eta_history` tables."""
+    """The `snapshots`, `histories` (each number's checkpoints, one row per number) and
+    `eta_history` tables."""
 
     def newest_scans(self, source: str) -> dict[str, float]:
         """Number -> time (epoch) of its newest checkpoint as this source last reported it."""
@@ -89,29 +101,13 @@ class History(Database):
         )
 
     def checkpoints(self, numbers: Iterable[str]) -> dict[str, list[Checkpoint]]:
-        """Every stored checkpoint of these numbers, oldest first."""
+        """Every stored checkpoint of these numbers, oldest first (ties in the order added)."""
         numbers = list(numbers)
         result: dict[str, list[Checkpoint]] = {n: [] for n in numbers}
-        if not numbers:
-            return result
-        for row in self._conn.execute(
-            f"""SELECT number, at, status, text, location, code, point, storage_until, action,
-                postcode FROM checkpoints WHERE number IN ({marks(numbers)}) ORDER BY ts, rowid""",
-            numbers,
-        ):
-            result[row[0]].append(
-                Checkpoint(
-                    at=datetime.fromisoformat(row[1]),
-                    status=Status(row[2]),
-                    text=row[3],
-                    location=row[4],
-                    code=row[5],
-                    point=Point(row[6]) if row[6] else None,
-                    storage_until=day(row[7]),
-                    action=Action(row[8]) if row[8] else None,
-                    postcode=row[9],
-                )
-            )
+        for number, text in self._histories(numbers).items():
+            cps = [history_checkpoint(entry) for entry in history_parse(text)]
+            cps.sort(key=_time)
+            result[number] = cps
         return result
 
     def add_checkpoints(
@@ -123,41 +119,46 @@ class History(Database):
         now: datetime,
         keep: int | None = None,
     ) -> None:
-        """Store new checkpoints; with `keep`, only the number's newest `keep` remain."""
-        seen = now.isoformat()
-        rows = []
-        for cp in checkpoints:
-            at, point, until, action = cp.at, cp.point, cp.storage_until, cp.action
-            rows.append(
-                (
-                    number,
-                    at.timestamp(),
-                    at.isoformat(),
-                    cp.status.value,
-                    cp.text,
-                    cp.location,
-                    cp.code,
-                    source,
-                    seen,
-                    None if point is None else point.value,
-                    None if until is None else until.isoformat(),
-                    None if action is None else action.value,
-                    cp.postcode,
-                )
-            )
-        self._conn.executemany(
-            """INSERT OR IGNORE INTO checkpoints (number, ts, at, status, text, location, code,
-               source, seen_at, point, storage_until, action, postcode)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            rows,
-        )
+        """Store new checkpoints (the differ has dropped those already stored); with `keep`,
+        only the number's newest `keep` remain."""
         if keep is not None:
+            self._trim(number, history_entries(source, checkpoints), now=now, keep=keep)
+        elif checkpoints:
+            # Appended as text: what is stored is neither read nor encoded again.
             self._conn.execute(
-                """DELETE FROM checkpoints WHERE number = ? AND rowid NOT IN (
-                       SELECT rowid FROM checkpoints WHERE number = ?
-                       ORDER BY ts DESC, rowid DESC LIMIT ?)""",
-                (number, number, keep),
+                """INSERT INTO histories (number, body, changed_at) VALUES (?, ?, ?)
+                   ON CONFLICT (number) DO UPDATE SET body = body || ',' || excluded.body,
+                   changed_at = excluded.changed_at""",
+                (number, history_text(history_entries(source, checkpoints)), now.isoformat()),
             )
+
+    def _trim(
+        self, number: str, added: list[tuple[str | None, ...]], *, now: datetime, keep: int
+    ) -> None:
+        """Rewrite the number's history as its newest `keep` checkpoints (rare: only when the
+        number outgrows what its source keeps)."""
+        stored = self._histories([number])
+        entries = [*history_parse(stored[number]), *added] if stored else added
+        entries.sort(key=entry_time)
+        del entries[:-keep]
+        if entries:
+            self._conn.execute(
+                """INSERT INTO histories (number, body, changed_at) VALUES (?, ?, ?)
+                   ON CONFLICT (number) DO UPDATE SET body = excluded.body,
+                   changed_at = excluded.changed_at""",
+                (number, history_text(entries), now.isoformat()),
+            )
+
+    def _histories(self, numbers: list[str]) -> dict[str, str]:
+        """Number -> its stored history's text, for the numbers that have one."""
+        found: dict[str, str] = {}
+        for chunk in chunks(numbers):
+            found.update(
+                self._conn.execute(
+                    f"SELECT number, body FROM histories WHERE number IN ({marks(chunk)})", chunk
+                ).fetchall()
+            )
+        return found
 
     def eta_history(self, order_id: str) -> list[tuple[datetime, EtaWindow | None]]:
         return [
@@ -171,27 +172,19 @@ class History(Database):
 
     def history(self, numbers: Iterable[str]) -> list[HistoryRow]:
         """Every stored checkpoint of these numbers with the source that reported it, oldest
-        first (the timeline of an order across its hand-overs)."""
-        numbers = list(numbers)
-        rows: list[HistoryRow] = []
-        for chunk in chunks(numbers):
-            rows += [
-                HistoryRow(
-                    number=row[0],
-                    source=row[6],
-                    checkpoint=Checkpoint(
-                        at=datetime.fromisoformat(row[1]),
-                        status=Status(row[2]),
-                        text=row[3],
-                        location=row[4],
-                        code=row[5],
-                    ),
-                )
-                for row in self._conn.execute(
-                    f"""SELECT number, at, status, text, location, code, source
-                        FROM checkpoints WHERE number IN ({marks(chunk)}) ORDER BY ts, rowid""",
-                    chunk,
-                )
-            ]
+        first (the timeline of an order across its hand-overs). At the same time: one number's
+        in the order they were added, different numbers' in the order of `numbers`."""
+        numbers = list(dict.fromkeys(numbers))
+        stored = self._histories(numbers)
+        rows = [
+            HistoryRow(number=number, source=entry[5], checkpoint=history_checkpoint(entry))
+            for number in numbers
+            if number in stored
+            for entry in history_parse(stored[number])
+        ]
         rows.sort(key=lambda row: row.checkpoint.at)
         return rows
+
+
+def _time(cp: Checkpoint) -> datetime:
+    return cp.at
