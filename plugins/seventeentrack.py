@@ -23,6 +23,7 @@ import hmac
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from sys import intern
 from typing import Any, ClassVar, TypeGuard
 
@@ -263,7 +264,12 @@ def _carrier(track_info: Mapping[str, Any]) -> str:
 
 
 def snapshot_from_track_info(
-    number: str, track_info: Any, fetched_at: datetime, *, source: str = NAME
+    number: str,
+    track_info: Any,
+    fetched_at: datetime,
+    *,
+    source: str = NAME,
+    fingerprint: str = "",
 ) -> Snapshot:
     """A `track_info` (from gettrackinfo or a push) as a Snapshot; ValueError if malformed."""
     info = as_object(track_info or {}, "track_info")
@@ -289,6 +295,7 @@ def snapshot_from_track_info(
         handover=local_number if local_number and local_number != number else None,
         carrier=_carrier(info) or as_text(misc.get("local_provider")),
         destination=_destination(info),
+        fingerprint=fingerprint,
     )
 
 
@@ -385,6 +392,7 @@ def parse_trackinfo(
     """A gettrackinfo answer as results for the `requested` numbers (others are ignored), and
     the numbers 17TRACK says are not registered (any more)."""
     cache = cache or ParseCache()
+    parse = snapshot_from_track_info
     accepted, rejected = parse_envelope(payload)
     results: dict[str, Snapshot | LookupFailure] = {}
     unregistered = set()
@@ -394,9 +402,9 @@ def parse_trackinfo(
             continue
         try:
             info = item.get("track_info")
-            results[number] = cache.parse(
-                number, info, fetched_at, snapshot_from_track_info, change_mark(info)
-            )
+            mark = change_mark(info)
+            parser = partial(snapshot_from_track_info, fingerprint=mark) if mark else parse
+            results[number] = cache.parse(number, info, fetched_at, parser, mark)
         except ValueError as exc:
             results[number] = LookupFailure(number, f"{SERVICE} sent malformed tracking: {exc}")
     for item in rejected:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
@@ -11,10 +12,15 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from parcel_monitor_plugins.seventeentrack import snapshot_from_track_info
+from parcel_monitor_plugins.seventeentrack import (
+    change_mark,
+    parse_trackinfo,
+    snapshot_from_track_info,
+)
 from structlog.testing import capture_logs
 
 from monitor.model import Point, Snapshot, Status
+from monitor.sourcekit import ParseCache, fingerprint
 
 from .conftest import NOW
 
@@ -269,3 +275,30 @@ def test_unknown_event_codes_are_logged_once_and_only_from_an_answer_that_parses
     ]
     codes = [e["code"] for e in logs if e.get("source") == "seventeentrack"]
     assert codes == ["Warped", "stage Beamed", "DeliveryFailure_Beamed"]  # the latest status first
+
+
+def test_a_parsed_answer_is_marked_with_17tracks_change_mark() -> None:
+    info = answer([scan(sub_status="InTransit_Other")])
+    unmarked = answer([scan(sub_status="InTransit_Arrival")])
+    info["tracking"] |= {"providers_hash": 7}
+    info["tracking"]["providers"][0]["events_hash"] = 1
+    payload = {
+        "code": 0,
+        "data": {
+            "accepted": [
+                {"number": "N1", "track_info": info},
+                {"number": "N2", "track_info": unmarked},
+            ],
+            "rejected": [],
+        },
+    }
+    cache = ParseCache()
+    results, _ = parse_trackinfo(payload, {"N1", "N2"}, NOW, cache)
+    assert isinstance(results["N1"], Snapshot) and isinstance(results["N2"], Snapshot)
+    assert replace(results["N1"], fingerprint="") == snapshot_from_track_info("N1", info, NOW)
+    nothing = "|".join(["None"] * 5)  # no estimate, hand-over number or recipient
+    assert results["N1"].fingerprint == change_mark(info) == f"17track:7|1|InTransit||{nothing}"
+    assert results["N2"].fingerprint == fingerprint(unmarked)  # no hashes: the whole answer
+    later = NOW + timedelta(hours=1)
+    again, _ = parse_trackinfo(payload, {"N1", "N2"}, later, cache)
+    assert again == {number: replace(r, fetched_at=later) for number, r in results.items()}
