@@ -6,7 +6,7 @@ is refused at construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -70,7 +70,7 @@ def _require_aware(value: datetime | None, what: str) -> None:
         raise ValueError(f"{what} must carry a UTC offset, got naive {value.isoformat()}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Checkpoint:
     """One scan of the parcel as a carrier reported it."""
 
@@ -87,13 +87,51 @@ class Checkpoint:
     action: Action | None = None
     postcode: str = ""
 
-    def __post_init__(self) -> None:
-        _require_aware(self.at, "checkpoint time")
+    def __init__(
+        self,
+        at: datetime,
+        status: Status,
+        text: str = "",
+        location: str = "",
+        code: str = "",
+        point: Point | None = None,
+        storage_until: date | None = None,
+        action: Action | None = None,
+        postcode: str = "",
+    ) -> None:
+        # Written out rather than generated, as a first poll builds one per event (hundreds of
+        # thousands): the generated one sets each field with `object.__setattr__` (a frozen
+        # dataclass refuses plain assignment), which checks the class's bases on every call;
+        # the slots' own setters do not. tests/test_model.py keeps this in step with the fields.
+        _require_aware(at, "checkpoint time")
+        (
+            set_at,
+            set_status,
+            set_text,
+            set_location,
+            set_code,
+            set_point,
+            set_storage_until,
+            set_action,
+            set_postcode,
+        ) = _CHECKPOINT_SLOTS
+        set_at(self, at)
+        set_status(self, status)
+        set_text(self, text)
+        set_location(self, location)
+        set_code(self, code)
+        set_point(self, point)
+        set_storage_until(self, storage_until)
+        set_action(self, action)
+        set_postcode(self, postcode)
 
     @property
     def key(self) -> tuple[datetime, str, str]:
         """What makes two reports of a checkpoint the same checkpoint."""
         return (self.at, self.status.value, self.text.strip().casefold())
+
+
+_CHECKPOINT_SLOTS = tuple(vars(Checkpoint)[spec.name].__set__ for spec in fields(Checkpoint))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ import hmac
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from sys import intern
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from aiohttp import web
 from pydantic import Field, SecretStr
@@ -85,17 +86,34 @@ def map_status(status: str, sub_status: str = "") -> Status | None:
     return meaning.status if meaning is not None else None
 
 
-def _event_meaning(event: Mapping[str, Any]) -> Meaning | None:
-    sub_status = as_text(event.get("sub_status"))
+def _event_meaning(sub_status: str, stage: str) -> Meaning | None:
     if sub_status:
         return read_status(sub_status.split("_", 1)[0], sub_status)
-    stage = as_text(event.get("stage"))
     if not stage:
         return None
     known = STAGES.get(stage) or MAIN_STATUSES.get(stage)
     if known is None:
         _UNKNOWN.read(f"stage {stage}")  # logged; the event then takes the fallback below
     return known
+
+
+_CODES: dict[tuple[Any, Any], tuple[Meaning | None, str]] = {}
+_CODE_TYPES = (str, type(None))
+_MAX_CODES = 4096  # a service sending ever new codes must not grow the table without end
+
+
+def _read_code(sub_status: Any, stage: Any) -> tuple[Meaning | None, str]:
+    """An event's `sub_status` and `stage` as sent: its meaning (None for "neither") and code.
+
+    Events repeat a handful of codes, so each pair is read once and kept in `_CODES`; only
+    pairs of strings and nulls, as keys `True`, `1` and `1.0` are equal but read differently.
+    """
+    sub_text, stage_text = as_text(sub_status), as_text(stage)
+    read = _event_meaning(sub_text, stage_text), intern(sub_text or stage_text)
+    plain = type(sub_status) in _CODE_TYPES and type(stage) in _CODE_TYPES
+    if plain and len(_CODES) < _MAX_CODES:
+        _CODES[sub_status, stage] = read
+    return read
 
 
 def _time(event: Mapping[str, Any]) -> datetime | None:
@@ -109,49 +127,105 @@ def _time(event: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)  # most often without an ABC check
+
+
 def _location(event: Mapping[str, Any]) -> str:
     location = as_text(event.get("location"))
-    if location or not isinstance(event.get("address"), Mapping):
+    if location or not _is_object(event.get("address")):
         return location
     address = event["address"]
     parts = (as_text(address.get(key)) for key in ("city", "state", "country"))
     return ", ".join(part for part in parts if part)
 
 
-def _postcode(event: Mapping[str, Any]) -> str:
-    address = event.get("address")
-    return as_text(address.get("postal_code")) if isinstance(address, Mapping) else ""
+def _postcode(address: Any) -> str:
+    return as_text(address.get("postal_code")) if _is_object(address) else ""
+
+
+def _dated_events(
+    tracking: Mapping[str, Any],
+) -> tuple[list[datetime], list[Mapping[str, Any]], datetime | None]:
+    """The events that have a time, their times (in two lists: no tuple per event to build and
+    collect) and the newest of the times.
+
+    Each value takes a fast path for the type JSON nearly always gives it (an object, a string)
+    and the careful reading (`as_object`, `_time`) for anything else, so the outcome is the
+    careful one's. The time zone is shared as `shared_zone` would, without its dictionary
+    look-up for every event: an answer's events mostly have one offset.
+    """
+    fromisoformat = datetime.fromisoformat
+    new_datetime = datetime
+    shared = None
+    times: list[datetime] = []
+    events: list[Mapping[str, Any]] = []
+    newest = None
+    for provider in as_list(tracking.get("providers"), "tracking.providers"):
+        for raw in as_list(as_object(provider, "provider").get("events"), "events"):
+            event = raw if type(raw) is dict else as_object(raw, "event")
+            local = event.get("time_iso")
+            text = local.strip() if type(local) is str else ""
+            at = fromisoformat(text) if text else None
+            if at is None or at.tzinfo is None:
+                at = _time(event)
+                if at is None:  # an event without a time cannot be placed in the history
+                    continue
+            zone = at.tzinfo
+            if zone != shared:  # fixed offsets compare by their offsets, cheaper than a hash
+                at = shared_zone(at)
+                shared = at.tzinfo
+            elif zone is not shared:  # `fromisoformat` gives neither a fold nor a subclass
+                at = new_datetime(
+                    at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond, shared
+                )
+            if newest is None or at > newest:
+                newest = at
+            times.append(at)
+            events.append(event)
+    return times, events, newest
 
 
 def _checkpoints(track_info: Mapping[str, Any], latest: Meaning | None) -> list[Checkpoint]:
     tracking = as_object(track_info.get("tracking") or {}, "tracking")
-    dated: list[tuple[datetime, Mapping[str, Any]]] = []
-    for provider in as_list(tracking.get("providers"), "tracking.providers"):
-        for raw in as_list(as_object(provider, "provider").get("events"), "events"):
-            event = as_object(raw, "event")
-            at = _time(event)
-            if at is not None:  # an event without a time cannot be placed in the history
-                dated.append((at, event))
-    newest = max((at for at, _ in dated), default=None)
+    times, events, newest = _dated_events(tracking)
+    codes = _CODES
+    in_transit = UnknownCodes.IN_TRANSIT
+    at_post_office = Status.AT_POST_OFFICE
     checkpoints = []
-    for at, event in dated:
-        fallback = latest if at == newest and latest is not None else UnknownCodes.IN_TRANSIT
-        meaning = _event_meaning(event) or fallback
-        text = as_text(event.get("description"))
-        location = _location(event)
+    for at, event in zip(times, events, strict=True):
+        code_key = (event.get("sub_status"), event.get("stage"))
+        try:
+            meaning, code = codes[code_key]
+        except (KeyError, TypeError):  # a new code, or a value JSON cannot use as a key
+            meaning, code = _read_code(*code_key)
+        if meaning is None:
+            meaning = latest if at == newest and latest is not None else in_transit
+        value = event.get("description")
+        text = intern(value.strip() if type(value) is str else as_text(value))
+        value = event.get("location")
+        location = value.strip() if type(value) is str else as_text(value)
+        address = event.get("address")
+        if address is None:
+            postcode = ""
+        else:
+            postcode = _postcode(address)
+            if not location:
+                location = _location(event)
         point = meaning.point
-        if meaning.status is Status.AT_POST_OFFICE and point is None:
+        if point is None and meaning.status is at_post_office:
             point = point_from_text(f"{text} {location}")
         checkpoints.append(
             Checkpoint(
-                at=shared_zone(at),
-                status=meaning.status,
-                text=intern(text),
-                location=intern(location),
-                code=intern(as_text(event.get("sub_status")) or as_text(event.get("stage"))),
-                point=point,
-                action=meaning.action,
-                postcode=_postcode(event),
+                at,
+                meaning.status,
+                text,
+                intern(location),
+                code,
+                point,
+                None,
+                meaning.action,
+                postcode,
             )
         )
     return checkpoints
@@ -159,8 +233,8 @@ def _checkpoints(track_info: Mapping[str, Any], latest: Meaning | None) -> list[
 
 def _destination(track_info: Mapping[str, Any]) -> Destination | None:
     shipping = track_info.get("shipping_info")
-    recipient = shipping.get("recipient_address") if isinstance(shipping, Mapping) else None
-    if not isinstance(recipient, Mapping):
+    recipient = shipping.get("recipient_address") if _is_object(shipping) else None
+    if not _is_object(recipient):
         return None
     destination = Destination(
         country=as_text(recipient.get("country")).upper(),
@@ -184,13 +258,18 @@ def _carrier(track_info: Mapping[str, Any]) -> str:
     tracking = as_object(track_info.get("tracking") or {}, "tracking")
     for provider in as_list(tracking.get("providers"), "tracking.providers"):
         described = as_object(provider, "provider").get("provider")
-        if isinstance(described, Mapping) and as_text(described.get("name")):
+        if _is_object(described) and as_text(described.get("name")):
             return as_text(described["name"])
     return ""
 
 
 def snapshot_from_track_info(
-    number: str, track_info: Any, fetched_at: datetime, *, source: str = NAME
+    number: str,
+    track_info: Any,
+    fetched_at: datetime,
+    *,
+    source: str = NAME,
+    fingerprint: str = "",
 ) -> Snapshot:
     """A `track_info` (from gettrackinfo or a push) as a Snapshot; ValueError if malformed."""
     info = as_object(track_info or {}, "track_info")
@@ -216,6 +295,7 @@ def snapshot_from_track_info(
         handover=local_number if local_number and local_number != number else None,
         carrier=_carrier(info) or as_text(misc.get("local_provider")),
         destination=_destination(info),
+        fingerprint=fingerprint,
     )
 
 
@@ -312,6 +392,7 @@ def parse_trackinfo(
     """A gettrackinfo answer as results for the `requested` numbers (others are ignored), and
     the numbers 17TRACK says are not registered (any more)."""
     cache = cache or ParseCache()
+    parse = snapshot_from_track_info
     accepted, rejected = parse_envelope(payload)
     results: dict[str, Snapshot | LookupFailure] = {}
     unregistered = set()
@@ -321,9 +402,9 @@ def parse_trackinfo(
             continue
         try:
             info = item.get("track_info")
-            results[number] = cache.parse(
-                number, info, fetched_at, snapshot_from_track_info, change_mark(info)
-            )
+            mark = change_mark(info)
+            parser = partial(snapshot_from_track_info, fingerprint=mark) if mark else parse
+            results[number] = cache.parse(number, info, fetched_at, parser, mark)
         except ValueError as exc:
             results[number] = LookupFailure(number, f"{SERVICE} sent malformed tracking: {exc}")
     for item in rejected:

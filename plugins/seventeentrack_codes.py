@@ -13,6 +13,7 @@ event's wording (`point_from_text`), and leaves it unsaid otherwise.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from monitor.model import Action, Point, Status
 from monitor.sourcekit import Meaning
@@ -90,6 +91,7 @@ _POINT_WORDS = (
 _POINT_PATTERNS = [(point, re.compile(words, re.IGNORECASE)) for point, words in _POINT_WORDS]
 
 
+@lru_cache(maxsize=1024)  # three case-blind searches, for wordings that repeat in every answer
 def point_from_text(text: str) -> Point | None:
     """The kind of pick-up place an event's wording names, if it names one."""
     for point, pattern in _POINT_PATTERNS:

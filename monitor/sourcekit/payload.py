@@ -78,13 +78,16 @@ class ParseCache:
         """`parser(number, raw, fetched_at)`, unless `raw` is what was parsed last time.
 
         `mark` is the service's own change marker for `raw` when it has one (cheaper than
-        fingerprinting the whole answer); by default the answer is fingerprinted.
+        fingerprinting the whole answer); by default the answer is fingerprinted. A parser that
+        already gives its snapshot `mark` as the fingerprint saves making a copy of it.
         """
         mark = mark or fingerprint(raw)
         cached = self._last.get(number)
         if cached is not None and cached[0] == mark:
             return replace(cached[1], fetched_at=fetched_at)
-        snapshot = replace(parser(number, raw, fetched_at), fingerprint=mark)
+        snapshot = parser(number, raw, fetched_at)
+        if snapshot.fingerprint != mark:
+            snapshot = replace(snapshot, fingerprint=mark)
         self._last[number] = (mark, snapshot)
         return snapshot
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from monitor.model import Snapshot, Status
 from monitor.plugin import SourceError
 from monitor.sourcekit import (
     HttpReply,
+    ParseCache,
     PayloadError,
     RateLimiter,
     as_list,
@@ -19,12 +22,13 @@ from monitor.sourcekit import (
     as_text,
     decode_json,
     fetch_json,
+    fingerprint,
     http_error,
     retry_after,
     validate_base_url,
 )
 
-from .conftest import new_app
+from .conftest import NOW, new_app
 
 
 @pytest.mark.parametrize(
@@ -172,3 +176,30 @@ def test_payload_accessors() -> None:
         as_object([], "x")
     with pytest.raises(PayloadError, match="x should be a list, got dict"):
         as_list({}, "x")
+
+
+def test_parse_cache_parses_an_answer_once_and_marks_the_snapshot() -> None:
+    parsed: list[str] = []
+
+    def parser(number: str, raw: Any, fetched_at: datetime) -> Snapshot:
+        parsed.append(raw)
+        return Snapshot(number, "carrier", Status(raw), fetched_at)
+
+    cache = ParseCache()
+    first = cache.parse("N1", "in_transit", NOW, parser, "mark-1")
+    later = NOW + timedelta(hours=1)
+    again = cache.parse("N1", "in_transit", later, parser, "mark-1")
+    assert parsed == ["in_transit"]
+    assert first == Snapshot("N1", "carrier", Status.IN_TRANSIT, NOW, fingerprint="mark-1")
+    assert again == replace(first, fetched_at=later)
+    moved = cache.parse("N1", "delivered", later, parser)  # no mark: the answer's fingerprint
+    assert (moved.status, moved.fingerprint) == (Status.DELIVERED, fingerprint("delivered"))
+    assert parsed == ["in_transit", "delivered"]
+
+
+def test_parse_cache_takes_a_snapshot_the_parser_marked_itself() -> None:
+    def parser(number: str, raw: Any, fetched_at: datetime) -> Snapshot:
+        return Snapshot(number, "carrier", Status.IN_TRANSIT, fetched_at, fingerprint=raw)
+
+    assert ParseCache().parse("N1", "mark-1", NOW, parser, "mark-1").fingerprint == "mark-1"
+    assert ParseCache().parse("N1", "other", NOW, parser, "mark-1").fingerprint == "mark-1"
